@@ -1,0 +1,64 @@
+//! The stale-sync check, run by the generated crate's build script: the build
+//! fails when `plugins.toml` declares something other than what the last sync
+//! locked, instead of silently building the old plugin set.
+
+use std::path::{Path, PathBuf};
+
+use crate::lockfile::{self, Lockfile};
+use crate::manifest::{self, Manifest};
+use crate::{LOCK_FILE, MANIFEST_FILE};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{MANIFEST_FILE} changed since the last sync; run cargo xtask sync")]
+    Stale { manifest: PathBuf },
+    #[error("{} is missing; run cargo xtask sync", path.display())]
+    NoLock { path: PathBuf },
+    #[error(transparent)]
+    Manifest(#[from] manifest::Error),
+    #[error(transparent)]
+    Lockfile(#[from] lockfile::Error),
+    #[error("CARGO_MANIFEST_DIR is not set: `check_sync` must run from a build script")]
+    NotBuildScript,
+}
+
+/// Entry point for the generated build script. `root` is the host workspace
+/// root relative to the generated crate's directory.
+///
+/// Prints `rerun-if-changed` for both files. On failure prints `error: …`
+/// with its causes and exits with status 1 — never a panic and backtrace.
+pub fn check_sync(root: &str) {
+    let result = std::env::var_os("CARGO_MANIFEST_DIR")
+        .ok_or(Error::NotBuildScript)
+        .and_then(|dir| check(&Path::new(&dir).join(root), true));
+    if let Err(error) = result {
+        eprintln!("error: {error}");
+        let mut source = std::error::Error::source(&error);
+        while let Some(cause) = source {
+            eprintln!("\nCaused by:\n  {cause}");
+            source = cause.source();
+        }
+        std::process::exit(1);
+    }
+}
+
+/// Checks that the lock in `root` was synced from the manifest in `root`.
+pub fn check(root: &Path, emit_rerun: bool) -> Result<(), Error> {
+    let manifest_path = root.join(MANIFEST_FILE);
+    let lock_path = root.join(LOCK_FILE);
+    if emit_rerun {
+        println!("cargo::rerun-if-changed={}", manifest_path.display());
+        println!("cargo::rerun-if-changed={}", lock_path.display());
+    }
+    let manifest = Manifest::load(&manifest_path)?;
+    if !lock_path.exists() {
+        return Err(Error::NoLock { path: lock_path });
+    }
+    let lock = Lockfile::load(&lock_path)?;
+    if lock.manifest_digest != manifest.digest() {
+        return Err(Error::Stale {
+            manifest: manifest_path,
+        });
+    }
+    Ok(())
+}

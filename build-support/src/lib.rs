@@ -1,0 +1,23 @@
+//! `plugins.toml` and `plugins.lock`: their types, parsing and validation, the
+//! code of the generated `plugin-set` crate, and the stale-sync check that
+//! the generated crate's build script runs.
+//!
+//! Offline and deterministic: reads files, never fetches; the same inputs give
+//! the same bytes. Writing files is `xtask`'s job.
+
+pub mod codegen;
+pub mod fresh;
+pub mod lockfile;
+pub mod manifest;
+mod text;
+
+pub use fresh::check_sync;
+
+/// File name of the manifest, at the host workspace root.
+pub const MANIFEST_FILE: &str = "plugins.toml";
+/// File name of the lockfile, next to the manifest.
+pub const LOCK_FILE: &str = "plugins.lock";
+/// Directory of the generated crate, under the host workspace root.
+pub const PLUGIN_SET_DIR: &str = "plugin-set";
+/// Package name of the generated crate.
+pub const PLUGIN_SET_PACKAGE: &str = "plugin-set";

@@ -1,0 +1,359 @@
+//! `plugins.toml`: which plugins the host includes, in Cargo's dependency
+//! syntax. Parsed with positions so every error names file, line and key.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest as _, Sha256};
+use toml_edit::{Item, Key, TableLike, Value};
+
+use crate::text::{did_you_mean, line_col, quote};
+
+/// Keys a plugin declaration may have.
+const DECLARATION_KEYS: &[&str] = &["path", "package", "features", "default-features", "enabled"];
+/// Keys of Cargo's dependency syntax this version does not support yet.
+const GIT_KEYS: &[&str] = &["git", "tag", "branch", "rev", "subdir"];
+/// Names a plugin may not take: the generated crate uses them itself.
+const RESERVED_NAMES: &[&str] = &[
+    "plugin-api",
+    "build-support",
+    "plugin-set",
+    "plugin-macros",
+    "core",
+    "std",
+    "alloc",
+];
+
+/// The parsed manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Manifest {
+    /// Declarations sorted by name.
+    pub plugins: Vec<Declaration>,
+}
+
+/// One entry of `[plugins]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Declaration {
+    /// The key in `[plugins]`; also the dependency name in the generated crate.
+    pub name: String,
+    /// The package name of the plugin crate (`package = …`, else `name`).
+    pub package: String,
+    pub source: Source,
+    /// Cargo features to enable, sorted and deduplicated.
+    pub features: Vec<String>,
+    pub default_features: bool,
+    /// `enabled = false` keeps the declaration but leaves the plugin out.
+    pub enabled: bool,
+    /// Line of the declaration in the manifest, for later error messages.
+    pub line: usize,
+}
+
+/// Where a plugin's source comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// `path = "…"`, as written: relative to the manifest's directory, or absolute.
+    Path(String),
+}
+
+impl Declaration {
+    /// The plugin's name as a Rust identifier (`-` becomes `_`), as cargo does
+    /// for dependency names.
+    pub fn rust_name(&self) -> String {
+        self.name.replace('-', "_")
+    }
+}
+
+/// Why `plugins.toml` could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("failed to read {}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}:{line}:{column}: {message}", file.display())]
+    Invalid {
+        file: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+}
+
+impl Manifest {
+    /// Reads and parses the manifest at `path`.
+    pub fn load(path: &Path) -> Result<Manifest, Error> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Manifest::parse(&text, path)
+    }
+
+    /// Parses manifest text; `file` is only used in error messages.
+    pub fn parse(text: &str, file: &Path) -> Result<Manifest, Error> {
+        Parser { text, file }.manifest()
+    }
+
+    /// The enabled declarations.
+    pub fn enabled(&self) -> impl Iterator<Item = &Declaration> {
+        self.plugins.iter().filter(|d| d.enabled)
+    }
+
+    /// A digest of what the manifest declares (not of its formatting or
+    /// comments), recorded in `plugins.lock` to detect a stale sync.
+    pub fn digest(&self) -> String {
+        let mut canonical = String::new();
+        for d in &self.plugins {
+            let Source::Path(path) = &d.source;
+            let features: Vec<String> = d.features.iter().map(|f| quote(f)).collect();
+            writeln!(
+                canonical,
+                "name={} package={} path={} features=[{}] default-features={} enabled={}",
+                quote(&d.name),
+                quote(&d.package),
+                quote(path),
+                features.join(","),
+                d.default_features,
+                d.enabled,
+            )
+            .expect("writing to a String cannot fail");
+        }
+        let hash = Sha256::digest(canonical.as_bytes());
+        let mut hex = String::with_capacity(71);
+        hex.push_str("sha256:");
+        for byte in hash {
+            write!(hex, "{byte:02x}").expect("writing to a String cannot fail");
+        }
+        hex
+    }
+}
+
+struct Parser<'a> {
+    text: &'a str,
+    file: &'a Path,
+}
+
+impl Parser<'_> {
+    fn error(&self, span: Option<std::ops::Range<usize>>, message: String) -> Error {
+        let (line, column) = line_col(self.text, span.map_or(0, |s| s.start));
+        Error::Invalid {
+            file: self.file.to_owned(),
+            line,
+            column,
+            message,
+        }
+    }
+
+    fn manifest(&self) -> Result<Manifest, Error> {
+        let document = toml_edit::Document::parse(self.text).map_err(|e| {
+            self.error(
+                e.span(),
+                format!("invalid TOML: {}", e.message().trim_end()),
+            )
+        })?;
+        let root = document.as_table();
+        for (name, _) in root.iter() {
+            if name != "plugins" {
+                let key = root.key(name).expect("iterated key exists");
+                let hint = match did_you_mean(name, &["plugins"]) {
+                    Some(s) => format!("; did you mean `{s}`?"),
+                    None => "; the only table is `[plugins]`".to_owned(),
+                };
+                return Err(self.error(key.span(), format!("unknown key `{name}`{hint}")));
+            }
+        }
+        let mut plugins = Vec::new();
+        if let Some((key, item)) = root.get_key_value("plugins") {
+            let table = item.as_table_like().ok_or_else(|| {
+                self.error(
+                    item.span().or(key.span()),
+                    format!("`plugins` must be a table, found {}", item.type_name()),
+                )
+            })?;
+            for (name, item) in table.iter() {
+                let key = table.key(name).expect("iterated key exists");
+                plugins.push(self.declaration(name, key, item)?);
+            }
+        }
+        plugins.sort_by(|a: &Declaration, b| a.name.cmp(&b.name));
+        for pair in plugins.windows(2) {
+            if pair[0].rust_name() == pair[1].rust_name() {
+                return Err(Error::Invalid {
+                    file: self.file.to_owned(),
+                    line: pair[1].line,
+                    column: 1,
+                    message: format!(
+                        "plugins `{}` and `{}` have the same Rust name `{}`; rename one",
+                        pair[0].name,
+                        pair[1].name,
+                        pair[0].rust_name()
+                    ),
+                });
+            }
+        }
+        Ok(Manifest { plugins })
+    }
+
+    fn declaration(&self, name: &str, key: &Key, item: &Item) -> Result<Declaration, Error> {
+        check_name(name).map_err(|why| {
+            self.error(key.span(), format!("invalid plugin name `{name}`: {why}"))
+        })?;
+        let line = line_col(self.text, key.span().map_or(0, |s| s.start)).0;
+        let Some(table) = item.as_table_like() else {
+            return Err(self.error(
+                item.span(),
+                format!(
+                    "plugin `{name}` must be a table such as `{name} = {{ path = \"…\" }}`, \
+                     found {}; registry versions are not supported",
+                    item.type_name()
+                ),
+            ));
+        };
+        self.check_keys(name, table)?;
+
+        let path = self.string(name, table, "path")?;
+        let package = self.string(name, table, "package")?;
+        let features = self.features(name, table)?;
+        let default_features = self.bool(name, table, "default-features")?.unwrap_or(true);
+        let enabled = self.bool(name, table, "enabled")?.unwrap_or(true);
+
+        let Some(path) = path else {
+            return Err(self.error(
+                key.span(),
+                format!("plugin `{name}` has no source; add `path = \"…\"`"),
+            ));
+        };
+        if path.is_empty() {
+            let span = table.get("path").and_then(Item::span);
+            return Err(self.error(span, format!("plugin `{name}`: `path` is empty")));
+        }
+        if let Some(package) = &package {
+            check_name(package).map_err(|why| {
+                let span = table.get("package").and_then(Item::span);
+                self.error(span, format!("plugin `{name}`: invalid `package` `{package}`: {why}"))
+            })?;
+        }
+        Ok(Declaration {
+            name: name.to_owned(),
+            package: package.unwrap_or_else(|| name.to_owned()),
+            source: Source::Path(path),
+            features,
+            default_features,
+            enabled,
+            line,
+        })
+    }
+
+    fn check_keys(&self, name: &str, table: &dyn TableLike) -> Result<(), Error> {
+        for (k, _) in table.iter() {
+            if DECLARATION_KEYS.contains(&k) {
+                continue;
+            }
+            let span = table.key(k).and_then(Key::span);
+            let message = if GIT_KEYS.contains(&k) {
+                format!("plugin `{name}`: git sources (`{k}`) are not supported yet; use `path = \"…\"`")
+            } else if k == "version" || k == "registry" {
+                format!("plugin `{name}`: registry sources (`{k}`) are not supported; use `path = \"…\"`")
+            } else {
+                let hint = match did_you_mean(k, DECLARATION_KEYS) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => format!("expected one of {}", list(DECLARATION_KEYS)),
+                };
+                format!("unknown key `{k}` in plugin `{name}`; {hint}")
+            };
+            return Err(self.error(span, message));
+        }
+        Ok(())
+    }
+
+    fn value<'t>(&self, table: &'t dyn TableLike, key: &str) -> Option<&'t Value> {
+        table.get(key).and_then(Item::as_value)
+    }
+
+    fn wrong_type(&self, name: &str, table: &dyn TableLike, key: &str, expected: &str) -> Error {
+        let item = table.get(key).expect("called for a present key");
+        self.error(
+            item.span(),
+            format!(
+                "plugin `{name}`: `{key}` must be {expected}, found {}",
+                item.type_name()
+            ),
+        )
+    }
+
+    fn string(&self, name: &str, table: &dyn TableLike, key: &str) -> Result<Option<String>, Error> {
+        if table.get(key).is_none() {
+            return Ok(None);
+        }
+        match self.value(table, key).and_then(Value::as_str) {
+            Some(s) => Ok(Some(s.to_owned())),
+            None => Err(self.wrong_type(name, table, key, "a string")),
+        }
+    }
+
+    fn bool(&self, name: &str, table: &dyn TableLike, key: &str) -> Result<Option<bool>, Error> {
+        if table.get(key).is_none() {
+            return Ok(None);
+        }
+        match self.value(table, key).and_then(Value::as_bool) {
+            Some(b) => Ok(Some(b)),
+            None => Err(self.wrong_type(name, table, key, "a boolean")),
+        }
+    }
+
+    fn features(&self, name: &str, table: &dyn TableLike) -> Result<Vec<String>, Error> {
+        const KEY: &str = "features";
+        if table.get(KEY).is_none() {
+            return Ok(Vec::new());
+        }
+        let Some(array) = self.value(table, KEY).and_then(Value::as_array) else {
+            return Err(self.wrong_type(name, table, KEY, "an array of strings"));
+        };
+        let mut features = Vec::with_capacity(array.len());
+        for value in array {
+            match value.as_str() {
+                Some(f) if !f.is_empty() => features.push(f.to_owned()),
+                _ => {
+                    return Err(self.error(
+                        value.span(),
+                        format!(
+                            "plugin `{name}`: each of `features` must be a non-empty string, found {}",
+                            value.type_name()
+                        ),
+                    ));
+                }
+            }
+        }
+        features.sort();
+        features.dedup();
+        Ok(features)
+    }
+}
+
+/// Plugin and package names follow cargo's rules for dependency names.
+fn check_name(name: &str) -> Result<(), String> {
+    let mut chars = name.chars();
+    let first_ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    if !first_ok || !chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        return Err("use ASCII letters, digits, `-` and `_`, starting with a letter or `_`".to_owned());
+    }
+    let normalized = name.replace('_', "-");
+    if RESERVED_NAMES.contains(&normalized.as_str()) {
+        return Err("the name is reserved by the generated crate".to_owned());
+    }
+    Ok(())
+}
+
+fn list(keys: &[&str]) -> String {
+    keys.iter()
+        .map(|k| format!("`{k}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests;

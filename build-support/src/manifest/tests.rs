@@ -1,0 +1,148 @@
+//! Manifest parsing: accepted forms, and the exact error for each bad input.
+
+use super::*;
+
+fn parse(text: &str) -> Result<Manifest, Error> {
+    Manifest::parse(text, Path::new("plugins.toml"))
+}
+
+#[track_caller]
+fn check_error(text: &str, expected: &str) {
+    match parse(text) {
+        Ok(m) => panic!("expected an error, parsed {m:?}"),
+        Err(e) => assert_eq!(e.to_string(), expected),
+    }
+}
+
+#[test]
+fn parses_every_supported_key() {
+    let m = parse(
+        r#"
+# what the app includes
+[plugins]
+upper = { path = "plugins/upper" }
+rot = { path = "/abs/rot13", package = "rot13", features = ["rot47", "extra", "rot47"], default-features = false }
+
+[plugins.shout]
+path = "plugins/shout"
+enabled = false
+"#,
+    )
+    .unwrap();
+    let names: Vec<_> = m.plugins.iter().map(|d| d.name.as_str()).collect();
+    assert_eq!(names, ["rot", "shout", "upper"]);
+    let rot = &m.plugins[0];
+    assert_eq!(rot.package, "rot13");
+    assert_eq!(rot.source, Source::Path("/abs/rot13".into()));
+    assert_eq!(rot.features, ["extra", "rot47"]);
+    assert!(!rot.default_features);
+    assert!(rot.enabled);
+    assert_eq!(rot.line, 5);
+    assert!(!m.plugins[1].enabled);
+    assert_eq!(m.plugins[2].package, "upper");
+    assert!(m.plugins[2].default_features);
+    assert_eq!(m.enabled().count(), 2);
+}
+
+#[test]
+fn empty_manifest_has_no_plugins() {
+    assert_eq!(parse("").unwrap().plugins, []);
+    assert_eq!(parse("[plugins]\n").unwrap().plugins, []);
+}
+
+#[test]
+fn digest_ignores_formatting_and_order_but_not_content() {
+    let a = parse("[plugins]\na = { path = \"x\" }\nb = { path = \"y\" }\n").unwrap();
+    let b = parse("# comment\n[plugins.b]\npath = 'y'\n[plugins.a]\npath = \"x\"\n").unwrap();
+    let c = parse("[plugins]\na = { path = \"x\", enabled = false }\nb = { path = \"y\" }\n").unwrap();
+    assert_eq!(a.digest(), b.digest());
+    assert_ne!(a.digest(), c.digest());
+    assert!(a.digest().starts_with("sha256:"));
+    assert_eq!(a.digest().len(), 7 + 64);
+}
+
+#[test]
+fn bad_inputs_name_file_line_and_key() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "[plugins]\nupper = { pth = \"x\" }\n",
+            "plugins.toml:2:11: unknown key `pth` in plugin `upper`; did you mean `path`?",
+        ),
+        (
+            "[plugins]\nupper = { path = \"x\", default_features = false }\n",
+            "plugins.toml:2:23: unknown key `default_features` in plugin `upper`; did you mean `default-features`?",
+        ),
+        (
+            "[plugins]\nupper = { path = \"x\", colour = 1 }\n",
+            "plugins.toml:2:23: unknown key `colour` in plugin `upper`; expected one of `path`, `package`, `features`, `default-features`, `enabled`",
+        ),
+        (
+            "[plugin]\nupper = { path = \"x\" }\n",
+            "plugins.toml:1:2: unknown key `plugin`; did you mean `plugins`?",
+        ),
+        (
+            "[plugins]\nupper = { path = 3 }\n",
+            "plugins.toml:2:18: plugin `upper`: `path` must be a string, found integer",
+        ),
+        (
+            "[plugins]\nupper = { path = \"x\", enabled = \"no\" }\n",
+            "plugins.toml:2:33: plugin `upper`: `enabled` must be a boolean, found string",
+        ),
+        (
+            "[plugins]\nupper = { path = \"x\", features = \"a\" }\n",
+            "plugins.toml:2:34: plugin `upper`: `features` must be an array of strings, found string",
+        ),
+        (
+            "[plugins]\nupper = { path = \"x\", features = [\"a\", 1] }\n",
+            "plugins.toml:2:40: plugin `upper`: each of `features` must be a non-empty string, found integer",
+        ),
+        (
+            "[plugins]\nupper = \"1.0\"\n",
+            "plugins.toml:2:9: plugin `upper` must be a table such as `upper = { path = \"…\" }`, found string; registry versions are not supported",
+        ),
+        (
+            "[plugins]\nupper = { features = [] }\n",
+            "plugins.toml:2:1: plugin `upper` has no source; add `path = \"…\"`",
+        ),
+        (
+            "[plugins]\nupper = { path = \"\" }\n",
+            "plugins.toml:2:18: plugin `upper`: `path` is empty",
+        ),
+        (
+            "[plugins]\nupper = { git = \"https://example.com/x\" }\n",
+            "plugins.toml:2:11: plugin `upper`: git sources (`git`) are not supported yet; use `path = \"…\"`",
+        ),
+        (
+            "[plugins]\nupper = { version = \"1\" }\n",
+            "plugins.toml:2:11: plugin `upper`: registry sources (`version`) are not supported; use `path = \"…\"`",
+        ),
+        (
+            "[plugins]\n\"9lives\" = { path = \"x\" }\n",
+            "plugins.toml:2:1: invalid plugin name `9lives`: use ASCII letters, digits, `-` and `_`, starting with a letter or `_`",
+        ),
+        (
+            "[plugins]\nplugin_api = { path = \"x\" }\n",
+            "plugins.toml:2:1: invalid plugin name `plugin_api`: the name is reserved by the generated crate",
+        ),
+        (
+            "[plugins]\nup = { path = \"x\", package = \"a b\" }\n",
+            "plugins.toml:2:30: plugin `up`: invalid `package` `a b`: use ASCII letters, digits, `-` and `_`, starting with a letter or `_`",
+        ),
+        (
+            "[plugins]\nfoo-bar = { path = \"x\" }\nfoo_bar = { path = \"y\" }\n",
+            "plugins.toml:3:1: plugins `foo-bar` and `foo_bar` have the same Rust name `foo_bar`; rename one",
+        ),
+        ("plugins = 3\n", "plugins.toml:1:11: `plugins` must be a table, found integer"),
+    ];
+    for (text, expected) in cases {
+        check_error(text, expected);
+    }
+}
+
+#[test]
+fn invalid_toml_is_reported_with_its_position() {
+    let err = parse("[plugins]\nupper = { path = \"x\" \n").unwrap_err();
+    let message = err.to_string();
+    assert!(message.starts_with("plugins.toml:2:"), "{message}");
+    assert!(message.contains("invalid TOML"), "{message}");
+}
