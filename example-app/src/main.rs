@@ -1,0 +1,145 @@
+//! example-app: a text tool whose filters all come from plugins.
+//!
+//! `echo hello | example-app run upper rot13` pipes stdin through the named
+//! filters; `example-app plugins list [--json]` shows what was built in.
+
+use std::io::{Read as _, Write as _};
+use std::process::ExitCode;
+
+use plugin_api::{PluginInfo, Registry};
+
+/// The extension point plugins contribute to: a named text filter.
+type Filter = fn(&str) -> String;
+
+const USAGE: &str = "\
+usage: example-app run FILTER...      filter stdin through the named filters
+       example-app filters            list the filters plugins provide
+       example-app plugins list [--json]
+                                      list the plugins built into this binary";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            let mut source = error.source();
+            while let Some(cause) = source {
+                eprintln!("\nCaused by:\n  {cause}");
+                source = cause.source();
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    if matches!(args.as_slice(), [] | ["--help" | "-h" | "help"]) {
+        println!("{USAGE}");
+        return Ok(());
+    }
+    // Naming the generated crate's SET is what links every plugin crate.
+    let mut registry = Registry::build(&plugin_set::SET)?;
+    registry.init()?;
+    let result = match args.as_slice() {
+        ["run", filters @ ..] => filter(&registry, filters),
+        ["filters"] => {
+            list_filters(&registry);
+            Ok(())
+        }
+        ["plugins", "list"] => {
+            print_table(&registry);
+            Ok(())
+        }
+        ["plugins", "list", "--json"] => {
+            print_json(&registry);
+            Ok(())
+        }
+        _ => Err(format!("unrecognised arguments: {}\n{USAGE}", args.join(" ")).into()),
+    };
+    registry.shutdown();
+    result
+}
+
+fn filter(registry: &Registry, names: &[&str]) -> Result<(), Box<dyn std::error::Error>> {
+    let filters = names
+        .iter()
+        .map(|name| {
+            registry.component::<Filter>(name).ok_or_else(|| {
+                let known: Vec<&str> = registry.components::<Filter>().map(|(n, _)| n).collect();
+                format!("no filter named `{name}`; available: {}", known.join(", "))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut text = String::new();
+    std::io::stdin().read_to_string(&mut text)?;
+    for f in filters {
+        text = f(&text);
+    }
+    std::io::stdout().write_all(text.as_bytes())?;
+    Ok(())
+}
+
+fn list_filters(registry: &Registry) {
+    for component in registry.all_components() {
+        if component.downcast::<Filter>().is_some() {
+            println!("{:<10} (from plugin {})", component.name(), component.plugin());
+        }
+    }
+}
+
+fn sorted_by_id(registry: &Registry) -> Vec<PluginInfo> {
+    let mut plugins: Vec<PluginInfo> = registry.plugins().collect();
+    plugins.sort_by_key(|p| p.id());
+    plugins
+}
+
+fn print_table(registry: &Registry) {
+    let rows: Vec<[&str; 4]> = sorted_by_id(registry)
+        .iter()
+        .map(|p| {
+            let d = p.descriptor;
+            [d.id, d.version, d.crate_name, p.source]
+        })
+        .collect();
+    let header = ["ID", "VERSION", "CRATE", "SOURCE"];
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.len());
+        }
+    }
+    for row in std::iter::once(&header).chain(&rows) {
+        let line = row
+            .iter()
+            .zip(widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect::<Vec<_>>()
+            .join("  ");
+        println!("{}", line.trim_end());
+    }
+}
+
+fn print_json(registry: &Registry) {
+    let plugins: Vec<serde_json::Value> = sorted_by_id(registry)
+        .iter()
+        .map(|p| {
+            let d = p.descriptor;
+            serde_json::json!({
+                "id": d.id,
+                "version": d.version,
+                "crate": d.crate_name,
+                "source": p.source,
+                "description": d.description,
+                "depends_on": d.depends_on,
+                "api_version": d.api_version,
+            })
+        })
+        .collect();
+    let document = serde_json::json!({ "plugins": plugins });
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&document).expect("JSON values always serialise")
+    );
+}

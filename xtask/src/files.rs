@@ -1,0 +1,64 @@
+//! Writing files: atomically (temp file + rename), and only when the bytes
+//! change, so an unchanged file keeps its mtime and cargo rebuilds nothing.
+
+use std::fs;
+use std::io::Write as _;
+use std::path::Path;
+
+use anyhow::Context as _;
+
+/// Whether [`write_if_changed`] wrote the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    Unchanged,
+    Changed,
+}
+
+/// Replaces `path` with `contents` unless it already holds exactly those
+/// bytes. Readers see the old file or the new one, never a partial one.
+pub fn write_if_changed(path: &Path, contents: &str) -> anyhow::Result<Written> {
+    match fs::read(path) {
+        Ok(existing) if existing == contents.as_bytes() => return Ok(Written::Unchanged),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("failed to read {}", path.display())),
+    }
+    let dir = path.parent().expect("written files have a parent directory");
+    fs::create_dir_all(dir).with_context(|| format!("failed to create {}", dir.display()))?;
+    let name = path
+        .file_name()
+        .expect("written files have a name")
+        .to_string_lossy();
+    let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut file = fs::File::create(&temp)?;
+        file.write_all(contents.as_bytes())?;
+        file.sync_all()?;
+        fs::rename(&temp, path)
+    })();
+    if let Err(e) = result {
+        let _ = fs::remove_file(&temp);
+        return Err(e).with_context(|| format!("failed to write {}", path.display()));
+    }
+    Ok(Written::Changed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_only_when_bytes_differ() {
+        let dir = std::env::temp_dir().join(format!("xtask-files-{}", std::process::id()));
+        let path = dir.join("sub/file.txt");
+        assert_eq!(write_if_changed(&path, "a").unwrap(), Written::Changed);
+        let mtime = fs::metadata(&path).unwrap().modified().unwrap();
+        assert_eq!(write_if_changed(&path, "a").unwrap(), Written::Unchanged);
+        assert_eq!(fs::metadata(&path).unwrap().modified().unwrap(), mtime);
+        assert_eq!(write_if_changed(&path, "b").unwrap(), Written::Changed);
+        assert_eq!(fs::read_to_string(&path).unwrap(), "b");
+        let leftovers: Vec<_> = fs::read_dir(path.parent().unwrap()).unwrap().collect();
+        assert_eq!(leftovers.len(), 1, "no temp file is left behind");
+        fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -1,0 +1,142 @@
+//! The host workspace: where it is, and whether it can hold the generated
+//! `plugin-set` crate.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail};
+use build_support::{MANIFEST_FILE, PLUGIN_SET_DIR};
+use toml_edit::{Document, Item};
+
+/// The host workspace root: the directory of `--manifest-path`, else the
+/// nearest directory at or above the current one that holds `plugins.toml`.
+/// Returned canonical, so relative paths computed from it are stable.
+pub fn locate(manifest_path: Option<&Path>) -> anyhow::Result<PathBuf> {
+    let root = match manifest_path {
+        Some(path) => {
+            if path.file_name() != Some("Cargo.toml".as_ref()) {
+                bail!(
+                    "--manifest-path must point at a Cargo.toml, got {}",
+                    path.display()
+                );
+            }
+            let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
+            let dir = dir.unwrap_or(Path::new("."));
+            if !path.is_file() {
+                bail!("manifest path {} does not exist", path.display());
+            }
+            dir.to_owned()
+        }
+        None => {
+            let cwd = std::env::current_dir().context("failed to read the current directory")?;
+            match cwd.ancestors().find(|dir| dir.join(MANIFEST_FILE).is_file()) {
+                Some(dir) => dir.to_owned(),
+                None => bail!(
+                    "could not find {MANIFEST_FILE} in {} or any parent directory; \
+                     create one with a `[plugins]` table, or pass --manifest-path",
+                    cwd.display()
+                ),
+            }
+        }
+    };
+    root.canonicalize()
+        .with_context(|| format!("failed to resolve {}", root.display()))
+}
+
+/// Checks that the host's root `Cargo.toml` is a workspace that lists the
+/// generated crate as a member and says where `plugin-api` and
+/// `build-support` come from.
+pub fn check_workspace(root: &Path) -> anyhow::Result<()> {
+    let path = root.join("Cargo.toml");
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("failed to read {}", path.display()))?;
+    let document = Document::parse(text.as_str())
+        .with_context(|| format!("failed to parse {}", path.display()))?;
+    let Some(workspace) = document.get("workspace").and_then(Item::as_table_like) else {
+        bail!(
+            "{} has no `[workspace]`: the host must be a workspace so the generated \
+             `{PLUGIN_SET_DIR}` crate can be a member of it",
+            path.display()
+        );
+    };
+    let members: Vec<&str> = workspace
+        .get("members")
+        .and_then(Item::as_array)
+        .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
+        .unwrap_or_default();
+    if !members.iter().any(|m| glob_matches(m, PLUGIN_SET_DIR)) {
+        bail!(
+            "{} does not list the generated crate as a workspace member; \
+             add \"{PLUGIN_SET_DIR}\" to `[workspace] members`",
+            path.display()
+        );
+    }
+    let dependencies = workspace.get("dependencies").and_then(Item::as_table_like);
+    for needed in ["plugin-api", "build-support"] {
+        if dependencies.and_then(|d| d.get(needed)).is_none() {
+            bail!(
+                "{} has no `{needed}` in `[workspace.dependencies]`; the generated crate \
+                 inherits it from there: add e.g. `{needed} = {{ git = \"…\" }}` or a path",
+                path.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Cargo's member globs, as far as one path component: `*` matches any run.
+fn glob_matches(pattern: &str, name: &str) -> bool {
+    let pattern = pattern.trim_start_matches("./").trim_end_matches('/');
+    match pattern.split_once('*') {
+        None => pattern == name,
+        Some((prefix, suffix)) => {
+            !suffix.contains('*')
+                && !pattern.contains('/')
+                && name.len() >= prefix.len() + suffix.len()
+                && name.starts_with(prefix)
+                && name.ends_with(suffix)
+        }
+    }
+}
+
+/// Name and version of the package whose manifest is `dir/Cargo.toml`.
+pub fn read_package(dir: &Path) -> anyhow::Result<(String, String)> {
+    let path = dir.join("Cargo.toml");
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("failed to read {}", path.display()))?;
+    let document = Document::parse(text.as_str())
+        .with_context(|| format!("failed to parse {}", path.display()))?;
+    let Some(package) = document.get("package").and_then(Item::as_table_like) else {
+        bail!("{} has no `[package]`: it is not a crate", path.display());
+    };
+    let name = package
+        .get("name")
+        .and_then(Item::as_str)
+        .with_context(|| format!("{} has no `package.name`", path.display()))?;
+    let version = match package.get("version") {
+        None => "0.0.0",
+        Some(item) => match item.as_str() {
+            Some(v) => v,
+            None => bail!(
+                "{}: `package.version` is not a plain string (workspace inheritance \
+                 is not supported yet for plugins)",
+                path.display()
+            ),
+        },
+    };
+    Ok((name.to_owned(), version.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob_matches;
+
+    #[test]
+    fn member_globs() {
+        assert!(glob_matches("plugin-set", "plugin-set"));
+        assert!(glob_matches("./plugin-set/", "plugin-set"));
+        assert!(glob_matches("*", "plugin-set"));
+        assert!(glob_matches("plugin-*", "plugin-set"));
+        assert!(!glob_matches("plugins/*", "plugin-set"));
+        assert!(!glob_matches("plugin-api", "plugin-set"));
+    }
+}

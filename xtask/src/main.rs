@@ -1,0 +1,126 @@
+//! `cargo xtask`: the plugin aggregator's command line.
+//!
+//! The only crate that writes `plugins.lock` and the generated `plugin-set`
+//! crate, and (later) the only one that touches the network.
+
+mod files;
+mod host;
+mod sync;
+
+use std::path::PathBuf;
+use std::process::{Command, ExitCode};
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+
+/// Build-time plugin aggregator: syncs the plugins of plugins.toml into the
+/// generated `plugin-set` crate.
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask", arg_required_else_help = true)]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Debug, Subcommand)]
+enum Task {
+    /// Resolve plugins.toml, write plugins.lock and the plugin-set crate
+    Sync(SyncArgs),
+    /// Sync, then `cargo run` the host binary with the given arguments
+    Run {
+        #[command(flatten)]
+        sync: SyncArgs,
+        /// Package of the host binary to run
+        #[arg(long, short = 'p', default_value = "example-app")]
+        package: String,
+        /// Arguments for the host binary
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+struct SyncArgs {
+    /// Path to the host workspace's Cargo.toml [default: the nearest
+    /// directory at or above the current one that has plugins.toml]
+    #[arg(long, value_name = "PATH")]
+    manifest_path: Option<PathBuf>,
+    /// Fail instead of changing plugins.lock
+    #[arg(long)]
+    locked: bool,
+    /// Never touch the network
+    #[arg(long)]
+    offline: bool,
+    /// Both --locked and --offline
+    #[arg(long)]
+    frozen: bool,
+    /// Print nothing but errors
+    #[arg(long, short = 'q')]
+    quiet: bool,
+}
+
+impl SyncArgs {
+    fn options(&self) -> anyhow::Result<sync::Options> {
+        Ok(sync::Options {
+            root: host::locate(self.manifest_path.as_deref())?,
+            locked: self.locked || self.frozen,
+            offline: self.offline || self.frozen,
+            quiet: self.quiet,
+        })
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.task) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error}");
+            for cause in error.chain().skip(1) {
+                eprintln!("\nCaused by:\n  {cause}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(task: Task) -> anyhow::Result<ExitCode> {
+    match task {
+        Task::Sync(args) => {
+            sync::sync(&args.options()?)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Task::Run {
+            sync: args,
+            package,
+            args: program_args,
+        } => {
+            let options = args.options()?;
+            sync::sync(&options)?;
+            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+            let mut command = Command::new(cargo);
+            command
+                .arg("run")
+                .arg("--quiet")
+                .arg("--manifest-path")
+                .arg(options.root.join("Cargo.toml"))
+                .args(["--package", &package]);
+            if options.locked {
+                command.arg("--locked");
+            }
+            if options.offline {
+                command.arg("--offline");
+            }
+            let status = command
+                .arg("--")
+                .args(&program_args)
+                .status()
+                .with_context(|| format!("failed to run `cargo run --package {package}`"))?;
+            Ok(match status.code() {
+                Some(0) => ExitCode::SUCCESS,
+                Some(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+                None => ExitCode::FAILURE,
+            })
+        }
+    }
+}
