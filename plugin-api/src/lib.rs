@@ -52,9 +52,10 @@ pub mod __private {
     pub use crate::plugin::Plugin;
     pub use crate::set::{PluginSet, SetEntry};
     pub use inventory;
-    pub use std::boxed::Box;
 
-    /// Used by the `#[plugin]` expansion to check, with an error under the
-    /// plugin type, that it implements [`Plugin`] and [`Default`].
-    pub const fn assert_plugin<T: Plugin + Default>() {}
+    /// The descriptor's `create` for plugin type `T`. Its bounds are where a
+    /// type that is not a plugin is reported, under the type's name.
+    pub fn create<T: Plugin + Default>() -> Box<dyn Plugin> {
+        Box::new(T::default())
+    }
 }

@@ -5,6 +5,7 @@
 
 use proc_macro2::TokenStream;
 use quote::{ToTokens, quote, quote_spanned};
+use syn::spanned::Spanned as _;
 use syn::{Attribute, Expr, Ident, Item, Lit, Meta};
 
 use crate::args::{self, Args, Errors};
@@ -80,7 +81,8 @@ fn kind_tokens(item: &Item) -> TokenStream {
 
 fn registration(args: &Args, target: &Target<'_>) -> TokenStream {
     let private = match &args.krate {
-        Some(path) => quote!(#path::__private),
+        // Spanned on the path, so a wrong path is reported under it.
+        Some(path) => quote_spanned!(path.span()=> #path::__private),
         None => quote!(::plugin_api::__private),
     };
     let ident = target.ident;
@@ -92,12 +94,9 @@ fn registration(args: &Args, target: &Target<'_>) -> TokenStream {
         (None, None) => quote!(::core::env!("CARGO_PKG_DESCRIPTION")),
     };
     // Spanned on the type so "does not implement Plugin" points at it.
-    let assert = quote_spanned! {ident.span()=>
-        const _: () = #private::assert_plugin::<#ident>();
-    };
+    let create = quote_spanned!(ident.span()=> #private::create::<#ident>);
     quote! {
         const _: () = {
-            #assert
             #private::inventory::submit! {
                 #private::PluginDescriptor {
                     id: #id,
@@ -106,7 +105,7 @@ fn registration(args: &Args, target: &Target<'_>) -> TokenStream {
                     crate_name: ::core::env!("CARGO_PKG_NAME"),
                     depends_on: &[#(#depends_on),*],
                     api_version: #private::API_VERSION,
-                    create: || #private::Box::new(<#ident as ::core::default::Default>::default()),
+                    create: #create,
                 }
             }
         };

@@ -1,0 +1,13 @@
+use plugin_api::{Plugin, Registrar, plugin};
+
+#[plugin(id = "upper", name = "Upper")]
+#[derive(Default)]
+struct Upper;
+
+impl Plugin for Upper {
+    fn register(&self, _: &mut Registrar<'_>) {}
+}
+
+fn main() {
+    let _ = Upper;
+}
