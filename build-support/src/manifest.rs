@@ -232,7 +232,10 @@ impl Parser<'_> {
         if let Some(package) = &package {
             check_name(package).map_err(|why| {
                 let span = table.get("package").and_then(Item::span);
-                self.error(span, format!("plugin `{name}`: invalid `package` `{package}`: {why}"))
+                self.error(
+                    span,
+                    format!("plugin `{name}`: invalid `package` `{package}`: {why}"),
+                )
             })?;
         }
         Ok(Declaration {
@@ -253,9 +256,13 @@ impl Parser<'_> {
             }
             let span = table.key(k).and_then(Key::span);
             let message = if GIT_KEYS.contains(&k) {
-                format!("plugin `{name}`: git sources (`{k}`) are not supported yet; use `path = \"…\"`")
+                format!(
+                    "plugin `{name}`: git sources (`{k}`) are not supported yet; use `path = \"…\"`"
+                )
             } else if k == "version" || k == "registry" {
-                format!("plugin `{name}`: registry sources (`{k}`) are not supported; use `path = \"…\"`")
+                format!(
+                    "plugin `{name}`: registry sources (`{k}`) are not supported; use `path = \"…\"`"
+                )
             } else {
                 let hint = match did_you_mean(k, DECLARATION_KEYS) {
                     Some(s) => format!("did you mean `{s}`?"),
@@ -283,7 +290,12 @@ impl Parser<'_> {
         )
     }
 
-    fn string(&self, name: &str, table: &dyn TableLike, key: &str) -> Result<Option<String>, Error> {
+    fn string(
+        &self,
+        name: &str,
+        table: &dyn TableLike,
+        key: &str,
+    ) -> Result<Option<String>, Error> {
         if table.get(key).is_none() {
             return Ok(None);
         }
@@ -339,7 +351,9 @@ fn check_name(name: &str) -> Result<(), String> {
         .next()
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
     if !first_ok || !chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-        return Err("use ASCII letters, digits, `-` and `_`, starting with a letter or `_`".to_owned());
+        return Err(
+            "use ASCII letters, digits, `-` and `_`, starting with a letter or `_`".to_owned(),
+        );
     }
     let normalized = name.replace('_', "-");
     if RESERVED_NAMES.contains(&normalized.as_str()) {

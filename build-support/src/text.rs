@@ -67,7 +67,10 @@ mod tests {
         let keys = ["path", "package", "features", "default-features", "enabled"];
         assert_eq!(did_you_mean("pth", &keys), Some("path"));
         assert_eq!(did_you_mean("feature", &keys), Some("features"));
-        assert_eq!(did_you_mean("default_features", &keys), Some("default-features"));
+        assert_eq!(
+            did_you_mean("default_features", &keys),
+            Some("default-features")
+        );
         assert_eq!(did_you_mean("colour", &keys), None);
     }
 

@@ -84,7 +84,11 @@ fn filter(registry: &Registry, names: &[&str]) -> Result<(), Box<dyn std::error:
 fn list_filters(registry: &Registry) {
     for component in registry.all_components() {
         if component.downcast::<Filter>().is_some() {
-            println!("{:<10} (from plugin {})", component.name(), component.plugin());
+            println!(
+                "{:<10} (from plugin {})",
+                component.name(),
+                component.plugin()
+            );
         }
     }
 }

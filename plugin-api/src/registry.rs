@@ -46,7 +46,10 @@ pub struct Registry {
 impl fmt::Debug for Registry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Registry")
-            .field("plugins", &self.plugins.iter().map(|p| p.info.id()).collect::<Vec<_>>())
+            .field(
+                "plugins",
+                &self.plugins.iter().map(|p| p.info.id()).collect::<Vec<_>>(),
+            )
             .field("components", &self.components)
             .field("started", &self.started)
             .finish()
@@ -363,7 +366,11 @@ impl fmt::Display for Error {
                  declare it in plugins.toml and run `cargo xtask sync`"
             ),
             Error::Cycle { plugins } => {
-                write!(f, "plugins depend on each other in a cycle: {}", plugins.join(" -> "))
+                write!(
+                    f,
+                    "plugins depend on each other in a cycle: {}",
+                    plugins.join(" -> ")
+                )
             }
             Error::DuplicateComponent {
                 type_name,

@@ -23,7 +23,9 @@ pub fn write_if_changed(path: &Path, contents: &str) -> anyhow::Result<Written> 
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(e).with_context(|| format!("failed to read {}", path.display())),
     }
-    let dir = path.parent().expect("written files have a parent directory");
+    let dir = path
+        .parent()
+        .expect("written files have a parent directory");
     fs::create_dir_all(dir).with_context(|| format!("failed to create {}", dir.display()))?;
     let name = path
         .file_name()

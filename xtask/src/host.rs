@@ -28,7 +28,10 @@ pub fn locate(manifest_path: Option<&Path>) -> anyhow::Result<PathBuf> {
         }
         None => {
             let cwd = std::env::current_dir().context("failed to read the current directory")?;
-            match cwd.ancestors().find(|dir| dir.join(MANIFEST_FILE).is_file()) {
+            match cwd
+                .ancestors()
+                .find(|dir| dir.join(MANIFEST_FILE).is_file())
+            {
                 Some(dir) => dir.to_owned(),
                 None => bail!(
                     "could not find {MANIFEST_FILE} in {} or any parent directory; \

@@ -16,7 +16,11 @@ use clap::{Args, Parser, Subcommand};
 /// Build-time plugin aggregator: syncs the plugins of plugins.toml into the
 /// generated `plugin-set` crate.
 #[derive(Debug, Parser)]
-#[command(name = "cargo xtask", bin_name = "cargo xtask", arg_required_else_help = true)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    arg_required_else_help = true
+)]
 struct Cli {
     #[command(subcommand)]
     task: Task,

@@ -94,7 +94,10 @@ pub fn sync(options: &Options) -> anyhow::Result<Vec<String>> {
             if lock.plugins.len() == 1 { "" } else { "s" },
         );
         if changed.is_empty() {
-            eprintln!("{:>12} {LOCK_FILE} and {PLUGIN_SET_DIR}/ unchanged", "Fresh");
+            eprintln!(
+                "{:>12} {LOCK_FILE} and {PLUGIN_SET_DIR}/ unchanged",
+                "Fresh"
+            );
         } else {
             eprintln!("{:>12} {}", "Wrote", changed.join(", "));
         }

@@ -54,7 +54,8 @@ fn empty_manifest_has_no_plugins() {
 fn digest_ignores_formatting_and_order_but_not_content() {
     let a = parse("[plugins]\na = { path = \"x\" }\nb = { path = \"y\" }\n").unwrap();
     let b = parse("# comment\n[plugins.b]\npath = 'y'\n[plugins.a]\npath = \"x\"\n").unwrap();
-    let c = parse("[plugins]\na = { path = \"x\", enabled = false }\nb = { path = \"y\" }\n").unwrap();
+    let c =
+        parse("[plugins]\na = { path = \"x\", enabled = false }\nb = { path = \"y\" }\n").unwrap();
     assert_eq!(a.digest(), b.digest());
     assert_ne!(a.digest(), c.digest());
     assert!(a.digest().starts_with("sha256:"));
@@ -132,7 +133,10 @@ fn bad_inputs_name_file_line_and_key() {
             "[plugins]\nfoo-bar = { path = \"x\" }\nfoo_bar = { path = \"y\" }\n",
             "plugins.toml:3:1: plugins `foo-bar` and `foo_bar` have the same Rust name `foo_bar`; rename one",
         ),
-        ("plugins = 3\n", "plugins.toml:1:11: `plugins` must be a table, found integer"),
+        (
+            "plugins = 3\n",
+            "plugins.toml:1:11: `plugins` must be a table, found integer",
+        ),
     ];
     for (text, expected) in cases {
         check_error(text, expected);

@@ -72,8 +72,11 @@ fn dependencies_come_first_ties_by_id() {
 
 #[test]
 fn duplicate_id_names_both_crates() {
-    let err = build(vec![descriptor("upper", "one", &[]), descriptor("upper", "two", &[])])
-        .unwrap_err();
+    let err = build(vec![
+        descriptor("upper", "one", &[]),
+        descriptor("upper", "two", &[]),
+    ])
+    .unwrap_err();
     assert_eq!(
         err.to_string(),
         "plugin id `upper` is registered by both crate `one` and crate `two`; \
@@ -124,8 +127,8 @@ fn set_crate_without_registration_is_an_error_naming_it() {
             },
         ],
     };
-    let err = Registry::from_descriptors(&SET, vec![descriptor("upper", "upper", &[])])
-        .unwrap_err();
+    let err =
+        Registry::from_descriptors(&SET, vec![descriptor("upper", "upper", &[])]).unwrap_err();
     assert_eq!(
         err.to_string(),
         "plugin crate `forgot-plugin` is in the plugin set but registered no plugin in this binary; \
@@ -151,7 +154,10 @@ fn source_comes_from_the_set_or_is_host() {
     };
     let registry = Registry::from_descriptors(
         &SET,
-        vec![descriptor("upper", "upper", &[]), descriptor("builtin", "app", &[])],
+        vec![
+            descriptor("upper", "upper", &[]),
+            descriptor("builtin", "app", &[]),
+        ],
     )
     .unwrap();
     assert_eq!(registry.plugin("upper").unwrap().source, "local");
@@ -162,7 +168,10 @@ fn source_comes_from_the_set_or_is_host() {
 #[test]
 fn components_are_found_by_type_and_name() {
     let registry = build(vec![descriptor("b", "x", &[]), descriptor("a", "x", &[])]).unwrap();
-    let all: Vec<_> = registry.components::<&'static str>().map(|(n, v)| (n, *v)).collect();
+    let all: Vec<_> = registry
+        .components::<&'static str>()
+        .map(|(n, v)| (n, *v))
+        .collect();
     assert_eq!(all, [("a", "a"), ("b", "b")]);
     assert_eq!(registry.component::<&'static str>("b"), Some(&"b"));
     assert_eq!(registry.component::<u32>("b"), None);

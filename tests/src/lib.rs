@@ -1,0 +1,373 @@
+//! Harness for the end-to-end tests: throwaway host workspaces in
+//! `target/tmp/e2e/<test>`, the real `xtask` binary, the real `cargo`.
+//!
+//! Every host build shares one target directory (`target/e2e`), so the
+//! runtime crates compile once per profile. Builds run `--offline` against a
+//! copy of this repository's `Cargo.lock`: every registry crate they need is
+//! already in cargo's cache from building this workspace.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+use std::time::SystemTime;
+
+/// This repository's root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ lives in the repository root")
+        .to_owned()
+}
+
+/// The target directory shared by every build the tests run.
+pub fn shared_target_dir() -> PathBuf {
+    repo_root().join("target").join("e2e")
+}
+
+fn cargo() -> Command {
+    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    command.env("CARGO_TARGET_DIR", shared_target_dir());
+    // Whatever the outer `cargo test` was told must not leak into builds of
+    // throwaway hosts.
+    for var in [
+        "RUSTFLAGS",
+        "CARGO_BUILD_RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+    ] {
+        command.env_remove(var);
+    }
+    command
+}
+
+/// The `xtask` binary, built once per test process.
+pub fn xtask_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let mut command = cargo();
+        command.current_dir(repo_root()).args([
+            "build",
+            "--quiet",
+            "--offline",
+            "--package",
+            "xtask",
+        ]);
+        expect_success(&mut command);
+        shared_target_dir()
+            .join("debug")
+            .join(format!("xtask{}", std::env::consts::EXE_SUFFIX))
+    })
+}
+
+/// Runs `command`, returning its output whatever the status.
+pub fn run(command: &mut Command) -> Output {
+    command
+        .output()
+        .unwrap_or_else(|e| panic!("failed to spawn {command:?}: {e}"))
+}
+
+fn describe(command: &Command, output: &Output) -> String {
+    format!(
+        "command: {command:?}\ndirectory: {}\nstatus: {}\n--- stdout\n{}\n--- stderr\n{}",
+        command
+            .get_current_dir()
+            .map_or_else(|| ".".into(), |d| d.display().to_string()),
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    )
+}
+
+/// Runs `command` and panics with everything it printed unless it succeeds.
+#[track_caller]
+pub fn expect_success(command: &mut Command) -> Output {
+    let output = run(command);
+    assert!(
+        output.status.success(),
+        "expected success\n{}",
+        describe(command, &output)
+    );
+    output
+}
+
+/// Runs `command` and panics with everything it printed unless it fails.
+#[track_caller]
+pub fn expect_failure(command: &mut Command) -> Output {
+    let output = run(command);
+    assert!(
+        !output.status.success(),
+        "expected failure\n{}",
+        describe(command, &output)
+    );
+    output
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).expect("stdout is UTF-8")
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).expect("stderr is UTF-8")
+}
+
+/// A plugin crate to put in a host.
+#[derive(Debug, Clone)]
+pub struct PluginCrate<'a> {
+    /// Package name.
+    pub package: &'a str,
+    /// Plugin id; `None` writes a crate without `#[plugin]`.
+    pub id: Option<&'a str>,
+    pub depends_on: &'a [&'a str],
+    /// Filters it registers: `name` maps text to `name(text)`; with
+    /// `cfg(feature = …)` when the second element is set.
+    pub filters: &'a [(&'a str, Option<&'a str>)],
+    /// Cargo features the crate declares.
+    pub features: &'a [&'a str],
+    /// Its `default` feature set.
+    pub default_features: &'a [&'a str],
+    /// Depend on `plugin-api` under this name instead of `plugin_api`.
+    pub api_rename: Option<&'a str>,
+}
+
+impl<'a> PluginCrate<'a> {
+    pub fn new(package: &'a str, id: &'a str) -> Self {
+        PluginCrate {
+            package,
+            id: Some(id),
+            depends_on: &[],
+            filters: &[],
+            features: &[],
+            default_features: &[],
+            api_rename: None,
+        }
+    }
+}
+
+/// A throwaway host workspace: root `Cargo.toml` with the generated crate as
+/// a member, an `app` binary that lists the registry, and plugin crates.
+#[derive(Debug)]
+pub struct Host {
+    pub root: PathBuf,
+    /// Package (and binary) name of the host's app: unique per test, so
+    /// tests running at once never overwrite each other's binary in the
+    /// shared target directory.
+    pub app: String,
+}
+
+const APP_MAIN: &str = r#"//! Test host: lists the registry, then every filter applied to "abc".
+type Filter = fn(&str) -> String;
+
+fn main() {
+    let mut registry = match plugin_api::Registry::build(&plugin_set::SET) {
+        Ok(registry) => registry,
+        Err(error) => {
+            eprintln!("error: {error}");
+            std::process::exit(1);
+        }
+    };
+    registry.init().expect("plugins start");
+    for plugin in registry.plugins() {
+        let d = plugin.descriptor;
+        println!("plugin {} {} {} {}", d.id, d.version, d.crate_name, plugin.source);
+    }
+    for (name, filter) in registry.components::<Filter>() {
+        println!("filter {name} {}", filter("abc"));
+    }
+    registry.shutdown();
+}
+"#;
+
+impl Host {
+    /// A fresh host in `target/tmp/e2e/<name>` (emptied first, kept after).
+    pub fn new(name: &str) -> Host {
+        let root = repo_root().join("target/tmp/e2e").join(name);
+        if root.exists() {
+            std::fs::remove_dir_all(&root).expect("remove the previous run's host");
+        }
+        let host = Host {
+            root,
+            app: format!("app-{}", name.replace('_', "-")),
+        };
+        let repo = repo_root();
+        host.write(
+            "Cargo.toml",
+            &format!(
+                "[workspace]\nresolver = \"3\"\nmembers = [\"app\", \"plugin-set\"]\n\n\
+                 [workspace.dependencies]\nplugin-api = {{ path = {:?} }}\nbuild-support = {{ path = {:?} }}\n",
+                repo.join("plugin-api"),
+                repo.join("build-support"),
+            ),
+        );
+        std::fs::copy(repo.join("Cargo.lock"), host.root.join("Cargo.lock"))
+            .expect("copy Cargo.lock");
+        host.write(
+            "app/Cargo.toml",
+            &format!(
+                "[package]\nname = \"{}\"\nversion = \"0.1.0\"\nedition = \"2024\"\npublish = false\n\n\
+                 [dependencies]\nplugin-api.workspace = true\nplugin-set = {{ path = \"../plugin-set\" }}\n",
+                host.app
+            ),
+        );
+        host.write("app/src/main.rs", APP_MAIN);
+        host
+    }
+
+    pub fn path(&self, relative: &str) -> PathBuf {
+        self.root.join(relative)
+    }
+
+    /// Writes a file, creating its directories.
+    pub fn write(&self, relative: &str, contents: &str) {
+        let path = self.path(relative);
+        std::fs::create_dir_all(path.parent().expect("files have a parent"))
+            .expect("create directories");
+        std::fs::write(&path, contents).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+    }
+
+    pub fn read(&self, relative: &str) -> String {
+        let path = self.path(relative);
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+    }
+
+    /// Writes a plugin crate into directory `dir` of the host.
+    pub fn plugin(&self, dir: &str, plugin: &PluginCrate<'_>) {
+        let api = plugin.api_rename.unwrap_or("plugin-api");
+        let api_dep = match plugin.api_rename {
+            None => "plugin-api.workspace = true".to_owned(),
+            Some(rename) => format!(
+                "{rename} = {{ path = {:?}, package = \"plugin-api\" }}",
+                repo_root().join("plugin-api")
+            ),
+        };
+        let mut features: String = plugin
+            .features
+            .iter()
+            .map(|f| format!("{f} = []\n"))
+            .collect();
+        let defaults: Vec<String> = plugin
+            .default_features
+            .iter()
+            .map(|f| format!("{f:?}"))
+            .collect();
+        features.push_str(&format!("default = [{}]\n", defaults.join(", ")));
+        self.write(
+            &format!("{dir}/Cargo.toml"),
+            &format!(
+                "[package]\nname = \"{}\"\nversion = \"1.2.3\"\nedition = \"2024\"\npublish = false\n\n\
+                 [features]\n{features}\n[dependencies]\n{api_dep}\n",
+                plugin.package
+            ),
+        );
+        let api = api.replace('-', "_");
+        let mut lib = format!(
+            "//! Test plugin.\n\ntype Filter = fn(&str) -> String;\n\n#[derive(Default)]\npub struct P;\n\n\
+             impl {api}::Plugin for P {{\n    fn register(&self, registrar: &mut {api}::Registrar<'_>) {{\n"
+        );
+        for (name, feature) in plugin.filters {
+            if let Some(feature) = feature {
+                lib.push_str(&format!("        #[cfg(feature = \"{feature}\")]\n"));
+            }
+            lib.push_str(&format!(
+                "        registrar.add::<Filter>(\"{name}\", |s| format!(\"{name}({{s}})\"));\n"
+            ));
+        }
+        lib.push_str("    }\n}\n");
+        if let Some(id) = plugin.id {
+            let depends: Vec<String> = plugin.depends_on.iter().map(|d| format!("{d:?}")).collect();
+            let krate = match plugin.api_rename {
+                Some(_) => format!(", crate = ::{api}"),
+                None => String::new(),
+            };
+            lib = lib.replace(
+                "#[derive(Default)]",
+                &format!(
+                    "#[{api}::plugin(id = {id:?}, depends_on = [{}]{krate})]\n#[derive(Default)]",
+                    depends.join(", ")
+                ),
+            );
+        }
+        self.write(&format!("{dir}/src/lib.rs"), &lib);
+    }
+
+    /// `xtask <args> --manifest-path <host>/Cargo.toml`.
+    pub fn xtask(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(xtask_bin());
+        command
+            .current_dir(&self.root)
+            .args(args)
+            .arg("--manifest-path")
+            .arg(self.path("Cargo.toml"));
+        command
+    }
+
+    /// `cargo <args> --offline` in the host, with the shared target directory.
+    pub fn cargo(&self, args: &[&str]) -> Command {
+        let mut command = cargo();
+        command.current_dir(&self.root).args(args).arg("--offline");
+        command
+    }
+
+    /// `cargo build` of the app, in release or dev profile.
+    pub fn build(&self, release: bool) -> Command {
+        let mut command = self.cargo(&["build", "--package", &self.app]);
+        if release {
+            command.arg("--release");
+        }
+        command
+    }
+
+    /// The app's binary, once built.
+    pub fn app_bin(&self, release: bool) -> Command {
+        Command::new(
+            shared_target_dir()
+                .join(if release { "release" } else { "debug" })
+                .join(format!("{}{}", self.app, std::env::consts::EXE_SUFFIX)),
+        )
+    }
+
+    /// Builds the app and runs it; returns what it printed.
+    pub fn build_and_run(&self, release: bool) -> String {
+        expect_success(&mut self.build(release));
+        stdout(&expect_success(&mut self.app_bin(release)))
+    }
+
+    /// Every file of the host outside `target/`, with its bytes and mtime.
+    pub fn snapshot(&self) -> BTreeMap<PathBuf, (Vec<u8>, SystemTime)> {
+        fn walk(dir: &Path, root: &Path, out: &mut BTreeMap<PathBuf, (Vec<u8>, SystemTime)>) {
+            for entry in std::fs::read_dir(dir).expect("read_dir") {
+                let entry = entry.expect("dir entry");
+                let path = entry.path();
+                if path.is_dir() {
+                    if entry.file_name() != "target" {
+                        walk(&path, root, out);
+                    }
+                } else {
+                    let meta = entry.metadata().expect("metadata");
+                    let bytes = std::fs::read(&path).expect("read");
+                    let relative = path.strip_prefix(root).expect("under root").to_owned();
+                    out.insert(relative, (bytes, meta.modified().expect("mtime")));
+                }
+            }
+        }
+        let mut out = BTreeMap::new();
+        walk(&self.root, &self.root, &mut out);
+        out
+    }
+}
+
+/// Asserts two snapshots hold the same files, bytes and mtimes, naming the
+/// first difference.
+#[track_caller]
+pub fn assert_unchanged(
+    before: &BTreeMap<PathBuf, (Vec<u8>, SystemTime)>,
+    after: &BTreeMap<PathBuf, (Vec<u8>, SystemTime)>,
+) {
+    let before_files: Vec<_> = before.keys().collect();
+    let after_files: Vec<_> = after.keys().collect();
+    assert_eq!(before_files, after_files, "the set of files changed");
+    for (path, (bytes, mtime)) in before {
+        let (after_bytes, after_mtime) = &after[path];
+        assert!(bytes == after_bytes, "{} changed its bytes", path.display());
+        assert_eq!(mtime, after_mtime, "{} changed its mtime", path.display());
+    }
+}

@@ -1,0 +1,197 @@
+//! Every bad input makes `xtask sync` fail with a precise error and leaves
+//! every file of the host untouched, whether or not it was synced before.
+
+use e2e::{Host, PluginCrate, assert_unchanged, expect_failure, expect_success, stderr};
+
+const GOOD: &str = "[plugins]\nalpha = { path = \"plugins/alpha\" }\n";
+
+/// A host with plugin `alpha` (and a crate-less directory `plugins/empty`),
+/// synced from [`GOOD`] when `synced`.
+fn host(name: &str, synced: bool) -> Host {
+    let host = Host::new(name);
+    host.plugin("plugins/alpha", &PluginCrate::new("alpha", "alpha"));
+    host.write("plugins/empty/README", "not a crate\n");
+    host.write("plugins.toml", GOOD);
+    if synced {
+        expect_success(&mut host.xtask(&["sync"]));
+    }
+    host
+}
+
+/// Writes `files` into a fresh host, runs sync, and checks that it fails
+/// with `expected` (where `{root}` is the host root) and changes nothing.
+#[track_caller]
+fn check(name: &str, files: &[(&str, &str)], args: &[&str], expected: &str) {
+    for synced in [false, true] {
+        let host = host(
+            &format!("{name}_{}", if synced { "synced" } else { "fresh" }),
+            synced,
+        );
+        for (path, contents) in files {
+            host.write(path, contents);
+        }
+        let before = host.snapshot();
+        let mut command = host.xtask(&[&["sync"], args].concat());
+        let output = expect_failure(&mut command);
+        let root = host.root.canonicalize().expect("host root exists");
+        assert_eq!(
+            stderr(&output),
+            expected.replace("{root}", &root.display().to_string()),
+            "synced before: {synced}"
+        );
+        assert_eq!(output.status.code(), Some(1));
+        assert_unchanged(&before, &host.snapshot());
+    }
+}
+
+#[test]
+fn unknown_key_is_rejected_with_a_suggestion_and_nothing_written() {
+    check(
+        "unknown_key",
+        &[(
+            "plugins.toml",
+            "[plugins]\nalpha = { pth = \"plugins/alpha\" }\n",
+        )],
+        &[],
+        "error: {root}/plugins.toml:2:11: unknown key `pth` in plugin `alpha`; did you mean `path`?\n",
+    );
+}
+
+#[test]
+fn wrong_type_is_rejected_and_nothing_written() {
+    check(
+        "wrong_type",
+        &[(
+            "plugins.toml",
+            "[plugins]\nalpha = { path = \"plugins/alpha\", enabled = \"yes\" }\n",
+        )],
+        &[],
+        "error: {root}/plugins.toml:2:45: plugin `alpha`: `enabled` must be a boolean, found string\n",
+    );
+}
+
+#[test]
+fn invalid_toml_is_rejected_and_nothing_written() {
+    check(
+        "invalid_toml",
+        &[(
+            "plugins.toml",
+            "[plugins]\nalpha = { path = \"plugins/alpha\"\n",
+        )],
+        &[],
+        "error: {root}/plugins.toml:2:33: invalid TOML: unclosed inline table, expected `}`\n",
+    );
+}
+
+#[test]
+fn missing_path_is_rejected_and_nothing_written() {
+    check(
+        "missing_path",
+        &[(
+            "plugins.toml",
+            "[plugins]\nalpha = { path = \"plugins/alpah\" }\n",
+        )],
+        &[],
+        "error: plugin `alpha` in plugins.toml: path `plugins/alpah` does not exist ({root}/plugins/alpah)\n\n\
+         Caused by:\n  No such file or directory (os error 2)\n",
+    );
+}
+
+#[test]
+fn directory_without_a_crate_is_rejected_and_nothing_written() {
+    check(
+        "not_a_crate",
+        &[(
+            "plugins.toml",
+            "[plugins]\nalpha = { path = \"plugins/empty\" }\n",
+        )],
+        &[],
+        "error: plugin `alpha` in plugins.toml\n\n\
+         Caused by:\n  failed to read {root}/plugins/empty/Cargo.toml\n\n\
+         Caused by:\n  No such file or directory (os error 2)\n",
+    );
+}
+
+#[test]
+fn wrong_package_name_is_rejected_with_the_fix_and_nothing_written() {
+    check(
+        "wrong_package",
+        &[(
+            "plugins.toml",
+            "[plugins]\nalfa = { path = \"plugins/alpha\" }\n",
+        )],
+        &[],
+        "error: plugin `alfa` in plugins.toml: {root}/plugins/alpha/Cargo.toml is package `alpha`, \
+         not `alfa`; set `package = \"alpha\"`\n",
+    );
+}
+
+#[test]
+fn same_crate_declared_twice_is_rejected_and_nothing_written() {
+    check(
+        "declared_twice",
+        &[(
+            "plugins.toml",
+            "[plugins]\nalpha = { path = \"plugins/alpha\" }\nagain = { path = \"plugins/../plugins/alpha\", package = \"alpha\" }\n",
+        )],
+        &[],
+        "error: plugins `again` and `alpha` in plugins.toml both point at {root}/plugins/alpha; declare it once\n",
+    );
+}
+
+#[test]
+fn host_without_the_generated_member_is_rejected_and_nothing_written() {
+    let repo = e2e::repo_root();
+    let root_manifest = format!(
+        "[workspace]\nmembers = [\"app\"]\n\n[workspace.dependencies]\nplugin-api = {{ path = {:?} }}\nbuild-support = {{ path = {:?} }}\n",
+        repo.join("plugin-api"),
+        repo.join("build-support")
+    );
+    check(
+        "no_member",
+        &[("Cargo.toml", &root_manifest)],
+        &[],
+        "error: {root}/Cargo.toml does not list the generated crate as a workspace member; \
+         add \"plugin-set\" to `[workspace] members`\n",
+    );
+}
+
+#[test]
+fn host_without_build_support_dependency_is_rejected_and_nothing_written() {
+    let repo = e2e::repo_root();
+    let root_manifest = format!(
+        "[workspace]\nmembers = [\"app\", \"plugin-set\"]\n\n[workspace.dependencies]\nplugin-api = {{ path = {:?} }}\n",
+        repo.join("plugin-api"),
+    );
+    check(
+        "no_build_support",
+        &[("Cargo.toml", &root_manifest)],
+        &[],
+        "error: {root}/Cargo.toml has no `build-support` in `[workspace.dependencies]`; the generated \
+         crate inherits it from there: add e.g. `build-support = { git = \"…\" }` or a path\n",
+    );
+}
+
+#[test]
+fn locked_sync_that_would_change_the_lock_fails_and_writes_nothing() {
+    let host = host("locked_fails", true);
+    host.plugin("plugins/beta", &PluginCrate::new("beta", "beta"));
+    host.write(
+        "plugins.toml",
+        &format!("{GOOD}beta = {{ path = \"plugins/beta\" }}\n"),
+    );
+    let before = host.snapshot();
+    let output = expect_failure(&mut host.xtask(&["sync", "--locked"]));
+    assert_eq!(
+        stderr(&output),
+        "error: plugins.lock needs to be updated but --locked was passed to prevent this; \
+         run `cargo xtask sync` without --locked\n"
+    );
+    assert_unchanged(&before, &host.snapshot());
+    // --frozen implies --locked.
+    expect_failure(&mut host.xtask(&["sync", "--frozen"]));
+    assert_unchanged(&before, &host.snapshot());
+    // Unchanged declarations pass --locked.
+    host.write("plugins.toml", GOOD);
+    expect_success(&mut host.xtask(&["sync", "--locked"]));
+}
