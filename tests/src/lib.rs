@@ -332,36 +332,46 @@ impl Host {
     }
 
     /// Every file of the host outside `target/`, with its bytes and mtime.
-    pub fn snapshot(&self) -> BTreeMap<PathBuf, (Vec<u8>, SystemTime)> {
-        fn walk(dir: &Path, root: &Path, out: &mut BTreeMap<PathBuf, (Vec<u8>, SystemTime)>) {
-            for entry in std::fs::read_dir(dir).expect("read_dir") {
-                let entry = entry.expect("dir entry");
-                let path = entry.path();
-                if path.is_dir() {
-                    if entry.file_name() != "target" {
-                        walk(&path, root, out);
-                    }
-                } else {
-                    let meta = entry.metadata().expect("metadata");
-                    let bytes = std::fs::read(&path).expect("read");
-                    let relative = path.strip_prefix(root).expect("under root").to_owned();
-                    out.insert(relative, (bytes, meta.modified().expect("mtime")));
-                }
-            }
-        }
-        let mut out = BTreeMap::new();
-        walk(&self.root, &self.root, &mut out);
-        out
+    pub fn snapshot(&self) -> Snapshot {
+        snapshot(&self.root, &["."])
     }
+}
+
+/// Files with their bytes and mtimes, by path relative to a root.
+pub type Snapshot = BTreeMap<PathBuf, (Vec<u8>, SystemTime)>;
+
+/// Every file under `paths` (files or directories relative to `root`),
+/// skipping `target/` and `.git/`.
+pub fn snapshot(root: &Path, paths: &[&str]) -> Snapshot {
+    fn walk(path: &Path, root: &Path, out: &mut Snapshot) {
+        if path.is_dir() {
+            let name = path.file_name().unwrap_or_default();
+            if name == "target" || name == ".git" {
+                return;
+            }
+            for entry in std::fs::read_dir(path).expect("read_dir") {
+                walk(&entry.expect("dir entry").path(), root, out);
+            }
+        } else if path.exists() {
+            let modified = std::fs::metadata(path)
+                .and_then(|m| m.modified())
+                .expect("mtime");
+            let bytes = std::fs::read(path).expect("read");
+            let relative = path.strip_prefix(root).expect("under root").to_owned();
+            out.insert(relative, (bytes, modified));
+        }
+    }
+    let mut out = BTreeMap::new();
+    for path in paths {
+        walk(&root.join(path), root, &mut out);
+    }
+    out
 }
 
 /// Asserts two snapshots hold the same files, bytes and mtimes, naming the
 /// first difference.
 #[track_caller]
-pub fn assert_unchanged(
-    before: &BTreeMap<PathBuf, (Vec<u8>, SystemTime)>,
-    after: &BTreeMap<PathBuf, (Vec<u8>, SystemTime)>,
-) {
+pub fn assert_unchanged(before: &Snapshot, after: &Snapshot) {
     let before_files: Vec<_> = before.keys().collect();
     let after_files: Vec<_> = after.keys().collect();
     assert_eq!(before_files, after_files, "the set of files changed");

@@ -1,0 +1,182 @@
+//! This repository itself: its committed generated files, its example app,
+//! and the rules of its crate graph and sources.
+
+use std::path::Path;
+use std::process::Command;
+
+use e2e::{assert_unchanged, expect_success, repo_root, snapshot, stdout, xtask_bin};
+
+#[test]
+fn committed_generated_files_are_exactly_what_sync_writes() {
+    let root = repo_root();
+    let owned = ["plugin-set", "plugins.lock"];
+    let before = snapshot(&root, &owned);
+    assert_eq!(
+        before.len(),
+        4,
+        "plugin-set/{{Cargo.toml,build.rs,src/lib.rs}} and plugins.lock"
+    );
+    let mut sync = Command::new(xtask_bin());
+    sync.args(["sync", "--locked", "--manifest-path"])
+        .arg(root.join("Cargo.toml"));
+    let output = expect_success(&mut sync);
+    assert!(e2e::stderr(&output).contains("unchanged"));
+    assert_unchanged(&before, &snapshot(&root, &owned));
+}
+
+fn example_app(args: &[&str]) -> Command {
+    // What the README's first command does, with the tests' target directory.
+    let mut command = Command::new(xtask_bin());
+    command
+        .current_dir(repo_root())
+        .env("CARGO_TARGET_DIR", e2e::shared_target_dir())
+        .args(["run", "--offline", "--quiet", "--"])
+        .args(args);
+    command
+}
+
+#[test]
+fn example_app_lists_every_example_plugin() {
+    let output = expect_success(&mut example_app(&["plugins", "list", "--json"]));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&output)).expect("valid JSON");
+    let plugins = json["plugins"].as_array().expect("`plugins` is an array");
+    let rows: Vec<(&str, &str, &str, &str)> = plugins
+        .iter()
+        .map(|p| {
+            let field = |k: &str| p[k].as_str().unwrap_or_else(|| panic!("`{k}` in {p}"));
+            (
+                field("id"),
+                field("version"),
+                field("crate"),
+                field("source"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("rot", "0.2.0", "rot-cipher", "local"),
+            ("shout", "0.1.0", "shout", "local"),
+            ("upper", "0.1.0", "upper", "local"),
+        ],
+        "sorted by id; `reverse` is declared but disabled"
+    );
+    assert_eq!(plugins[1]["depends_on"], serde_json::json!(["upper"]));
+
+    let table = stdout(&expect_success(&mut example_app(&["plugins", "list"])));
+    assert_eq!(
+        table,
+        "ID     VERSION  CRATE       SOURCE\n\
+         rot    0.2.0    rot-cipher  local\n\
+         shout  0.1.0    shout       local\n\
+         upper  0.1.0    upper       local\n"
+    );
+}
+
+#[test]
+fn example_app_filters_through_plugins_including_a_feature_gated_one() {
+    let mut command = example_app(&["run", "shout", "rot13", "rot47"]);
+    command.stdin(std::process::Stdio::piped());
+    command.stdout(std::process::Stdio::piped());
+    let mut child = command.spawn().expect("spawn example-app");
+    {
+        use std::io::Write as _;
+        let mut stdin = child.stdin.take().expect("piped stdin");
+        stdin.write_all(b"hello\n").expect("write stdin");
+    }
+    let output = child.wait_with_output().expect("example-app runs");
+    assert!(output.status.success(), "{output:?}");
+    // shout: "HELLO!\n"; rot13: "URYYB!\n"; rot47: each printable char rotated by 47.
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "&#**qP\n");
+}
+
+/// The crate graph of ARCHITECTURE.md: who may depend on whom.
+#[test]
+fn crate_graph_follows_the_architecture() {
+    let output = expect_success(
+        Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+            .current_dir(repo_root())
+            .args([
+                "metadata",
+                "--format-version",
+                "1",
+                "--no-deps",
+                "--offline",
+            ]),
+    );
+    let metadata: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("metadata JSON");
+    let deps_of = |package: &str| -> Vec<String> {
+        let p = metadata["packages"]
+            .as_array()
+            .expect("packages")
+            .iter()
+            .find(|p| p["name"] == package)
+            .unwrap_or_else(|| panic!("package {package} in the workspace"));
+        p["dependencies"]
+            .as_array()
+            .expect("dependencies")
+            .iter()
+            .filter(|d| d["kind"].is_null())
+            .map(|d| d["name"].as_str().expect("name").to_owned())
+            .collect()
+    };
+    let mut api = deps_of("plugin-api");
+    api.sort();
+    assert_eq!(
+        api,
+        ["inventory", "plugin-macros"],
+        "plugin-api stays small and does no IO"
+    );
+    let mut macros = deps_of("plugin-macros");
+    macros.sort();
+    assert_eq!(
+        macros,
+        ["proc-macro2", "quote", "syn"],
+        "plugin-macros never depends on plugin-api"
+    );
+    assert!(
+        !deps_of("build-support")
+            .iter()
+            .any(|d| d == "plugin-api" || d == "xtask")
+    );
+    for package in metadata["packages"].as_array().expect("packages") {
+        for dep in package["dependencies"].as_array().expect("dependencies") {
+            let name = dep["name"].as_str().expect("name");
+            assert!(
+                !["xtask", "e2e", "example-app"].contains(&name),
+                "{} depends on {name}",
+                package["name"]
+            );
+        }
+    }
+}
+
+/// Every Rust source opens with a `//!` line saying what it is for (the
+/// generated build script opens with its generated-file header first).
+#[test]
+fn every_source_file_says_what_it_is_for() {
+    fn walk(dir: &Path, missing: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).expect("read_dir") {
+            let path = entry.expect("entry").path();
+            let name = path.file_name().unwrap_or_default();
+            if path.is_dir() {
+                if name != "target" && name != ".git" && name != "ui" {
+                    walk(&path, missing);
+                }
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).expect("read source");
+                let first = text.lines().find(|l| !l.starts_with("// Generated"));
+                if !first.is_some_and(|l| l.starts_with("//!")) {
+                    missing.push(path.display().to_string());
+                }
+            }
+        }
+    }
+    let mut missing = Vec::new();
+    walk(&repo_root(), &mut missing);
+    assert!(
+        missing.is_empty(),
+        "files without a `//!` opening line: {missing:#?}"
+    );
+}
