@@ -19,11 +19,11 @@ use crate::host;
 pub struct Options {
     /// Canonical host workspace root.
     pub root: PathBuf,
+    /// Fail rather than change `plugins.lock`.
     pub locked: bool,
-    /// Path plugins need no network; kept so `--offline`/`--frozen` are
-    /// accepted by every task that may fetch.
-    #[allow(dead_code)]
+    /// Never touch the network. Path plugins never do; `run` passes it on to cargo.
     pub offline: bool,
+    /// Print nothing but errors.
     pub quiet: bool,
 }
 
