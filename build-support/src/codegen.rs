@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use crate::lockfile::{LockedPlugin, Lockfile};
 use crate::manifest::{Declaration, Manifest};
 use crate::text::quote;
-use crate::{LOCK_FILE, MANIFEST_FILE, PLUGIN_SET_PACKAGE};
+use crate::{LOCK_FILE, MANIFEST_FILE, PLUGIN_SET_PACKAGE, SOURCES_DIR};
 
 /// One file of the generated crate.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +44,12 @@ pub fn plugin_set(manifest: &Manifest, lock: &Lockfile) -> Vec<GeneratedFile> {
             contents: cargo_toml(&plugins),
         },
         GeneratedFile {
+            path: ".gitignore",
+            contents: format!(
+                "# {HEADER}\n# Git plugins' files, restored by sync from plugins.lock and the cache.\n/{SOURCES_DIR}/\n"
+            ),
+        },
+        GeneratedFile {
             path: "build.rs",
             contents: build_rs(),
         },
@@ -71,16 +77,7 @@ fn cargo_toml(plugins: &[(&LockedPlugin, &Declaration)]) -> String {
     .expect("String write");
     writeln!(w, "\n[dependencies]\nplugin-api.workspace = true").expect("String write");
     for (locked, declaration) in plugins {
-        let path = locked
-            .path
-            .as_deref()
-            .expect("only path plugins exist so far");
-        let path = if path.starts_with('/') {
-            path.to_owned()
-        } else {
-            format!("../{path}")
-        };
-        let mut fields = vec![format!("path = {}", quote(&path))];
+        let mut fields = vec![format!("path = {}", quote(&locked.crate_dir()))];
         if declaration.package != declaration.name {
             fields.push(format!("package = {}", quote(&declaration.package)));
         }
@@ -171,6 +168,8 @@ mod tests {
             version: "0.1.0".into(),
             source: LOCAL_SOURCE.into(),
             path: Some(path.into()),
+            subdir: None,
+            checksum: None,
         };
         let lock = Lockfile {
             manifest_digest: manifest.digest(),
@@ -181,11 +180,14 @@ mod tests {
         };
         let files = plugin_set(&manifest, &lock);
         let paths: Vec<_> = files.iter().map(|f| f.path).collect();
-        assert_eq!(paths, ["Cargo.toml", "build.rs", "src/lib.rs"]);
+        assert_eq!(
+            paths,
+            ["Cargo.toml", ".gitignore", "build.rs", "src/lib.rs"]
+        );
         let cargo = &files[0].contents;
         assert!(cargo.contains("my-upper = { path = \"../p/upper\" }\nrot = { path = \"../p/rot13\", package = \"rot13\", features = [\"rot47\"], default-features = false }\n"), "{cargo}");
         assert!(!cargo.contains("off"), "{cargo}");
-        let lib = &files[2].contents;
+        let lib = &files[3].contents;
         assert!(
             lib.contains("extern crate my_upper as _;\nextern crate rot as _;\n"),
             "{lib}"

@@ -19,5 +19,7 @@ pub const MANIFEST_FILE: &str = "plugins.toml";
 pub const LOCK_FILE: &str = "plugins.lock";
 /// Directory of the generated crate, under the host workspace root.
 pub const PLUGIN_SET_DIR: &str = "plugin-set";
+/// Directory, inside the generated crate's, of the git plugins' files.
+pub const SOURCES_DIR: &str = "sources";
 /// Package name of the generated crate.
 pub const PLUGIN_SET_PACKAGE: &str = "plugin-set";

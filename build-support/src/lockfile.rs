@@ -30,11 +30,45 @@ pub struct LockedPlugin {
     pub name: String,
     pub package: String,
     pub version: String,
-    /// `local` for path plugins.
+    /// `local` for path plugins; cargo's form for git plugins:
+    /// `git+URL?tag=v1.2.0#<40-hex commit>` (`?branch=`, `?rev=`, no query for
+    /// the default branch).
     pub source: String,
     /// For local plugins: the crate directory relative to the workspace root,
     /// with `/` separators.
     pub path: Option<String>,
+    /// For git plugins: the crate's directory inside the repository, if not
+    /// its root.
+    pub subdir: Option<String>,
+    /// For git plugins: `sha256:…` of the repository's files at the commit
+    /// (see `xtask`'s `checksum` module).
+    pub checksum: Option<String>,
+}
+
+impl LockedPlugin {
+    /// For git plugins: the source without its commit, and the commit.
+    pub fn git_source(&self) -> Option<(&str, &str)> {
+        self.source
+            .strip_prefix("git+")
+            .and_then(|rest| rest.rsplit_once('#'))
+    }
+
+    /// Directory of a git plugin's files, relative to the generated crate.
+    pub fn git_checkout_dir(&self) -> String {
+        format!("{}/{}", crate::SOURCES_DIR, self.name)
+    }
+
+    /// Directory of the plugin crate, relative to the generated crate.
+    pub fn crate_dir(&self) -> String {
+        match (&self.path, self.git_source()) {
+            (Some(path), _) if path.starts_with('/') => path.clone(),
+            (Some(path), _) => format!("../{path}"),
+            (None, _) => match &self.subdir {
+                Some(subdir) => format!("{}/{subdir}", self.git_checkout_dir()),
+                None => self.git_checkout_dir(),
+            },
+        }
+    }
 }
 
 /// Source string of a path plugin.
@@ -105,6 +139,8 @@ impl Lockfile {
                     version: required("version")?,
                     source: required("source")?,
                     path: field("path")?,
+                    subdir: field("subdir")?,
+                    checksum: field("checksum")?,
                 });
             }
         }
@@ -129,8 +165,14 @@ impl Lockfile {
             writeln!(w, "package = {}", quote(&p.package)).expect("String write");
             writeln!(w, "version = {}", quote(&p.version)).expect("String write");
             writeln!(w, "source = {}", quote(&p.source)).expect("String write");
-            if let Some(path) = &p.path {
-                writeln!(w, "path = {}", quote(path)).expect("String write");
+            for (key, value) in [
+                ("path", &p.path),
+                ("subdir", &p.subdir),
+                ("checksum", &p.checksum),
+            ] {
+                if let Some(value) = value {
+                    writeln!(w, "{key} = {}", quote(value)).expect("String write");
+                }
             }
         }
         out
@@ -151,13 +193,17 @@ mod tests {
                     version: "0.1.0".into(),
                     source: LOCAL_SOURCE.into(),
                     path: Some("plugins/upper".into()),
+                    subdir: None,
+                    checksum: None,
                 },
                 LockedPlugin {
                     name: "rot".into(),
                     package: "rot13".into(),
                     version: "1.2.3".into(),
-                    source: LOCAL_SOURCE.into(),
-                    path: Some("../elsewhere/rot13".into()),
+                    source: format!("git+https://example.com/rot?tag=v1#{}", "a".repeat(40)),
+                    path: None,
+                    subdir: Some("crates/rot".into()),
+                    checksum: Some("sha256:00".into()),
                 },
             ],
         }
@@ -174,6 +220,19 @@ mod tests {
         let mut expected = lock;
         expected.plugins.sort_by(|a, b| a.name.cmp(&b.name));
         assert_eq!(parsed, expected);
+    }
+
+    #[test]
+    fn git_plugins_live_under_the_generated_crate() {
+        let lock = sample();
+        let rot = &lock.plugins[1];
+        assert_eq!(
+            rot.git_source(),
+            Some(("https://example.com/rot?tag=v1", &*"a".repeat(40)))
+        );
+        assert_eq!(rot.crate_dir(), "sources/rot/crates/rot");
+        assert_eq!(lock.plugins[0].crate_dir(), "../plugins/upper");
+        assert_eq!(lock.plugins[0].git_source(), None);
     }
 
     #[test]

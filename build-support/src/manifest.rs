@@ -10,9 +10,20 @@ use toml_edit::{Item, Key, TableLike, Value};
 use crate::text::{did_you_mean, line_col, quote};
 
 /// Keys a plugin declaration may have.
-const DECLARATION_KEYS: &[&str] = &["path", "package", "features", "default-features", "enabled"];
-/// Keys of Cargo's dependency syntax this version does not support yet.
-const GIT_KEYS: &[&str] = &["git", "tag", "branch", "rev", "subdir"];
+const DECLARATION_KEYS: &[&str] = &[
+    "path",
+    "git",
+    "tag",
+    "branch",
+    "rev",
+    "subdir",
+    "package",
+    "features",
+    "default-features",
+    "enabled",
+];
+/// Keys that only make sense with `git = …`.
+const GIT_ONLY_KEYS: &[&str] = &["tag", "branch", "rev", "subdir"];
 /// Names a plugin may not take: the generated crate uses them itself.
 const RESERVED_NAMES: &[&str] = &[
     "plugin-api",
@@ -53,6 +64,55 @@ pub struct Declaration {
 pub enum Source {
     /// `path = "…"`, as written: relative to the manifest's directory, or absolute.
     Path(String),
+    /// `git = "…"` with at most one of `tag`, `branch`, `rev`, and a `subdir`.
+    Git {
+        /// The URL as written (a local path is relative to the manifest's directory).
+        url: String,
+        reference: GitReference,
+        /// Directory of the crate inside the repository, `/`-separated, never
+        /// escaping it; `None` to find the crate by package name.
+        subdir: Option<String>,
+    },
+}
+
+/// Which commit of a git repository a declaration asks for.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum GitReference {
+    /// No `tag`, `branch` or `rev`: the remote's default branch.
+    DefaultBranch,
+    Tag(String),
+    Branch(String),
+    /// A full 40-hex commit id.
+    Rev(String),
+}
+
+impl GitReference {
+    /// The query of cargo's source form: `?tag=v1`, `?branch=main`, `?rev=…`,
+    /// nothing for the default branch.
+    pub fn query(&self) -> String {
+        match self {
+            GitReference::DefaultBranch => String::new(),
+            GitReference::Tag(t) => format!("?tag={t}"),
+            GitReference::Branch(b) => format!("?branch={b}"),
+            GitReference::Rev(r) => format!("?rev={r}"),
+        }
+    }
+
+    /// Whether `update` may move it (branches do; tags and revs stay pinned).
+    pub fn floats(&self) -> bool {
+        matches!(self, GitReference::DefaultBranch | GitReference::Branch(_))
+    }
+}
+
+impl std::fmt::Display for GitReference {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GitReference::DefaultBranch => f.write_str("default branch"),
+            GitReference::Tag(t) => write!(f, "tag `{t}`"),
+            GitReference::Branch(b) => write!(f, "branch `{b}`"),
+            GitReference::Rev(r) => write!(f, "rev `{r}`"),
+        }
+    }
 }
 
 impl Declaration {
@@ -106,14 +166,25 @@ impl Manifest {
     pub fn digest(&self) -> String {
         let mut canonical = String::new();
         for d in &self.plugins {
-            let Source::Path(path) = &d.source;
+            let source = match &d.source {
+                Source::Path(path) => format!("path={}", quote(path)),
+                Source::Git {
+                    url,
+                    reference,
+                    subdir,
+                } => format!(
+                    "git={}{} subdir={}",
+                    quote(url),
+                    quote(&reference.query()),
+                    quote(subdir.as_deref().unwrap_or(""))
+                ),
+            };
             let features: Vec<String> = d.features.iter().map(|f| quote(f)).collect();
             writeln!(
                 canonical,
-                "name={} package={} path={} features=[{}] default-features={} enabled={}",
+                "name={} package={} {source} features=[{}] default-features={} enabled={}",
                 quote(&d.name),
                 quote(&d.package),
-                quote(path),
                 features.join(","),
                 d.default_features,
                 d.enabled,
@@ -213,22 +284,12 @@ impl Parser<'_> {
         };
         self.check_keys(name, table)?;
 
-        let path = self.string(name, table, "path")?;
+        let source = self.source(name, key, table)?;
         let package = self.string(name, table, "package")?;
         let features = self.features(name, table)?;
         let default_features = self.bool(name, table, "default-features")?.unwrap_or(true);
         let enabled = self.bool(name, table, "enabled")?.unwrap_or(true);
 
-        let Some(path) = path else {
-            return Err(self.error(
-                key.span(),
-                format!("plugin `{name}` has no source; add `path = \"…\"`"),
-            ));
-        };
-        if path.is_empty() {
-            let span = table.get("path").and_then(Item::span);
-            return Err(self.error(span, format!("plugin `{name}`: `path` is empty")));
-        }
         if let Some(package) = &package {
             check_name(package).map_err(|why| {
                 let span = table.get("package").and_then(Item::span);
@@ -241,11 +302,107 @@ impl Parser<'_> {
         Ok(Declaration {
             name: name.to_owned(),
             package: package.unwrap_or_else(|| name.to_owned()),
-            source: Source::Path(path),
+            source,
             features,
             default_features,
             enabled,
             line,
+        })
+    }
+
+    /// `path = …`, or `git = …` with its reference and subdir.
+    fn source(&self, name: &str, key: &Key, table: &dyn TableLike) -> Result<Source, Error> {
+        let key_span = |k: &str| table.key(k).and_then(Key::span);
+        let value_span = |k: &str| table.get(k).and_then(Item::span);
+        let path = self.string(name, table, "path")?;
+        let git = self.string(name, table, "git")?;
+        let git_only = GIT_ONLY_KEYS.iter().find(|k| table.contains_key(k));
+        if path.is_some() && git.is_some() {
+            return Err(self.error(
+                key_span("git"),
+                format!("plugin `{name}` has both `path` and `git`; keep one"),
+            ));
+        }
+        if let Some(path) = path {
+            if let Some(k) = git_only {
+                return Err(self.error(
+                    key_span(k),
+                    format!("plugin `{name}`: `{k}` needs `git = \"…\"`, not `path`"),
+                ));
+            }
+            if path.is_empty() {
+                return Err(self.error(
+                    value_span("path"),
+                    format!("plugin `{name}`: `path` is empty"),
+                ));
+            }
+            return Ok(Source::Path(path));
+        }
+        let Some(url) = git else {
+            if let Some(k) = git_only {
+                return Err(self.error(
+                    key_span(k),
+                    format!("plugin `{name}`: `{k}` needs `git = \"…\"`"),
+                ));
+            }
+            return Err(self.error(
+                key.span(),
+                format!("plugin `{name}` has no source; add `path = \"…\"` or `git = \"…\"`"),
+            ));
+        };
+        check_git_url(&url)
+            .map_err(|why| self.error(value_span("git"), format!("plugin `{name}`: {why}")))?;
+        let mut reference = GitReference::DefaultBranch;
+        let mut given: Option<&str> = None;
+        for k in ["tag", "branch", "rev"] {
+            let Some(value) = self.string(name, table, k)? else {
+                continue;
+            };
+            if let Some(first) = given {
+                return Err(self.error(
+                    key_span(k),
+                    format!(
+                        "plugin `{name}`: give only one of `tag`, `branch` and `rev` (found `{first}` and `{k}`)"
+                    ),
+                ));
+            }
+            given = Some(k);
+            if value.is_empty() {
+                return Err(self.error(value_span(k), format!("plugin `{name}`: `{k}` is empty")));
+            }
+            reference = match k {
+                "tag" => GitReference::Tag(value),
+                "branch" => GitReference::Branch(value),
+                _ if value.len() == 40 && value.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                    GitReference::Rev(value.to_ascii_lowercase())
+                }
+                _ => {
+                    return Err(self.error(
+                        value_span(k),
+                        format!(
+                            "plugin `{name}`: `rev = \"{value}\"` is not a full 40-hex commit id; \
+                             get it with `git rev-parse {value}` in the repository"
+                        ),
+                    ));
+                }
+            };
+        }
+        let subdir = match self.string(name, table, "subdir")? {
+            None => None,
+            Some(subdir) => {
+                let normalized = normalize_subdir(&subdir).map_err(|why| {
+                    self.error(
+                        value_span("subdir"),
+                        format!("plugin `{name}`: `subdir = \"{subdir}\"` {why}"),
+                    )
+                })?;
+                Some(normalized).filter(|s| !s.is_empty())
+            }
+        };
+        Ok(Source::Git {
+            url,
+            reference,
+            subdir,
         })
     }
 
@@ -255,13 +412,9 @@ impl Parser<'_> {
                 continue;
             }
             let span = table.key(k).and_then(Key::span);
-            let message = if GIT_KEYS.contains(&k) {
+            let message = if k == "version" || k == "registry" {
                 format!(
-                    "plugin `{name}`: git sources (`{k}`) are not supported yet; use `path = \"…\"`"
-                )
-            } else if k == "version" || k == "registry" {
-                format!(
-                    "plugin `{name}`: registry sources (`{k}`) are not supported; use `path = \"…\"`"
+                    "plugin `{name}`: registry sources (`{k}`) are not supported; use `git = \"…\"` or `path = \"…\"`"
                 )
             } else {
                 let hint = match did_you_mean(k, DECLARATION_KEYS) {
@@ -342,6 +495,57 @@ impl Parser<'_> {
         features.dedup();
         Ok(features)
     }
+}
+
+/// Accepts the URL forms cargo accepts: `https://`, `http://`, `ssh://`,
+/// `file://` and local paths. The scp-like `user@host:path` is rejected with
+/// the equivalent `ssh://` URL, as its meaning is ambiguous next to paths.
+fn check_git_url(url: &str) -> Result<(), String> {
+    if url.is_empty() {
+        return Err("`git` is empty".to_owned());
+    }
+    if let Some((scheme, rest)) = url.split_once("://") {
+        return match scheme {
+            "https" | "http" | "ssh" | "file" if !rest.is_empty() => Ok(()),
+            "https" | "http" | "ssh" | "file" => {
+                Err(format!("`git = \"{url}\"` has no host or path"))
+            }
+            "git" => Err(format!(
+                "`git = \"{url}\"` uses the unauthenticated git:// protocol; use https:// or ssh://"
+            )),
+            other => Err(format!(
+                "`git = \"{url}\"` has unsupported scheme `{other}`; use https://, http://, ssh://, file:// or a local path"
+            )),
+        };
+    }
+    // `user@host:path` or `host:path` (but not `C:\…` or `./a:b`).
+    if let Some((host, path)) = url.split_once(':')
+        && !host.contains('/')
+        && !host.contains('\\')
+        && host.len() > 1
+    {
+        let path = path.trim_start_matches('/');
+        return Err(format!(
+            "`git = \"{url}\"` is an scp-like address; write it as a URL: `git = \"ssh://{host}/{path}\"`"
+        ));
+    }
+    Ok(())
+}
+
+/// `subdir` as a `/`-separated relative path inside the repository.
+fn normalize_subdir(subdir: &str) -> Result<String, &'static str> {
+    if subdir.starts_with('/') || subdir.starts_with('\\') || subdir.contains(':') {
+        return Err("must be relative to the repository root");
+    }
+    let mut parts = Vec::new();
+    for part in subdir.split(['/', '\\']) {
+        match part {
+            "" | "." => {}
+            ".." => return Err("must not leave the repository (`..`)"),
+            part => parts.push(part),
+        }
+    }
+    Ok(parts.join("/"))
 }
 
 /// Plugin and package names follow cargo's rules for dependency names.

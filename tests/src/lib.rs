@@ -192,7 +192,7 @@ impl Host {
         host.write(
             "Cargo.toml",
             &format!(
-                "[workspace]\nresolver = \"3\"\nmembers = [\"app\", \"plugin-set\"]\n\n\
+                "[workspace]\nresolver = \"3\"\nmembers = [\"app\", \"plugin-set\"]\nexclude = [\"plugin-set/sources\"]\n\n\
                  [workspace.dependencies]\nplugin-api = {{ path = {:?} }}\nbuild-support = {{ path = {:?} }}\n",
                 repo.join("plugin-api"),
                 repo.join("build-support"),

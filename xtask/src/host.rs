@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
-use build_support::{MANIFEST_FILE, PLUGIN_SET_DIR};
+use build_support::{MANIFEST_FILE, PLUGIN_SET_DIR, SOURCES_DIR};
 use toml_edit::{Document, Item};
 
 /// The host workspace root: the directory of `--manifest-path`, else the
@@ -48,7 +48,7 @@ pub fn locate(manifest_path: Option<&Path>) -> anyhow::Result<PathBuf> {
 /// Checks that the host's root `Cargo.toml` is a workspace that lists the
 /// generated crate as a member and says where `plugin-api` and
 /// `build-support` come from.
-pub fn check_workspace(root: &Path) -> anyhow::Result<()> {
+pub fn check_workspace(root: &Path, has_git_plugins: bool) -> anyhow::Result<()> {
     let path = root.join("Cargo.toml");
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("failed to read {}", path.display()))?;
@@ -70,6 +70,22 @@ pub fn check_workspace(root: &Path) -> anyhow::Result<()> {
         bail!(
             "{} does not list the generated crate as a workspace member; \
              add \"{PLUGIN_SET_DIR}\" to `[workspace] members`",
+            path.display()
+        );
+    }
+    let sources = format!("{PLUGIN_SET_DIR}/{SOURCES_DIR}");
+    let excluded = workspace
+        .get("exclude")
+        .and_then(Item::as_array)
+        .is_some_and(|a| {
+            a.iter()
+                .any(|v| v.as_str().map(|s| s.trim_end_matches('/')) == Some(sources.as_str()))
+        });
+    if has_git_plugins && !excluded {
+        bail!(
+            "{} does not exclude the git plugins' sources from the workspace; \
+             add \"{sources}\" to `[workspace] exclude` (a plugin repository with its own \
+             `[workspace]` would otherwise break the build)",
             path.display()
         );
     }

@@ -3,9 +3,13 @@
 //! The only crate that writes `plugins.lock` and the generated `plugin-set`
 //! crate, and (later) the only one that touches the network.
 
+mod cache;
+mod checksum;
 mod files;
+mod git;
 mod host;
 mod sync;
+mod verify;
 
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
@@ -30,6 +34,27 @@ struct Cli {
 enum Task {
     /// Resolve plugins.toml, write plugins.lock and the plugin-set crate
     Sync(SyncArgs),
+    /// Move branch plugins to their newest commits; re-check tags
+    Update {
+        #[command(flatten)]
+        sync: SyncArgs,
+        /// Plugins to update [default: all]
+        names: Vec<String>,
+    },
+    /// Check every git plugin's files against plugins.lock's checksums
+    Verify {
+        #[command(flatten)]
+        sync: SyncArgs,
+    },
+    /// Manage the shared cache of git sources
+    Cache {
+        #[command(subcommand)]
+        action: CacheAction,
+        /// Cache directory [default: $PLUGIN_CACHE_DIR, else the user's cache
+        /// directory]
+        #[arg(long, value_name = "DIR", global = true)]
+        cache_dir: Option<PathBuf>,
+    },
     /// Sync, then `cargo run` the host binary with the given arguments
     Run {
         #[command(flatten)]
@@ -41,6 +66,14 @@ enum Task {
         #[arg(last = true)]
         args: Vec<String>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum CacheAction {
+    /// Print where the cache is
+    Dir,
+    /// Remove every cached repository and checkout
+    Clean,
 }
 
 #[derive(Debug, Args)]
@@ -61,6 +94,10 @@ struct SyncArgs {
     /// Print nothing but errors
     #[arg(long, short = 'q')]
     quiet: bool,
+    /// Cache directory [default: $PLUGIN_CACHE_DIR, else the user's cache
+    /// directory]
+    #[arg(long, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
 }
 
 impl SyncArgs {
@@ -70,6 +107,8 @@ impl SyncArgs {
             locked: self.locked || self.frozen,
             offline: self.offline || self.frozen,
             quiet: self.quiet,
+            cache: cache::Cache::locate(self.cache_dir.as_deref())?,
+            update: None,
         })
     }
 }
@@ -92,6 +131,40 @@ fn run(task: Task) -> anyhow::Result<ExitCode> {
     match task {
         Task::Sync(args) => {
             sync::sync(&args.options()?)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Task::Update { sync: args, names } => {
+            let options = sync::Options {
+                update: Some(names),
+                ..args.options()?
+            };
+            sync::sync(&options)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Task::Verify { sync: args } => {
+            let options = args.options()?;
+            let problems = verify::verify(&options.root, &options.cache, options.quiet)?;
+            for problem in &problems {
+                eprintln!("error: {problem}");
+            }
+            Ok(if problems.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Task::Cache { action, cache_dir } => {
+            let cache = cache::Cache::locate(cache_dir.as_deref())?;
+            match action {
+                CacheAction::Dir => println!("{}", cache.root.display()),
+                CacheAction::Clean => {
+                    if cache.clean()? {
+                        eprintln!("{:>12} {}", "Removed", cache.root.join("git").display());
+                    } else {
+                        eprintln!("{:>12} {} is empty", "Fresh", cache.root.display());
+                    }
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         Task::Run {

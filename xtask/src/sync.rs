@@ -1,19 +1,28 @@
-//! `cargo xtask sync`: plugins.toml → plugins.lock + the generated crate.
+//! `cargo xtask sync` and `update`: plugins.toml → plugins.lock + the
+//! generated crate (and, for git plugins, their files under
+//! `plugin-set/sources/`).
 //!
-//! Everything is validated before the first byte is written; files are then
-//! written atomically and only when they change, lockfile last, so a sync
-//! interrupted half-way leaves a lock that the build recognises as stale.
+//! Everything is resolved and validated before the first byte is written in
+//! the host; files are then written atomically and only when they change,
+//! lockfile last, so a sync interrupted half-way leaves a lock that the build
+//! recognises as stale. The network is touched only to resolve what the lock
+//! does not pin yet (or what `update` asks for), and never with `--offline`.
 
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::IsTerminal as _;
 use std::path::{Component, Path, PathBuf};
 
-use anyhow::{Context as _, bail};
+use anyhow::{Context as _, anyhow, bail};
 use build_support::codegen;
 use build_support::lockfile::{LOCAL_SOURCE, LockedPlugin, Lockfile};
-use build_support::manifest::{Declaration, Manifest, Source};
-use build_support::{LOCK_FILE, MANIFEST_FILE, PLUGIN_SET_DIR};
+use build_support::manifest::{Declaration, GitReference, Manifest, Source};
+use build_support::{LOCK_FILE, MANIFEST_FILE, PLUGIN_SET_DIR, SOURCES_DIR};
 
+use crate::cache::{Cache, CachedRepo, RepoUrl};
+use crate::checksum;
 use crate::files::{Written, write_if_changed};
-use crate::host;
+use crate::{git, host};
 
 #[derive(Debug)]
 pub struct Options {
@@ -21,94 +30,274 @@ pub struct Options {
     pub root: PathBuf,
     /// Fail rather than change `plugins.lock`.
     pub locked: bool,
-    /// Never touch the network. Path plugins never do; `run` passes it on to cargo.
+    /// Never touch the network.
     pub offline: bool,
     /// Print nothing but errors.
     pub quiet: bool,
+    pub cache: Cache,
+    /// `update`: re-resolve these plugins' branches (all when empty) and
+    /// re-check their tags. `None` for a plain sync.
+    pub update: Option<Vec<String>>,
+}
+
+impl Options {
+    fn updating(&self, name: &str) -> bool {
+        self.update
+            .as_ref()
+            .is_some_and(|names| names.is_empty() || names.iter().any(|n| n == name))
+    }
+
+    fn progress(&self, what: &str, message: &str) {
+        if !self.quiet && std::io::stderr().is_terminal() {
+            eprintln!("{what:>12} {message}");
+        }
+    }
+}
+
+/// What resolving one declaration produced.
+struct Resolved {
+    locked: LockedPlugin,
+    /// What makes two declarations the same crate: its directory, or its
+    /// repository and subdir.
+    identity: String,
+    git: Option<GitResolved>,
+}
+
+struct GitResolved {
+    repo: String,
+    commit: String,
+    /// A cache checkout to copy into `plugin-set/sources/<name>`, when the
+    /// copy there is missing or differs.
+    copy_from: Option<PathBuf>,
+    /// `old → new` for `update`'s report.
+    change: Option<String>,
+    warning: Option<String>,
 }
 
 /// Runs a sync; returns the paths it changed, relative to the root.
 pub fn sync(options: &Options) -> anyhow::Result<Vec<String>> {
     let root = &options.root;
-    let manifest = Manifest::load(&root.join(MANIFEST_FILE))?;
-    host::check_workspace(root)?;
-
-    let mut resolved: Vec<(LockedPlugin, PathBuf)> = Vec::new();
-    for declaration in manifest.enabled() {
-        let (locked, dir) = resolve(root, declaration)?;
-        if let Some((other, _)) = resolved.iter().find(|(_, d)| *d == dir) {
-            bail!(
-                "plugins `{}` and `{}` in {MANIFEST_FILE} both point at {}; declare it once",
-                other.name,
-                locked.name,
-                dir.display()
-            );
-        }
-        resolved.push((locked, dir));
-    }
-    let lock = Lockfile {
-        manifest_digest: manifest.digest(),
-        plugins: resolved.into_iter().map(|(locked, _)| locked).collect(),
-    };
-    let lock_text = lock.render();
-    let lock_path = root.join(LOCK_FILE);
-    if options.locked {
-        match std::fs::read_to_string(&lock_path) {
-            Ok(existing) if existing == lock_text => {}
-            Ok(_) => bail!(
-                "{LOCK_FILE} needs to be updated but --locked was passed to prevent this; \
-                 run `cargo xtask sync` without --locked"
-            ),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
-                "{LOCK_FILE} is missing and --locked was passed; run `cargo xtask sync` without --locked"
-            ),
-            Err(e) => {
-                return Err(e).with_context(|| format!("failed to read {}", lock_path.display()));
+    let manifest_path = root.join(MANIFEST_FILE);
+    // One sync per workspace at a time: the lock is taken on plugins.toml
+    // itself, so taking it writes nothing.
+    let _workspace = lock_exclusive(&manifest_path)?;
+    let manifest = Manifest::load(&manifest_path)?;
+    let has_git = manifest
+        .enabled()
+        .any(|d| matches!(d.source, Source::Git { .. }));
+    host::check_workspace(root, has_git)?;
+    let previous = load_previous(root, options.locked)?;
+    if let Some(names) = &options.update {
+        for name in names {
+            if !manifest.plugins.iter().any(|d| &d.name == name) {
+                bail!("`{name}` is not declared in {MANIFEST_FILE}; nothing to update");
             }
         }
     }
 
+    let declarations: Vec<&Declaration> = manifest.enabled().collect();
+    let results: Vec<anyhow::Result<Resolved>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = declarations
+            .iter()
+            .map(|d| scope.spawn(|| resolve(options, previous.as_ref(), d)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow!("resolving a plugin panicked")))
+            })
+            .collect()
+    });
+    let mut resolved = Vec::with_capacity(results.len());
+    for result in results {
+        resolved.push(result?);
+    }
+    check_distinct(&resolved)?;
+
+    let lock = Lockfile {
+        manifest_digest: manifest.digest(),
+        plugins: resolved.iter().map(|r| r.locked.clone()).collect(),
+    };
+    let lock_text = lock.render();
+    let lock_path = root.join(LOCK_FILE);
+    for r in &resolved {
+        if let Some(warning) = r.git.as_ref().and_then(|g| g.warning.as_ref()) {
+            if options.locked {
+                bail!("{warning}");
+            }
+            eprintln!("warning: {warning}");
+        }
+    }
+    if options.locked {
+        check_locked(&lock_path, &lock_text)?;
+    }
+
+    // Validation is over: write.
+    let mut changed = Vec::new();
+    for r in &resolved {
+        if let Some(from) = r.git.as_ref().and_then(|g| g.copy_from.as_ref()) {
+            let dest = root.join(PLUGIN_SET_DIR).join(r.locked.git_checkout_dir());
+            replace_dir(from, &dest)?;
+            changed.push(format!("{PLUGIN_SET_DIR}/{}/", r.locked.git_checkout_dir()));
+        }
+    }
     let mut writes: Vec<(String, String)> = codegen::plugin_set(&manifest, &lock)
         .into_iter()
         .map(|file| (format!("{PLUGIN_SET_DIR}/{}", file.path), file.contents))
         .collect();
     // Last: a lock that matches the manifest means the whole sync completed.
     writes.push((LOCK_FILE.to_owned(), lock_text));
-    let mut changed = Vec::new();
     for (relative, contents) in &writes {
         if write_if_changed(&root.join(relative), contents)? == Written::Changed {
             changed.push(relative.clone());
         }
     }
+    remove_stale_sources(root, &lock)?;
+
     if !options.quiet {
-        let disabled = manifest.plugins.len() - lock.plugins.len();
-        let disabled = if disabled > 0 {
-            format!(" ({disabled} disabled)")
-        } else {
-            String::new()
-        };
-        eprintln!(
-            "{:>12} {} plugin{} from {MANIFEST_FILE}{disabled}",
-            "Synced",
-            lock.plugins.len(),
-            if lock.plugins.len() == 1 { "" } else { "s" },
-        );
-        if changed.is_empty() {
-            eprintln!(
-                "{:>12} {LOCK_FILE} and {PLUGIN_SET_DIR}/ unchanged",
-                "Fresh"
-            );
-        } else {
-            eprintln!("{:>12} {}", "Wrote", changed.join(", "));
-        }
+        report(options, &manifest, &resolved, &changed);
     }
     Ok(changed)
 }
 
+fn report(options: &Options, manifest: &Manifest, resolved: &[Resolved], changed: &[String]) {
+    for r in resolved {
+        if let Some(change) = r.git.as_ref().and_then(|g| g.change.as_ref()) {
+            eprintln!("{:>12} {change}", "Updating");
+        }
+    }
+    if options.update.is_some()
+        && !resolved
+            .iter()
+            .any(|r| r.git.as_ref().is_some_and(|g| g.change.is_some()))
+    {
+        eprintln!("{:>12} every plugin is at its newest commit", "Unchanged");
+    }
+    let disabled = manifest.plugins.len() - resolved.len();
+    let disabled = if disabled > 0 {
+        format!(" ({disabled} disabled)")
+    } else {
+        String::new()
+    };
+    eprintln!(
+        "{:>12} {} plugin{} from {MANIFEST_FILE}{disabled}",
+        "Synced",
+        resolved.len(),
+        if resolved.len() == 1 { "" } else { "s" },
+    );
+    if changed.is_empty() {
+        eprintln!(
+            "{:>12} {LOCK_FILE} and {PLUGIN_SET_DIR}/ unchanged",
+            "Fresh"
+        );
+    } else {
+        eprintln!("{:>12} {}", "Wrote", changed.join(", "));
+    }
+}
+
+/// Takes an exclusive lock on an existing file, waiting for other holders.
+fn lock_exclusive(path: &Path) -> anyhow::Result<File> {
+    let file = File::open(path).with_context(|| format!("failed to read {}", path.display()))?;
+    file.lock()
+        .with_context(|| format!("failed to lock {}", path.display()))?;
+    Ok(file)
+}
+
+fn load_previous(root: &Path, locked: bool) -> anyhow::Result<Option<Lockfile>> {
+    let path = root.join(LOCK_FILE);
+    if !path.exists() {
+        return Ok(None);
+    }
+    match Lockfile::load(&path) {
+        Ok(lock) => Ok(Some(lock)),
+        Err(e) if locked => Err(e.into()),
+        // Without --locked a broken lock is rewritten, like cargo does.
+        Err(e) => {
+            eprintln!("warning: ignoring {LOCK_FILE}: {e}");
+            Ok(None)
+        }
+    }
+}
+
+fn check_locked(lock_path: &Path, lock_text: &str) -> anyhow::Result<()> {
+    match std::fs::read_to_string(lock_path) {
+        Ok(existing) if existing == lock_text => Ok(()),
+        Ok(_) => bail!(
+            "{LOCK_FILE} needs to be updated but --locked was passed to prevent this; \
+             run `cargo xtask sync` without --locked"
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
+            "{LOCK_FILE} is missing and --locked was passed; run `cargo xtask sync` without --locked"
+        ),
+        Err(e) => Err(e).with_context(|| format!("failed to read {}", lock_path.display())),
+    }
+}
+
+/// No two declarations may be the same crate, and one repository may be
+/// used at one commit only.
+fn check_distinct(resolved: &[Resolved]) -> anyhow::Result<()> {
+    let mut by_identity: BTreeMap<&str, &str> = BTreeMap::new();
+    let mut by_repo: BTreeMap<&str, (&str, &str)> = BTreeMap::new();
+    for r in resolved {
+        let name = r.locked.name.as_str();
+        if let Some(other) = by_identity.insert(&r.identity, name) {
+            bail!(
+                "plugins `{other}` and `{name}` in {MANIFEST_FILE} both point at {}; declare it once",
+                r.identity
+            );
+        }
+        if let Some(git) = &r.git
+            && let Some((other, commit)) = by_repo.insert(&git.repo, (name, &git.commit))
+            && commit != git.commit
+        {
+            bail!(
+                "plugins `{other}` and `{name}` in {MANIFEST_FILE} use the same repository {} at \
+                 different commits ({} and {}); declare the same tag, branch or rev for both",
+                git.repo,
+                &commit[..12],
+                &git.commit[..12]
+            );
+        }
+    }
+    Ok(())
+}
+
+fn resolve(
+    options: &Options,
+    previous: Option<&Lockfile>,
+    declaration: &Declaration,
+) -> anyhow::Result<Resolved> {
+    match &declaration.source {
+        Source::Path(declared) => resolve_path(&options.root, declaration, declared),
+        Source::Git {
+            url,
+            reference,
+            subdir,
+        } => resolve_git(
+            options,
+            previous,
+            declaration,
+            url,
+            reference,
+            subdir.as_deref(),
+        )
+        .with_context(|| {
+            format!(
+                "plugin `{}` in {MANIFEST_FILE} ({url}, {reference})",
+                declaration.name
+            )
+        }),
+    }
+}
+
 /// Finds a path plugin's crate and reads its package name and version.
-fn resolve(root: &Path, declaration: &Declaration) -> anyhow::Result<(LockedPlugin, PathBuf)> {
+fn resolve_path(
+    root: &Path,
+    declaration: &Declaration,
+    declared: &str,
+) -> anyhow::Result<Resolved> {
     let name = &declaration.name;
-    let Source::Path(declared) = &declaration.source;
     let joined = root.join(declared);
     let dir = joined.canonicalize().with_context(|| {
         format!(
@@ -118,26 +307,357 @@ fn resolve(root: &Path, declaration: &Declaration) -> anyhow::Result<(LockedPlug
     })?;
     let (package, version) =
         host::read_package(&dir).with_context(|| format!("plugin `{name}` in {MANIFEST_FILE}"))?;
-    if package != declaration.package {
-        let fix = if package == *name {
-            "remove `package = …`".to_owned()
+    check_package(declaration, &package, &dir)
+        .map_err(|e| anyhow!("plugin `{name}` in {MANIFEST_FILE}: {e}"))?;
+    Ok(Resolved {
+        locked: LockedPlugin {
+            name: name.clone(),
+            package,
+            version,
+            source: LOCAL_SOURCE.to_owned(),
+            path: Some(relative_path(root, &dir)),
+            subdir: None,
+            checksum: None,
+        },
+        identity: dir.display().to_string(),
+        git: None,
+    })
+}
+
+fn check_package(declaration: &Declaration, package: &str, dir: &Path) -> anyhow::Result<()> {
+    if package == declaration.package {
+        return Ok(());
+    }
+    let fix = if package == declaration.name {
+        "remove `package = …`".to_owned()
+    } else {
+        format!("set `package = \"{package}\"`")
+    };
+    bail!(
+        "{} is package `{package}`, not `{}`; {fix}",
+        dir.join("Cargo.toml").display(),
+        declaration.package,
+    )
+}
+
+fn resolve_git(
+    options: &Options,
+    previous: Option<&Lockfile>,
+    declaration: &Declaration,
+    url: &str,
+    reference: &GitReference,
+    subdir: Option<&str>,
+) -> anyhow::Result<Resolved> {
+    let name = &declaration.name;
+    let repo_url = RepoUrl::parse(url, &options.root)?;
+    let repo = options.cache.repo(&repo_url);
+    let source_prefix = format!("git+{url}{}", reference.query());
+    let locked = previous
+        .and_then(|lock| lock.plugins.iter().find(|p| &p.name == name))
+        .filter(|p| {
+            p.git_source().is_some_and(|(s, _)| s == source_prefix)
+                && p.package == declaration.package
+                && (subdir.is_none() || p.subdir.as_deref() == subdir)
+        });
+    let updating = options.updating(name);
+    let host_copy = options
+        .root
+        .join(PLUGIN_SET_DIR)
+        .join(SOURCES_DIR)
+        .join(name);
+
+    let reuse = locked.filter(|_| !(updating && reference.floats()));
+    let mut warning = None;
+    let (commit, checkout, found_subdir, checksum) = if let Some(locked) = reuse {
+        let (_, commit) = locked.git_source().expect("filtered on git sources");
+        let expected = locked.checksum.clone().unwrap_or_default();
+        if updating && let GitReference::Tag(tag) = reference {
+            let now = fetch(options, &repo, &repo_url, reference, name)?;
+            if now != commit {
+                warning = Some(format!(
+                    "tag `{tag}` of plugin `{name}` ({url}) now points at {now}, but {LOCK_FILE} \
+                     pins {commit}; keeping {commit}. A tag that moves can mean a compromised \
+                     repository: check with its maintainers before changing the lock"
+                ));
+            }
+        }
+        let checkout = if host_copy_matches(&host_copy, &expected)? {
+            None
         } else {
-            format!("set `package = \"{package}\"`")
+            let dir = cached_checkout(options, &repo, &repo_url, commit, name)?;
+            let sums = checksum::sums(&dir)?;
+            if checksum::digest(&sums) != expected {
+                bail!(
+                    "the cached checkout {} does not match the checksum in {LOCK_FILE}; \
+                     run `cargo xtask cache clean` and sync again",
+                    dir.display()
+                );
+            }
+            Some(dir)
         };
+        (commit.to_owned(), checkout, locked.subdir.clone(), expected)
+    } else {
+        if options.offline {
+            bail!(
+                "{reference} is not pinned in {LOCK_FILE} yet and --offline forbids fetching it; \
+                 run `cargo xtask sync` without --offline"
+            );
+        }
+        let commit = fetch(options, &repo, &repo_url, reference, name)?;
+        let dir = cached_checkout(options, &repo, &repo_url, &commit, name)?;
+        let checksum = checksum::digest(&checksum::sums(&dir)?);
+        let found = match subdir {
+            Some(subdir) => Some(subdir.to_owned()),
+            None => find_crate(&dir, &declaration.package)?,
+        };
+        let checkout = if host_copy_matches(&host_copy, &checksum)? {
+            None
+        } else {
+            Some(dir)
+        };
+        (commit, checkout, found, checksum)
+    };
+
+    let files = checkout.as_deref().unwrap_or(&host_copy);
+    let crate_dir = match &found_subdir {
+        Some(subdir) => files.join(subdir),
+        None => files.to_owned(),
+    };
+    if !crate_dir.join("Cargo.toml").is_file() {
         bail!(
-            "plugin `{name}` in {MANIFEST_FILE}: {} is package `{package}`, not `{}`; {fix}",
-            dir.join("Cargo.toml").display(),
-            declaration.package,
+            "there is no Cargo.toml in `{}` of the repository at {}",
+            found_subdir.as_deref().unwrap_or("."),
+            &commit[..12]
         );
     }
-    let locked = LockedPlugin {
-        name: name.clone(),
-        package,
-        version,
-        source: LOCAL_SOURCE.to_owned(),
-        path: Some(relative_path(root, &dir)),
+    let (package, version) = host::read_package(&crate_dir)?;
+    check_package(declaration, &package, &crate_dir)?;
+
+    let change = previous
+        .and_then(|lock| lock.plugins.iter().find(|p| &p.name == name))
+        .and_then(|p| p.git_source().map(|(_, c)| c.to_owned()))
+        .filter(|old| *old != commit)
+        .map(|old| format!("{name}: {} → {} ({reference})", &old[..12], &commit[..12]));
+    Ok(Resolved {
+        locked: LockedPlugin {
+            name: name.clone(),
+            package,
+            version,
+            source: format!("{source_prefix}#{commit}"),
+            path: None,
+            subdir: found_subdir.clone(),
+            checksum: Some(checksum),
+        },
+        identity: format!(
+            "{} {}",
+            repo_url.canonical,
+            found_subdir.as_deref().unwrap_or(".")
+        ),
+        git: Some(GitResolved {
+            repo: repo_url.canonical.clone(),
+            commit,
+            copy_from: checkout,
+            change,
+            warning,
+        }),
+    })
+}
+
+/// Whether `plugin-set/sources/<name>` holds exactly the files with `checksum`.
+fn host_copy_matches(host_copy: &Path, checksum: &str) -> anyhow::Result<bool> {
+    Ok(host_copy.is_dir() && checksum::digest(&checksum::sums(host_copy)?) == checksum)
+}
+
+/// Fetches `reference` into the cache, under the repository's lock.
+fn fetch(
+    options: &Options,
+    repo: &CachedRepo,
+    url: &RepoUrl,
+    reference: &GitReference,
+    name: &str,
+) -> anyhow::Result<String> {
+    if options.offline {
+        bail!("fetching {reference} needs the network, and --offline was given");
+    }
+    if url.is_local() && !git_on_path() {
+        bail!(
+            "fetching from a local repository needs `git` on PATH (gix runs `git upload-pack` \
+             for file:// and path URLs); install git or put it on PATH"
+        );
+    }
+    let _lock = repo.lock()?;
+    options.progress("Fetching", &format!("{name} ({}, {reference})", url.fetch));
+    git::fetch(&repo.db, &repo.fetch_url, reference)
+}
+
+/// A complete cache checkout of `commit`, fetching it by id if the cache
+/// does not have it.
+fn cached_checkout(
+    options: &Options,
+    repo: &CachedRepo,
+    url: &RepoUrl,
+    commit: &str,
+    name: &str,
+) -> anyhow::Result<PathBuf> {
+    if repo.has_checkout(commit) {
+        return Ok(repo.checkout_dir(commit));
+    }
+    if !git::has_commit(&repo.db, commit) {
+        if options.offline {
+            bail!(
+                "commit {commit} is not in the cache ({}) and --offline forbids fetching it",
+                options.cache.root.display()
+            );
+        }
+        let fetched = fetch(
+            options,
+            repo,
+            url,
+            &GitReference::Rev(commit.to_owned()),
+            name,
+        )?;
+        if fetched != commit {
+            bail!("asked the remote for commit {commit} and got {fetched}");
+        }
+    }
+    let lock = repo.lock()?;
+    repo.ensure_checkout(&lock, commit)
+}
+
+/// Finds the crate named `package` in a checkout, as cargo does for git
+/// dependencies: its directory, `None` for the root.
+fn find_crate(checkout: &Path, package: &str) -> anyhow::Result<Option<String>> {
+    let mut found: Vec<(String, String)> = Vec::new();
+    collect_crates(checkout, "", &mut found);
+    found.sort();
+    let matching: Vec<&(String, String)> = found.iter().filter(|(_, p)| p == package).collect();
+    let list = || {
+        found
+            .iter()
+            .map(|(dir, p)| format!("`{p}` in {}", if dir.is_empty() { "." } else { dir }))
+            .collect::<Vec<_>>()
+            .join(", ")
     };
-    Ok((locked, dir))
+    match matching.as_slice() {
+        [(dir, _)] => Ok(Some(dir.clone()).filter(|d| !d.is_empty())),
+        [] if found.is_empty() => {
+            bail!("the repository has no crate at all; is this the right URL?")
+        }
+        [] => bail!(
+            "the repository has no crate named `{package}`; it has {}; set `package` or `subdir`",
+            list()
+        ),
+        several => bail!(
+            "the repository has {} crates named `{package}` ({}); set `subdir` to choose one",
+            several.len(),
+            several
+                .iter()
+                .map(|(d, _)| if d.is_empty() { "." } else { d.as_str() })
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+fn collect_crates(dir: &Path, prefix: &str, out: &mut Vec<(String, String)>) {
+    if let Ok((package, _)) = host::read_package(dir) {
+        out.push((prefix.trim_end_matches('/').to_owned(), package));
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+        if is_dir && !name.starts_with('.') && name != "target" {
+            collect_crates(&entry.path(), &format!("{prefix}{name}/"), out);
+        }
+    }
+}
+
+fn git_on_path() -> bool {
+    let Some(path) = std::env::var_os("PATH") else {
+        return false;
+    };
+    std::env::split_paths(&path).any(|dir| {
+        let candidate = dir.join(format!("git{}", std::env::consts::EXE_SUFFIX));
+        candidate.is_file()
+    })
+}
+
+/// Replaces directory `dest` with a copy of `from` (without the cache's
+/// marker): copy beside, then swap with renames.
+fn replace_dir(from: &Path, dest: &Path) -> anyhow::Result<()> {
+    let parent = dest.parent().expect("sources live in a directory");
+    let name = dest
+        .file_name()
+        .expect("named")
+        .to_string_lossy()
+        .into_owned();
+    let temp = parent.join(format!(".{name}.new-{}", std::process::id()));
+    let old = parent.join(format!(".{name}.old-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&temp);
+    copy_tree(from, &temp, true)
+        .with_context(|| format!("failed to copy {} to {}", from.display(), temp.display()))?;
+    if dest.exists() {
+        std::fs::rename(dest, &old)
+            .with_context(|| format!("failed to move {} aside", dest.display()))?;
+    }
+    std::fs::rename(&temp, dest)
+        .with_context(|| format!("failed to move {} into place", dest.display()))?;
+    let _ = std::fs::remove_dir_all(&old);
+    Ok(())
+}
+
+fn copy_tree(from: &Path, to: &Path, top: bool) -> anyhow::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if top && checksum::IGNORED.iter().any(|i| name == *i) {
+            continue;
+        }
+        let (src, dst) = (entry.path(), to.join(&name));
+        let kind = entry.file_type()?;
+        if kind.is_symlink() {
+            let target = std::fs::read_link(&src)?;
+            #[cfg(unix)]
+            std::os::unix::fs::symlink(&target, &dst)?;
+            #[cfg(not(unix))]
+            bail!(
+                "symlink {} -> {}: symlinks are only supported on Unix",
+                src.display(),
+                target.display()
+            );
+        } else if kind.is_dir() {
+            copy_tree(&src, &dst, false)?;
+        } else {
+            std::fs::copy(&src, &dst)?;
+        }
+    }
+    Ok(())
+}
+
+/// Removes directories under `plugin-set/sources/` that belong to no locked
+/// plugin (removed plugins, interrupted copies).
+fn remove_stale_sources(root: &Path, lock: &Lockfile) -> anyhow::Result<()> {
+    let dir = root.join(PLUGIN_SET_DIR).join(SOURCES_DIR);
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let current = lock
+            .plugins
+            .iter()
+            .any(|p| p.git_source().is_some() && p.name == name);
+        if !current {
+            let path = entry.path();
+            std::fs::remove_dir_all(&path)
+                .with_context(|| format!("failed to remove the stale {}", path.display()))?;
+        }
+    }
+    Ok(())
 }
 
 /// `path` relative to `base` (both canonical), `/`-separated.

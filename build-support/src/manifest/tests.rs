@@ -75,7 +75,7 @@ fn bad_inputs_name_file_line_and_key() {
         ),
         (
             "[plugins]\nupper = { path = \"x\", colour = 1 }\n",
-            "plugins.toml:2:23: unknown key `colour` in plugin `upper`; expected one of `path`, `package`, `features`, `default-features`, `enabled`",
+            "plugins.toml:2:23: unknown key `colour` in plugin `upper`; expected one of `path`, `git`, `tag`, `branch`, `rev`, `subdir`, `package`, `features`, `default-features`, `enabled`",
         ),
         (
             "[plugin]\nupper = { path = \"x\" }\n",
@@ -103,19 +103,15 @@ fn bad_inputs_name_file_line_and_key() {
         ),
         (
             "[plugins]\nupper = { features = [] }\n",
-            "plugins.toml:2:1: plugin `upper` has no source; add `path = \"…\"`",
+            "plugins.toml:2:1: plugin `upper` has no source; add `path = \"…\"` or `git = \"…\"`",
         ),
         (
             "[plugins]\nupper = { path = \"\" }\n",
             "plugins.toml:2:18: plugin `upper`: `path` is empty",
         ),
         (
-            "[plugins]\nupper = { git = \"https://example.com/x\" }\n",
-            "plugins.toml:2:11: plugin `upper`: git sources (`git`) are not supported yet; use `path = \"…\"`",
-        ),
-        (
             "[plugins]\nupper = { version = \"1\" }\n",
-            "plugins.toml:2:11: plugin `upper`: registry sources (`version`) are not supported; use `path = \"…\"`",
+            "plugins.toml:2:11: plugin `upper`: registry sources (`version`) are not supported; use `git = \"…\"` or `path = \"…\"`",
         ),
         (
             "[plugins]\n\"9lives\" = { path = \"x\" }\n",
@@ -149,4 +145,95 @@ fn invalid_toml_is_reported_with_its_position() {
     let message = err.to_string();
     assert!(message.starts_with("plugins.toml:2:"), "{message}");
     assert!(message.contains("invalid TOML"), "{message}");
+}
+
+#[test]
+fn parses_git_sources() {
+    let m = parse(
+        r#"
+[plugins]
+a = { git = "https://example.com/a.git" }
+b = { git = "ssh://git@example.com/b", tag = "v1.2.0" }
+c = { git = "file:///srv/c", branch = "main", subdir = "./crates//c/" }
+d = { git = "../repos/d", rev = "0123456789ABCDEF0123456789abcdef01234567" }
+"#,
+    )
+    .unwrap();
+    let sources: Vec<_> = m.plugins.iter().map(|d| d.source.clone()).collect();
+    assert_eq!(
+        sources,
+        [
+            Source::Git {
+                url: "https://example.com/a.git".into(),
+                reference: GitReference::DefaultBranch,
+                subdir: None,
+            },
+            Source::Git {
+                url: "ssh://git@example.com/b".into(),
+                reference: GitReference::Tag("v1.2.0".into()),
+                subdir: None,
+            },
+            Source::Git {
+                url: "file:///srv/c".into(),
+                reference: GitReference::Branch("main".into()),
+                subdir: Some("crates/c".into()),
+            },
+            Source::Git {
+                url: "../repos/d".into(),
+                reference: GitReference::Rev("0123456789abcdef0123456789abcdef01234567".into()),
+                subdir: None,
+            },
+        ]
+    );
+    assert_eq!(GitReference::Tag("v1".into()).query(), "?tag=v1");
+    assert_eq!(GitReference::DefaultBranch.query(), "");
+}
+
+#[test]
+fn bad_git_sources_are_precise() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "[plugins]\na = { git = \"https://x/a\", tag = \"v1\", branch = \"main\" }\n",
+            "plugins.toml:2:40: plugin `a`: give only one of `tag`, `branch` and `rev` (found `tag` and `branch`)",
+        ),
+        (
+            "[plugins]\na = { git = \"https://x/a\", path = \"p\" }\n",
+            "plugins.toml:2:7: plugin `a` has both `path` and `git`; keep one",
+        ),
+        (
+            "[plugins]\na = { path = \"p\", tag = \"v1\" }\n",
+            "plugins.toml:2:19: plugin `a`: `tag` needs `git = \"…\"`, not `path`",
+        ),
+        (
+            "[plugins]\na = { subdir = \"x\" }\n",
+            "plugins.toml:2:7: plugin `a`: `subdir` needs `git = \"…\"`",
+        ),
+        (
+            "[plugins]\na = { git = \"git@github.com:me/a.git\" }\n",
+            "plugins.toml:2:13: plugin `a`: `git = \"git@github.com:me/a.git\"` is an scp-like address; write it as a URL: `git = \"ssh://git@github.com/me/a.git\"`",
+        ),
+        (
+            "[plugins]\na = { git = \"ftp://x/a\" }\n",
+            "plugins.toml:2:13: plugin `a`: `git = \"ftp://x/a\"` has unsupported scheme `ftp`; use https://, http://, ssh://, file:// or a local path",
+        ),
+        (
+            "[plugins]\na = { git = \"https://x/a\", rev = \"abc123\" }\n",
+            "plugins.toml:2:34: plugin `a`: `rev = \"abc123\"` is not a full 40-hex commit id; get it with `git rev-parse abc123` in the repository",
+        ),
+        (
+            "[plugins]\na = { git = \"https://x/a\", subdir = \"../etc\" }\n",
+            "plugins.toml:2:37: plugin `a`: `subdir = \"../etc\"` must not leave the repository (`..`)",
+        ),
+        (
+            "[plugins]\na = { git = \"https://x/a\", subdir = \"/etc\" }\n",
+            "plugins.toml:2:37: plugin `a`: `subdir = \"/etc\"` must be relative to the repository root",
+        ),
+        (
+            "[plugins]\na = { git = \"https://x/a\", tag = \"\" }\n",
+            "plugins.toml:2:34: plugin `a`: `tag` is empty",
+        ),
+    ];
+    for (text, expected) in cases {
+        check_error(text, expected);
+    }
 }

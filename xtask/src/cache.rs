@@ -1,0 +1,244 @@
+//! The shared cache of git sources, modelled on cargo's: one bare database
+//! per canonical URL (`git/db/<name>-<hash>`), one checkout per commit
+//! (`git/checkouts/<name>-<hash>/<commit>`) with a completion marker, and a
+//! lock file per database so concurrent syncs never corrupt each other.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail};
+use sha2::{Digest as _, Sha256};
+
+use crate::checksum::hex;
+use crate::git;
+
+/// Written last into a checkout; a checkout without it is never used.
+pub const CHECKOUT_MARKER: &str = ".plugin-ok";
+
+/// Environment variable that overrides the cache location.
+pub const CACHE_ENV: &str = "PLUGIN_CACHE_DIR";
+
+#[derive(Debug, Clone)]
+pub struct Cache {
+    pub root: PathBuf,
+}
+
+impl Cache {
+    /// `--cache-dir`, else `$PLUGIN_CACHE_DIR`, else the user's cache directory.
+    pub fn locate(flag: Option<&Path>) -> anyhow::Result<Cache> {
+        if let Some(dir) = flag {
+            return Ok(Cache {
+                root: dir.to_owned(),
+            });
+        }
+        if let Some(dir) = std::env::var_os(CACHE_ENV).filter(|d| !d.is_empty()) {
+            return Ok(Cache { root: dir.into() });
+        }
+        let base = if let Some(xdg) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
+            PathBuf::from(xdg)
+        } else if let Some(home) = std::env::var_os("HOME").filter(|d| !d.is_empty()) {
+            if cfg!(target_os = "macos") {
+                Path::new(&home).join("Library/Caches")
+            } else {
+                Path::new(&home).join(".cache")
+            }
+        } else if let Some(local) = std::env::var_os("LOCALAPPDATA") {
+            PathBuf::from(local)
+        } else {
+            bail!("cannot find a cache directory: set {CACHE_ENV} or pass --cache-dir");
+        };
+        Ok(Cache {
+            root: base.join("static-plugins"),
+        })
+    }
+
+    /// The cache entry for a repository.
+    pub fn repo(&self, url: &RepoUrl) -> CachedRepo {
+        let id = url.id();
+        let git = self.root.join("git");
+        CachedRepo {
+            db: git.join("db").join(&id),
+            checkouts: git.join("checkouts").join(&id),
+            lock: git.join("db").join(format!("{id}.lock")),
+            fetch_url: url.fetch.clone(),
+        }
+    }
+
+    /// Removes everything cached; returns whether there was anything.
+    pub fn clean(&self) -> anyhow::Result<bool> {
+        let git = self.root.join("git");
+        if !git.exists() {
+            return Ok(false);
+        }
+        std::fs::remove_dir_all(&git)
+            .with_context(|| format!("failed to remove {}", git.display()))?;
+        Ok(true)
+    }
+}
+
+/// A repository URL: what to fetch from, and the canonical form the cache
+/// is keyed by.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RepoUrl {
+    /// What gix connects to (a local repository as an absolute path).
+    pub fetch: String,
+    /// `file:///abs/path` for local repositories; otherwise the URL without a
+    /// trailing `/` or `.git`.
+    pub canonical: String,
+}
+
+impl RepoUrl {
+    /// Resolves `url` as written in plugins.toml in directory `base`.
+    pub fn parse(url: &str, base: &Path) -> anyhow::Result<RepoUrl> {
+        let local = match url.split_once("://") {
+            Some(("file", path)) => Some(PathBuf::from(path)),
+            Some(_) => None,
+            None => Some(base.join(url)),
+        };
+        if let Some(path) = local {
+            let path = path.canonicalize().with_context(|| {
+                format!("repository `{url}` does not exist ({})", path.display())
+            })?;
+            let path = path.to_string_lossy().into_owned();
+            return Ok(RepoUrl {
+                canonical: format!("file://{path}"),
+                fetch: path,
+            });
+        }
+        let trimmed = url.trim_end_matches('/');
+        let trimmed = trimmed.strip_suffix(".git").unwrap_or(trimmed);
+        Ok(RepoUrl {
+            fetch: url.to_owned(),
+            canonical: trimmed.to_owned(),
+        })
+    }
+
+    /// Whether fetching it runs `git upload-pack` (local repositories do).
+    pub fn is_local(&self) -> bool {
+        self.canonical.starts_with("file://")
+    }
+
+    /// Directory name in the cache: last path segment and a hash.
+    fn id(&self) -> String {
+        let last = self
+            .canonical
+            .rsplit('/')
+            .find(|s| !s.is_empty())
+            .unwrap_or("repo");
+        let name: String = last
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .take(40)
+            .collect();
+        let hash = hex(&Sha256::digest(self.canonical.as_bytes()));
+        format!("{name}-{}", &hash[..16])
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct CachedRepo {
+    pub db: PathBuf,
+    pub checkouts: PathBuf,
+    lock: PathBuf,
+    pub fetch_url: String,
+}
+
+/// Held while a cache repository is used; dropping it releases the lock.
+#[derive(Debug)]
+pub struct RepoLock {
+    _file: File,
+}
+
+impl CachedRepo {
+    /// Takes this repository's lock, waiting for other syncs to finish with it.
+    pub fn lock(&self) -> anyhow::Result<RepoLock> {
+        let dir = self.lock.parent().expect("lock files live in git/db");
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("failed to create {}", dir.display()))?;
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&self.lock)
+            .with_context(|| format!("failed to open {}", self.lock.display()))?;
+        file.lock()
+            .with_context(|| format!("failed to lock {}", self.lock.display()))?;
+        Ok(RepoLock { _file: file })
+    }
+
+    pub fn checkout_dir(&self, commit: &str) -> PathBuf {
+        self.checkouts.join(commit)
+    }
+
+    /// Whether a complete checkout of `commit` exists.
+    pub fn has_checkout(&self, commit: &str) -> bool {
+        self.checkout_dir(commit).join(CHECKOUT_MARKER).is_file()
+    }
+
+    /// Makes sure a complete checkout of `commit` exists, from the database;
+    /// returns its directory. The caller holds the lock and has made sure the
+    /// database has the commit.
+    pub fn ensure_checkout(&self, _lock: &RepoLock, commit: &str) -> anyhow::Result<PathBuf> {
+        let dir = self.checkout_dir(commit);
+        if self.has_checkout(commit) {
+            return Ok(dir);
+        }
+        // A directory without marker is a checkout that was interrupted.
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir)
+                .with_context(|| format!("failed to remove the incomplete {}", dir.display()))?;
+        }
+        let temp = self
+            .checkouts
+            .join(format!(".{commit}.tmp-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&temp);
+        let result = git::checkout(&self.db, commit, &temp).and_then(|()| {
+            std::fs::write(temp.join(CHECKOUT_MARKER), "")
+                .with_context(|| format!("failed to write the marker in {}", temp.display()))?;
+            std::fs::rename(&temp, &dir)
+                .with_context(|| format!("failed to move the checkout to {}", dir.display()))
+        });
+        if result.is_err() {
+            let _ = std::fs::remove_dir_all(&temp);
+        }
+        result.map(|()| dir)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remote_urls_are_canonical_and_keyed_stably() {
+        let base = Path::new("/");
+        let a = RepoUrl::parse("https://example.com/me/a.git", base).unwrap();
+        let b = RepoUrl::parse("https://example.com/me/a/", base).unwrap();
+        assert_eq!(a.canonical, "https://example.com/me/a");
+        assert_eq!(a.canonical, b.canonical);
+        assert_eq!(a.id(), b.id());
+        assert!(a.id().starts_with("a-"));
+        assert_eq!(a.fetch, "https://example.com/me/a.git");
+        assert!(!a.is_local());
+    }
+
+    #[test]
+    fn local_paths_become_absolute_file_urls() {
+        let base = std::env::temp_dir();
+        let url = RepoUrl::parse(".", &base).unwrap();
+        let canonical = base.canonicalize().unwrap();
+        assert_eq!(url.canonical, format!("file://{}", canonical.display()));
+        assert_eq!(
+            RepoUrl::parse(&url.canonical, Path::new("/elsewhere")).unwrap(),
+            url
+        );
+        assert!(url.is_local());
+        assert!(RepoUrl::parse("does-not-exist", &base).is_err());
+    }
+}

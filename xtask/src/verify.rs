@@ -1,0 +1,65 @@
+//! `cargo xtask verify`: re-checks every git plugin's files against the
+//! checksum in plugins.lock, naming the files that differ.
+
+use std::path::Path;
+
+use anyhow::Context as _;
+use build_support::lockfile::Lockfile;
+use build_support::{LOCK_FILE, PLUGIN_SET_DIR};
+
+use crate::cache::{Cache, RepoUrl};
+use crate::checksum;
+
+/// Returns the problems found, one line each; empty means verified.
+pub fn verify(root: &Path, cache: &Cache, quiet: bool) -> anyhow::Result<Vec<String>> {
+    let lock = Lockfile::load(&root.join(LOCK_FILE))
+        .context("nothing to verify; run `cargo xtask sync` first")?;
+    let mut problems = Vec::new();
+    let mut checked = 0;
+    for plugin in &lock.plugins {
+        let Some((source, commit)) = plugin.git_source() else {
+            continue;
+        };
+        checked += 1;
+        let name = &plugin.name;
+        let expected = plugin.checksum.as_deref().unwrap_or_default();
+        let dir = root.join(PLUGIN_SET_DIR).join(plugin.git_checkout_dir());
+        if !dir.is_dir() {
+            problems.push(format!(
+                "plugin `{name}`: {} is missing; run `cargo xtask sync` to restore it",
+                dir.display()
+            ));
+            continue;
+        }
+        let actual = checksum::sums(&dir)?;
+        if checksum::digest(&actual) == expected {
+            continue;
+        }
+        // Name the files, from a pristine cache checkout when there is one.
+        let url = source.split_once('?').map_or(source, |(url, _)| url);
+        let pristine = RepoUrl::parse(url, root)
+            .ok()
+            .map(|url| cache.repo(&url))
+            .filter(|repo| repo.has_checkout(commit))
+            .and_then(|repo| checksum::sums(&repo.checkout_dir(commit)).ok())
+            .filter(|sums| checksum::digest(sums) == expected);
+        let detail = match pristine {
+            Some(sums) => checksum::differences(&sums, &actual).join(", "),
+            None => {
+                "(the cache has no copy to compare with, so the files cannot be named)".to_owned()
+            }
+        };
+        problems.push(format!(
+            "plugin `{name}`: files in {} differ from {LOCK_FILE}: {detail}",
+            dir.display()
+        ));
+    }
+    if !quiet && problems.is_empty() {
+        eprintln!(
+            "{:>12} {checked} git plugin{} match {LOCK_FILE}",
+            "Verified",
+            if checked == 1 { "" } else { "s" }
+        );
+    }
+    Ok(problems)
+}
