@@ -6,10 +6,11 @@
 //! copy of this repository's `Cargo.lock`: every registry crate they need is
 //! already in cargo's cache from building this workspace.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::OnceLock;
+use std::sync::{OnceLock, RwLock, RwLockWriteGuard};
 use std::time::SystemTime;
 
 /// This repository's root.
@@ -110,6 +111,38 @@ pub fn stderr(output: &Output) -> String {
     String::from_utf8(output.stderr.clone()).expect("stderr is UTF-8")
 }
 
+/// Builds of throwaway hosts share one target directory, and cargo gives
+/// every workspace's generated `plugin-set` crate the same build-script output
+/// directory there (it hashes workspace members without their path). So a
+/// test that asserts "this build compiled nothing" must not let another
+/// host build in between: it takes this lock for writing, every other build
+/// takes it for reading. Test binaries run one after another, so a lock per
+/// process is enough.
+static BUILDS: RwLock<()> = RwLock::new(());
+
+thread_local! {
+    static EXCLUSIVE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Held by a test that needs no other host build to run until it is dropped.
+#[derive(Debug)]
+pub struct ExclusiveBuilds {
+    _guard: RwLockWriteGuard<'static, ()>,
+}
+
+impl Drop for ExclusiveBuilds {
+    fn drop(&mut self) {
+        EXCLUSIVE.set(false);
+    }
+}
+
+/// Keeps every other test's host builds out until the result is dropped.
+pub fn exclusive_builds() -> ExclusiveBuilds {
+    let guard = BUILDS.write().unwrap_or_else(|e| e.into_inner());
+    EXCLUSIVE.set(true);
+    ExclusiveBuilds { _guard: guard }
+}
+
 /// A plugin crate to put in a host.
 #[derive(Debug, Clone)]
 pub struct PluginCrate<'a> {
@@ -181,8 +214,10 @@ impl Host {
     /// A fresh host in `target/tmp/e2e/<name>` (emptied first, kept after).
     pub fn new(name: &str) -> Host {
         let root = repo_root().join("target/tmp/e2e").join(name);
-        if root.exists() {
-            std::fs::remove_dir_all(&root).expect("remove the previous run's host");
+        for dir in [root.clone(), root.with_extension("cache")] {
+            if dir.exists() {
+                std::fs::remove_dir_all(&dir).expect("remove the previous run's host");
+            }
         }
         let host = Host {
             root,
@@ -231,73 +266,26 @@ impl Host {
 
     /// Writes a plugin crate into directory `dir` of the host.
     pub fn plugin(&self, dir: &str, plugin: &PluginCrate<'_>) {
-        let api = plugin.api_rename.unwrap_or("plugin-api");
-        let api_dep = match plugin.api_rename {
-            None => "plugin-api.workspace = true".to_owned(),
-            Some(rename) => format!(
-                "{rename} = {{ path = {:?}, package = \"plugin-api\" }}",
-                repo_root().join("plugin-api")
-            ),
-        };
-        let mut features: String = plugin
-            .features
-            .iter()
-            .map(|f| format!("{f} = []\n"))
-            .collect();
-        let defaults: Vec<String> = plugin
-            .default_features
-            .iter()
-            .map(|f| format!("{f:?}"))
-            .collect();
-        features.push_str(&format!("default = [{}]\n", defaults.join(", ")));
-        self.write(
-            &format!("{dir}/Cargo.toml"),
-            &format!(
-                "[package]\nname = \"{}\"\nversion = \"1.2.3\"\nedition = \"2024\"\npublish = false\n\n\
-                 [features]\n{features}\n[dependencies]\n{api_dep}\n",
-                plugin.package
-            ),
-        );
-        let api = api.replace('-', "_");
-        let mut lib = format!(
-            "//! Test plugin.\n\ntype Filter = fn(&str) -> String;\n\n#[derive(Default)]\npub struct P;\n\n\
-             impl {api}::Plugin for P {{\n    fn register(&self, registrar: &mut {api}::Registrar<'_>) {{\n"
-        );
-        for (name, feature) in plugin.filters {
-            if let Some(feature) = feature {
-                lib.push_str(&format!("        #[cfg(feature = \"{feature}\")]\n"));
-            }
-            lib.push_str(&format!(
-                "        registrar.add::<Filter>(\"{name}\", |s| format!(\"{name}({{s}})\"));\n"
-            ));
-        }
-        lib.push_str("    }\n}\n");
-        if let Some(id) = plugin.id {
-            let depends: Vec<String> = plugin.depends_on.iter().map(|d| format!("{d:?}")).collect();
-            let krate = match plugin.api_rename {
-                Some(_) => format!(", crate = ::{api}"),
-                None => String::new(),
-            };
-            lib = lib.replace(
-                "#[derive(Default)]",
-                &format!(
-                    "#[{api}::plugin(id = {id:?}, depends_on = [{}]{krate})]\n#[derive(Default)]",
-                    depends.join(", ")
-                ),
-            );
-        }
-        self.write(&format!("{dir}/src/lib.rs"), &lib);
+        write_plugin(&self.path(dir), plugin);
     }
 
     /// `xtask <args> --manifest-path <host>/Cargo.toml`.
+    ///
+    /// It runs with the host's own cache directory and a hermetic git setup.
     pub fn xtask(&self, args: &[&str]) -> Command {
         let mut command = Command::new(xtask_bin());
-        command
+        hermetic_git(&mut command)
+            .env("PLUGIN_CACHE_DIR", self.cache_dir())
             .current_dir(&self.root)
             .args(args)
             .arg("--manifest-path")
             .arg(self.path("Cargo.toml"));
         command
+    }
+
+    /// The cache directory `xtask` uses for this host (outside the host).
+    pub fn cache_dir(&self) -> PathBuf {
+        self.root.with_extension("cache")
     }
 
     /// `cargo <args> --offline` in the host, with the shared target directory.
@@ -307,13 +295,15 @@ impl Host {
         command
     }
 
-    /// `cargo build` of the app, in release or dev profile.
-    pub fn build(&self, release: bool) -> Command {
+    /// Runs `cargo build` of the app, in release or dev profile, and returns
+    /// its output whatever the status. See [`exclusive_builds`].
+    pub fn build(&self, release: bool) -> Output {
         let mut command = self.cargo(&["build", "--package", &self.app]);
         if release {
             command.arg("--release");
         }
-        command
+        let _shared = (!EXCLUSIVE.get()).then(|| BUILDS.read().unwrap_or_else(|e| e.into_inner()));
+        run(&mut command)
     }
 
     /// The app's binary, once built.
@@ -327,7 +317,8 @@ impl Host {
 
     /// Builds the app and runs it; returns what it printed.
     pub fn build_and_run(&self, release: bool) -> String {
-        expect_success(&mut self.build(release));
+        let build = self.build(release);
+        assert!(build.status.success(), "build failed:\n{}", stderr(&build));
         stdout(&expect_success(&mut self.app_bin(release)))
     }
 
@@ -379,5 +370,151 @@ pub fn assert_unchanged(before: &Snapshot, after: &Snapshot) {
         let (after_bytes, after_mtime) = &after[path];
         assert!(bytes == after_bytes, "{} changed its bytes", path.display());
         assert_eq!(mtime, after_mtime, "{} changed its mtime", path.display());
+    }
+}
+
+/// Writes a plugin crate into `dir`. It depends on this repository's
+/// `plugin-api` by absolute path, so it builds inside a host or from a git
+/// repository alike.
+pub fn write_plugin(dir: &Path, plugin: &PluginCrate<'_>) {
+    let api = plugin.api_rename.unwrap_or("plugin-api");
+    let api_path = repo_root().join("plugin-api");
+    let api_dep = match plugin.api_rename {
+        None => format!("plugin-api = {{ path = {api_path:?} }}"),
+        Some(rename) => format!("{rename} = {{ path = {api_path:?}, package = \"plugin-api\" }}"),
+    };
+    let mut features: String = plugin
+        .features
+        .iter()
+        .map(|f| format!("{f} = []\n"))
+        .collect();
+    let defaults: Vec<String> = plugin
+        .default_features
+        .iter()
+        .map(|f| format!("{f:?}"))
+        .collect();
+    features.push_str(&format!("default = [{}]\n", defaults.join(", ")));
+    write_file(
+        &dir.join("Cargo.toml"),
+        &format!(
+            "[package]\nname = \"{}\"\nversion = \"1.2.3\"\nedition = \"2024\"\npublish = false\n\n\
+             [features]\n{features}\n[dependencies]\n{api_dep}\n",
+            plugin.package
+        ),
+    );
+    let api = api.replace('-', "_");
+    let mut lib = format!(
+        "//! Test plugin.\n\ntype Filter = fn(&str) -> String;\n\n#[derive(Default)]\npub struct P;\n\n\
+         impl {api}::Plugin for P {{\n    fn register(&self, registrar: &mut {api}::Registrar<'_>) {{\n"
+    );
+    for (name, feature) in plugin.filters {
+        if let Some(feature) = feature {
+            lib.push_str(&format!("        #[cfg(feature = \"{feature}\")]\n"));
+        }
+        lib.push_str(&format!(
+            "        registrar.add::<Filter>(\"{name}\", |s| format!(\"{name}({{s}})\"));\n"
+        ));
+    }
+    lib.push_str("    }\n}\n");
+    if let Some(id) = plugin.id {
+        let depends: Vec<String> = plugin.depends_on.iter().map(|d| format!("{d:?}")).collect();
+        let krate = match plugin.api_rename {
+            Some(_) => format!(", crate = ::{api}"),
+            None => String::new(),
+        };
+        lib = lib.replace(
+            "#[derive(Default)]",
+            &format!(
+                "#[{api}::plugin(id = {id:?}, depends_on = [{}]{krate})]\n#[derive(Default)]",
+                depends.join(", ")
+            ),
+        );
+    }
+    write_file(&dir.join("src/lib.rs"), &lib);
+}
+
+/// Writes a file, creating its directories.
+pub fn write_file(path: &Path, contents: &str) {
+    std::fs::create_dir_all(path.parent().expect("files have a parent"))
+        .expect("create directories");
+    std::fs::write(path, contents).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+}
+
+/// Makes `command` independent of the machine's git setup: no system or
+/// global configuration, a fixed identity and dates, an empty HOME.
+pub fn hermetic_git(command: &mut Command) -> &mut Command {
+    let home = repo_root().join("target/tmp/e2e-home");
+    std::fs::create_dir_all(&home).expect("create the tests' HOME");
+    for var in [
+        "GIT_DIR",
+        "GIT_WORK_TREE",
+        "GIT_INDEX_FILE",
+        "GIT_OBJECT_DIRECTORY",
+        "XDG_CONFIG_HOME",
+    ] {
+        command.env_remove(var);
+    }
+    command
+        .env("HOME", &home)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_AUTHOR_NAME", "Test Author")
+        .env("GIT_AUTHOR_EMAIL", "author@example.com")
+        .env("GIT_COMMITTER_NAME", "Test Committer")
+        .env("GIT_COMMITTER_EMAIL", "committer@example.com")
+        .env("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z")
+        .env("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z")
+        .env("LC_ALL", "C")
+}
+
+/// A real git repository made by a test, served to sync over `file://`.
+#[derive(Debug)]
+pub struct GitRepo {
+    pub dir: PathBuf,
+}
+
+impl GitRepo {
+    /// A fresh repository in `target/tmp/e2e-repos/<name>` on branch `main`.
+    pub fn new(name: &str) -> GitRepo {
+        let dir = repo_root().join("target/tmp/e2e-repos").join(name);
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).expect("remove the previous run's repository");
+        }
+        std::fs::create_dir_all(&dir).expect("create repository directory");
+        let repo = GitRepo { dir };
+        repo.git(&["init", "--quiet", "--initial-branch=main"]);
+        repo
+    }
+
+    /// `file://` URL of the repository.
+    pub fn url(&self) -> String {
+        format!("file://{}", self.dir.display())
+    }
+
+    /// Runs git in the repository; returns its trimmed stdout.
+    pub fn git(&self, args: &[&str]) -> String {
+        let mut command = Command::new("git");
+        hermetic_git(&mut command).current_dir(&self.dir).args(args);
+        stdout(&expect_success(&mut command)).trim().to_owned()
+    }
+
+    pub fn write(&self, relative: &str, contents: &str) {
+        write_file(&self.dir.join(relative), contents);
+    }
+
+    /// Writes a plugin crate into `dir` of the repository.
+    pub fn plugin(&self, dir: &str, plugin: &PluginCrate<'_>) {
+        write_plugin(&self.dir.join(dir), plugin);
+    }
+
+    /// Commits everything; returns the commit id.
+    pub fn commit(&self, message: &str) -> String {
+        self.git(&["add", "--all"]);
+        self.git(&["commit", "--quiet", "--allow-empty", "-m", message]);
+        self.head()
+    }
+
+    pub fn head(&self) -> String {
+        self.git(&["rev-parse", "HEAD"])
     }
 }

@@ -119,6 +119,7 @@ fn release_with_fat_lto_abort_and_strip_keeps_every_plugin() {
 
 #[test]
 fn second_sync_changes_nothing_and_cargo_then_compiles_nothing() {
+    let _alone = e2e::exclusive_builds();
     let host = host_with_plugins("second_sync_changes_nothing_and_cargo_then_compiles_nothing");
     expect_success(&mut host.xtask(&["sync"]));
     host.build_and_run(false);
@@ -127,7 +128,8 @@ fn second_sync_changes_nothing_and_cargo_then_compiles_nothing() {
     assert!(stderr(&output).contains("unchanged"), "{}", stderr(&output));
     assert_unchanged(&before, &host.snapshot());
 
-    let build = expect_success(&mut host.build(false));
+    let build = host.build(false);
+    assert!(build.status.success(), "{}", stderr(&build));
     let log = stderr(&build);
     assert!(
         !log.contains("Compiling"),
@@ -144,7 +146,8 @@ fn editing_plugins_toml_without_sync_fails_the_build() {
         "plugins.toml",
         &MANIFEST.replace("enabled = false", "enabled = true"),
     );
-    let build = expect_failure(&mut host.build(false));
+    let build = host.build(false);
+    assert!(!build.status.success());
     let log = stderr(&build);
     assert!(
         log.contains("error: plugins.toml changed since the last sync; run cargo xtask sync"),
@@ -154,7 +157,8 @@ fn editing_plugins_toml_without_sync_fails_the_build() {
 
     // A change of comments or formatting only is not a change.
     host.write("plugins.toml", &format!("# reformatted\n{MANIFEST}"));
-    expect_success(&mut host.build(false));
+    let build = host.build(false);
+    assert!(build.status.success(), "{}", stderr(&build));
 }
 
 #[test]
@@ -173,7 +177,8 @@ fn plugin_crate_without_plugin_attribute_fails_at_startup_naming_it() {
         "[plugins]\nalpha = { path = \"plugins/alpha\" }\nforgot = { path = \"plugins/forgot\", package = \"forgot-plugin\" }\n",
     );
     expect_success(&mut host.xtask(&["sync"]));
-    expect_success(&mut host.build(false));
+    let build = host.build(false);
+    assert!(build.status.success(), "{}", stderr(&build));
     let output = expect_failure(&mut host.app_bin(false));
     assert_eq!(
         stderr(&output),

@@ -351,11 +351,12 @@ fn resolve_git(
     let name = &declaration.name;
     let repo_url = RepoUrl::parse(url, &options.root)?;
     let repo = options.cache.repo(&repo_url);
-    let source_prefix = format!("git+{url}{}", reference.query());
+    // Cargo's source form, without the commit.
+    let source = format!("{url}{}", reference.query());
     let locked = previous
         .and_then(|lock| lock.plugins.iter().find(|p| &p.name == name))
         .filter(|p| {
-            p.git_source().is_some_and(|(s, _)| s == source_prefix)
+            p.git_source().is_some_and(|(s, _)| s == source)
                 && p.package == declaration.package
                 && (subdir.is_none() || p.subdir.as_deref() == subdir)
         });
@@ -443,7 +444,7 @@ fn resolve_git(
             name: name.clone(),
             package,
             version,
-            source: format!("{source_prefix}#{commit}"),
+            source: format!("git+{source}#{commit}"),
             path: None,
             subdir: found_subdir.clone(),
             checksum: Some(checksum),
