@@ -210,3 +210,183 @@ fn monorepo_crates_are_found_by_name_or_subdir_and_ambiguity_is_an_error() {
     );
     drop(before);
 }
+
+#[test]
+fn update_moves_a_branch_and_reports_old_to_new() {
+    let host = Host::new("update_moves_a_branch_and_reports_old_to_new");
+    let repo = plugin_repo("moving", "moving", "m1");
+    let old = repo.head();
+    let pinned = plugin_repo("pinned", "pinned", "p1");
+    pinned.git(&["tag", "v1"]);
+    host.write(
+        "plugins.toml",
+        &format!(
+            "[plugins]\nmoving = {{ git = \"{}\", branch = \"main\" }}\npinned = {{ git = \"{}\", tag = \"v1\" }}\n",
+            repo.url(),
+            pinned.url()
+        ),
+    );
+    expect_success(&mut host.xtask(&["sync"]));
+    let new = change_filter(&repo, "moving", "m2");
+
+    // A plain sync keeps the pinned commit.
+    let before = host.snapshot();
+    expect_success(&mut host.xtask(&["sync"]));
+    assert_unchanged(&before, &host.snapshot());
+    assert!(lock_entry(&host, "moving").contains(&old));
+
+    // `update --locked` refuses to change the lock.
+    let output = expect_failure(&mut host.xtask(&["update", "--locked"]));
+    assert!(stderr(&output).contains("plugins.lock needs to be updated but --locked was passed"));
+    assert_unchanged(&before, &host.snapshot());
+
+    let output = expect_success(&mut host.xtask(&["update"]));
+    let log = stderr(&output);
+    assert!(
+        log.contains(&format!(
+            "Updating moving: {} → {} (branch `main`)",
+            &old[..12],
+            &new[..12]
+        )),
+        "{log}"
+    );
+    assert!(!log.contains("Updating pinned"), "tags stay pinned:\n{log}");
+    assert!(lock_entry(&host, "moving").contains(&new));
+    let output = host.build_and_run(false);
+    assert!(output.contains("filter m2 m2(abc)"), "{output}");
+    assert!(!output.contains("filter m1"), "{output}");
+
+    // Nothing new: update says so and changes nothing.
+    let before = host.snapshot();
+    let output = expect_success(&mut host.xtask(&["update", "moving"]));
+    assert!(stderr(&output).contains("every plugin is at its newest commit"));
+    assert_unchanged(&before, &host.snapshot());
+    // Unknown names are an error.
+    let output = expect_failure(&mut host.xtask(&["update", "nope"]));
+    assert_eq!(
+        stderr(&output),
+        "error: `nope` is not declared in plugins.toml; nothing to update\n"
+    );
+}
+
+#[test]
+fn a_moved_tag_is_reported_loudly_and_fails_with_locked() {
+    let host = Host::new("a_moved_tag_is_reported_loudly_and_fails_with_locked");
+    let repo = plugin_repo("retagged", "retagged", "t1");
+    let tagged = repo.head();
+    repo.git(&["tag", "v1"]);
+    host.write(
+        "plugins.toml",
+        &format!(
+            "[plugins]\nretagged = {{ git = \"{}\", tag = \"v1\" }}\n",
+            repo.url()
+        ),
+    );
+    expect_success(&mut host.xtask(&["sync"]));
+    let moved = change_filter(&repo, "retagged", "t2");
+    repo.git(&["tag", "--force", "v1"]);
+
+    let before = host.snapshot();
+    let output = expect_success(&mut host.xtask(&["update"]));
+    let expected = format!(
+        "tag `v1` of plugin `retagged` ({}) now points at {moved}, but plugins.lock pins {tagged}; \
+         keeping {tagged}. A tag that moves can mean a compromised repository: check with its \
+         maintainers before changing the lock",
+        repo.url()
+    );
+    assert!(
+        stderr(&output).contains(&format!("warning: {expected}")),
+        "{}",
+        stderr(&output)
+    );
+    assert_unchanged(&before, &host.snapshot());
+
+    let output = expect_failure(&mut host.xtask(&["update", "--locked"]));
+    assert_eq!(stderr(&output), format!("error: {expected}\n"));
+    assert_unchanged(&before, &host.snapshot());
+}
+
+#[test]
+fn offline_locked_and_frozen_never_fetch_and_fail_clearly() {
+    let host = Host::new("offline_locked_and_frozen_never_fetch_and_fail_clearly");
+    let repo = plugin_repo("offline", "offline", "o1");
+    repo.git(&["tag", "v1"]);
+    let url = repo.url();
+    let manifest = format!("[plugins]\noffline = {{ git = \"{url}\", tag = \"v1\" }}\n");
+    host.write("plugins.toml", &manifest);
+
+    // Nothing cached, nothing locked: --offline and --frozen cannot proceed.
+    for flag in ["--offline", "--frozen"] {
+        let output = expect_failure(&mut host.xtask(&["sync", flag]));
+        assert!(
+            stderr(&output).ends_with(
+                "tag `v1` is not pinned in plugins.lock yet and --offline forbids fetching it; \
+                 run `cargo xtask sync` without --offline\n"
+            ),
+            "{flag}: {}",
+            stderr(&output)
+        );
+        assert!(!host.path("plugins.lock").exists());
+    }
+    expect_success(&mut host.xtask(&["sync"]));
+
+    // The repository disappears: locked and cached plugins still sync.
+    let gone = repo.dir.with_extension("gone");
+    if gone.exists() {
+        std::fs::remove_dir_all(&gone).unwrap();
+    }
+    std::fs::rename(&repo.dir, &gone).unwrap();
+    std::fs::remove_dir_all(host.path("plugin-set/sources")).unwrap();
+    expect_success(&mut host.xtask(&["sync", "--frozen"]));
+    assert!(host.path("plugin-set/sources/offline/Cargo.toml").is_file());
+
+    // With an empty cache too, --offline says what is missing and where.
+    std::fs::remove_dir_all(host.cache_dir()).unwrap();
+    std::fs::remove_dir_all(host.path("plugin-set/sources")).unwrap();
+    let before = host.snapshot();
+    let output = expect_failure(&mut host.xtask(&["sync", "--offline"]));
+    let log = stderr(&output);
+    assert!(
+        log.starts_with(&format!(
+            "error: plugin `offline` in plugins.toml ({url}, tag `v1`)\n"
+        )),
+        "{log}"
+    );
+    assert!(log.contains("is not in the cache ("), "{log}");
+    assert!(log.contains("and --offline forbids fetching it"), "{log}");
+    assert_unchanged(&before, &host.snapshot());
+    std::fs::rename(&gone, &repo.dir).unwrap();
+}
+
+#[test]
+fn verify_names_modified_files_and_sync_restores_them() {
+    let host = Host::new("verify_names_modified_files_and_sync_restores_them");
+    let repo = plugin_repo("verified", "verified", "v1");
+    host.write(
+        "plugins.toml",
+        &format!("[plugins]\nverified = {{ git = \"{}\" }}\n", repo.url()),
+    );
+    expect_success(&mut host.xtask(&["sync"]));
+    let output = expect_success(&mut host.xtask(&["verify"]));
+    assert!(stderr(&output).contains("Verified 1 git plugin match plugins.lock"));
+
+    host.write("plugin-set/sources/verified/src/lib.rs", "// tampered\n");
+    host.write("plugin-set/sources/verified/extra.rs", "\n");
+    std::fs::remove_file(host.path("plugin-set/sources/verified/Cargo.toml")).unwrap();
+    let output = expect_failure(&mut host.xtask(&["verify"]));
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "error: plugin `verified`: files in {} differ from plugins.lock: Cargo.toml (missing), \
+             src/lib.rs (modified), extra.rs (added)\n",
+            host.root
+                .canonicalize()
+                .unwrap()
+                .join("plugin-set/sources/verified")
+                .display()
+        )
+    );
+    expect_success(&mut host.xtask(&["sync", "--offline"]));
+    expect_success(&mut host.xtask(&["verify"]));
+    assert!(!host.path("plugin-set/sources/verified/extra.rs").exists());
+}

@@ -7,6 +7,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
+
 use sha2::{Digest as _, Sha256};
 
 use crate::checksum::hex;
@@ -89,33 +90,38 @@ pub struct RepoUrl {
 
 impl RepoUrl {
     /// Resolves `url` as written in plugins.toml in directory `base`.
-    pub fn parse(url: &str, base: &Path) -> anyhow::Result<RepoUrl> {
+    pub fn parse(url: &str, base: &Path) -> RepoUrl {
         let local = match url.split_once("://") {
             Some(("file", path)) => Some(PathBuf::from(path)),
             Some(_) => None,
             None => Some(base.join(url)),
         };
         if let Some(path) = local {
-            let path = path.canonicalize().with_context(|| {
-                format!("repository `{url}` does not exist ({})", path.display())
-            })?;
+            // A repository that is gone must not stop an offline sync of
+            // what is locked and cached: fall back to the lexical path.
+            let path = path
+                .canonicalize()
+                .unwrap_or_else(|_| lexical_normal(&path));
             let path = path.to_string_lossy().into_owned();
-            return Ok(RepoUrl {
+            return RepoUrl {
                 canonical: format!("file://{path}"),
                 fetch: path,
-            });
+            };
         }
         let trimmed = url.trim_end_matches('/');
         let trimmed = trimmed.strip_suffix(".git").unwrap_or(trimmed);
-        Ok(RepoUrl {
+        RepoUrl {
             fetch: url.to_owned(),
             canonical: trimmed.to_owned(),
-        })
+        }
     }
 
-    /// Whether fetching it runs `git upload-pack` (local repositories do).
-    pub fn is_local(&self) -> bool {
-        self.canonical.starts_with("file://")
+    /// For local repositories, their directory (fetching them runs
+    /// `git upload-pack`).
+    pub fn local_path(&self) -> Option<&Path> {
+        self.canonical
+            .starts_with("file://")
+            .then(|| Path::new(&self.fetch))
     }
 
     /// Directory name in the cache: last path segment and a hash.
@@ -139,6 +145,21 @@ impl RepoUrl {
         let hash = hex(&Sha256::digest(self.canonical.as_bytes()));
         format!("{name}-{}", &hash[..16])
     }
+}
+
+/// `path` without `.` and `..` components, without touching the filesystem.
+fn lexical_normal(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 #[derive(Debug, Clone)]
@@ -218,27 +239,25 @@ mod tests {
     #[test]
     fn remote_urls_are_canonical_and_keyed_stably() {
         let base = Path::new("/");
-        let a = RepoUrl::parse("https://example.com/me/a.git", base).unwrap();
-        let b = RepoUrl::parse("https://example.com/me/a/", base).unwrap();
+        let a = RepoUrl::parse("https://example.com/me/a.git", base);
+        let b = RepoUrl::parse("https://example.com/me/a/", base);
         assert_eq!(a.canonical, "https://example.com/me/a");
         assert_eq!(a.canonical, b.canonical);
         assert_eq!(a.id(), b.id());
         assert!(a.id().starts_with("a-"));
         assert_eq!(a.fetch, "https://example.com/me/a.git");
-        assert!(!a.is_local());
+        assert_eq!(a.local_path(), None);
     }
 
     #[test]
     fn local_paths_become_absolute_file_urls() {
         let base = std::env::temp_dir();
-        let url = RepoUrl::parse(".", &base).unwrap();
+        let url = RepoUrl::parse(".", &base);
         let canonical = base.canonicalize().unwrap();
         assert_eq!(url.canonical, format!("file://{}", canonical.display()));
-        assert_eq!(
-            RepoUrl::parse(&url.canonical, Path::new("/elsewhere")).unwrap(),
-            url
-        );
-        assert!(url.is_local());
-        assert!(RepoUrl::parse("does-not-exist", &base).is_err());
+        assert_eq!(RepoUrl::parse(&url.canonical, Path::new("/elsewhere")), url);
+        assert_eq!(url.local_path(), Some(canonical.as_path()));
+        let gone = RepoUrl::parse("gone/../missing", Path::new("/srv"));
+        assert_eq!(gone.canonical, "file:///srv/missing");
     }
 }

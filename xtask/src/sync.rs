@@ -349,7 +349,7 @@ fn resolve_git(
     subdir: Option<&str>,
 ) -> anyhow::Result<Resolved> {
     let name = &declaration.name;
-    let repo_url = RepoUrl::parse(url, &options.root)?;
+    let repo_url = RepoUrl::parse(url, &options.root);
     let repo = options.cache.repo(&repo_url);
     // Cargo's source form, without the commit.
     let source = format!("{url}{}", reference.query());
@@ -480,11 +480,16 @@ fn fetch(
     if options.offline {
         bail!("fetching {reference} needs the network, and --offline was given");
     }
-    if url.is_local() && !git_on_path() {
-        bail!(
-            "fetching from a local repository needs `git` on PATH (gix runs `git upload-pack` \
-             for file:// and path URLs); install git or put it on PATH"
-        );
+    if let Some(path) = url.local_path() {
+        if !path.exists() {
+            bail!("repository {} does not exist", path.display());
+        }
+        if !git_on_path() {
+            bail!(
+                "fetching from a local repository needs `git` on PATH (gix runs `git upload-pack` \
+                 for file:// and path URLs); install git or put it on PATH"
+            );
+        }
     }
     let _lock = repo.lock()?;
     options.progress("Fetching", &format!("{name} ({}, {reference})", url.fetch));

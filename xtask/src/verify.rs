@@ -37,9 +37,7 @@ pub fn verify(root: &Path, cache: &Cache, quiet: bool) -> anyhow::Result<Vec<Str
         }
         // Name the files, from a pristine cache checkout when there is one.
         let url = source.split_once('?').map_or(source, |(url, _)| url);
-        let pristine = RepoUrl::parse(url, root)
-            .ok()
-            .map(|url| cache.repo(&url))
+        let pristine = Some(cache.repo(&RepoUrl::parse(url, root)))
             .filter(|repo| repo.has_checkout(commit))
             .and_then(|repo| checksum::sums(&repo.checkout_dir(commit)).ok())
             .filter(|sums| checksum::digest(sums) == expected);
