@@ -390,3 +390,203 @@ fn verify_names_modified_files_and_sync_restores_them() {
     expect_success(&mut host.xtask(&["verify"]));
     assert!(!host.path("plugin-set/sources/verified/extra.rs").exists());
 }
+
+/// Runs sync on `manifest` in a fresh host and checks it fails with
+/// `expected` (`{url}` is the repository's URL), writing nothing.
+#[track_caller]
+fn check_bad(name: &str, repo: &GitRepo, manifest: &str, expected: &str) {
+    let host = Host::new(name);
+    let url = repo.url();
+    host.write("plugins.toml", &manifest.replace("{url}", &url));
+    let before = host.snapshot();
+    let output = expect_failure(&mut host.xtask(&["sync"]));
+    assert_eq!(stderr(&output), expected.replace("{url}", &url));
+    assert_unchanged(&before, &host.snapshot());
+}
+
+#[test]
+fn missing_tag_branch_and_rev_name_plugin_url_and_ref() {
+    let repo = plugin_repo("refs", "refs", "r");
+    let absent = "0123456789abcdef0123456789abcdef01234567";
+    check_bad(
+        "missing_tag",
+        &repo,
+        "[plugins]\nrefs = { git = \"{url}\", tag = \"v9\" }\n",
+        "error: plugin `refs` in plugins.toml ({url}, tag `v9`)\n\nCaused by:\n  \
+         the remote has no tag `v9`\n",
+    );
+    check_bad(
+        "missing_branch",
+        &repo,
+        "[plugins]\nrefs = { git = \"{url}\", branch = \"nope\" }\n",
+        "error: plugin `refs` in plugins.toml ({url}, branch `nope`)\n\nCaused by:\n  \
+         the remote has no branch `nope`\n",
+    );
+    let host = Host::new("missing_rev");
+    host.write(
+        "plugins.toml",
+        &format!(
+            "[plugins]\nrefs = {{ git = \"{}\", rev = \"{absent}\" }}\n",
+            repo.url()
+        ),
+    );
+    let output = expect_failure(&mut host.xtask(&["sync"]));
+    let log = stderr(&output);
+    assert!(
+        log.starts_with(&format!(
+            "error: plugin `refs` in plugins.toml ({}, rev `{absent}`)\n\nCaused by:\n",
+            repo.url()
+        )),
+        "{log}"
+    );
+    assert!(!host.path("plugins.lock").exists());
+}
+
+#[test]
+fn not_a_repository_and_unreachable_urls_are_clear_errors() {
+    let plain = GitRepo::new("not-a-repo");
+    std::fs::remove_dir_all(plain.dir.join(".git")).unwrap();
+    let host = Host::new("not_a_repository");
+    host.write(
+        "plugins.toml",
+        &format!("[plugins]\nplain = {{ git = \"{}\" }}\n", plain.url()),
+    );
+    let output = expect_failure(&mut host.xtask(&["sync"]));
+    let log = stderr(&output);
+    assert!(
+        log.starts_with(&format!(
+            "error: plugin `plain` in plugins.toml ({}, default branch)\n\nCaused by:\n",
+            plain.url()
+        )),
+        "{log}"
+    );
+    assert!(!host.path("plugins.lock").exists());
+
+    let missing = plain.dir.with_extension("missing");
+    let host = Host::new("missing_repository");
+    host.write(
+        "plugins.toml",
+        &format!(
+            "[plugins]\nmissing = {{ git = \"{}\" }}\n",
+            missing.display()
+        ),
+    );
+    let output = expect_failure(&mut host.xtask(&["sync"]));
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "error: plugin `missing` in plugins.toml ({}, default branch)\n\nCaused by:\n  \
+             repository {} does not exist\n",
+            missing.display(),
+            missing.display()
+        )
+    );
+
+    // Nothing listens on port 9 of this machine: the connection is refused.
+    let host = Host::new("unreachable_url");
+    host.write(
+        "plugins.toml",
+        "[plugins]\nfar = { git = \"http://127.0.0.1:9/far.git\", tag = \"v1\" }\n",
+    );
+    let output = expect_failure(&mut host.xtask(&["sync"]));
+    let log = stderr(&output);
+    assert!(
+        log.starts_with(
+            "error: plugin `far` in plugins.toml (http://127.0.0.1:9/far.git, tag `v1`)\n\nCaused by:\n"
+        ),
+        "{log}"
+    );
+    assert!(!host.path("plugins.lock").exists());
+}
+
+#[test]
+fn same_repository_at_two_commits_is_an_error() {
+    let repo = plugin_repo("twice", "twice", "t");
+    repo.git(&["tag", "v1"]);
+    change_filter(&repo, "twice", "t2");
+    check_bad(
+        "same_repository_at_two_commits",
+        &repo,
+        "[plugins]\na = { git = \"{url}\", tag = \"v1\", package = \"twice\" }\n\
+         b = { git = \"{url}\", package = \"twice\" }\n",
+        "error: plugins `a` and `b` in plugins.toml both point at {url}; declare it once\n",
+    );
+    // Two crates of one repository must come from one commit.
+    let mono = GitRepo::new("twice-mono");
+    mono.plugin("one", &PluginCrate::new("one", "one"));
+    mono.plugin("two", &PluginCrate::new("two", "two"));
+    let first = mono.commit("first");
+    mono.git(&["tag", "v1"]);
+    let second = mono.commit("second");
+    check_bad(
+        "same_repository_two_crates_two_commits",
+        &mono,
+        "[plugins]\none = { git = \"{url}\", tag = \"v1\" }\ntwo = { git = \"{url}\" }\n",
+        &format!(
+            "error: plugins `one` and `two` in plugins.toml use the same repository {{url}} at \
+             different commits ({} and {}); declare the same tag, branch or rev for both\n",
+            &first[..12],
+            &second[..12]
+        ),
+    );
+}
+
+#[test]
+fn symlinks_leaving_the_repository_and_submodules_are_refused() {
+    let linked = plugin_repo("linked", "linked", "l");
+    std::os::unix::fs::symlink("../../../../etc/passwd", linked.dir.join("src/secret")).unwrap();
+    linked.commit("link out");
+    check_bad(
+        "symlink_outside",
+        &linked,
+        "[plugins]\nlinked = { git = \"{url}\" }\n",
+        "error: plugin `linked` in plugins.toml ({url}, default branch)\n\nCaused by:\n  \
+         symlink `src/secret` points outside the repository (`../../../../etc/passwd`); refusing to use it\n",
+    );
+
+    let inner = plugin_repo("inner", "inner", "i");
+    let outer = plugin_repo("outer", "outer", "o");
+    outer.git(&[
+        "-c",
+        "protocol.file.allow=always",
+        "submodule",
+        "add",
+        "--quiet",
+        &inner.url(),
+        "vendor/inner",
+    ]);
+    outer.commit("add submodule");
+    check_bad(
+        "submodule",
+        &outer,
+        "[plugins]\nouter = { git = \"{url}\" }\n",
+        "error: plugin `outer` in plugins.toml ({url}, default branch)\n\nCaused by:\n  \
+         the repository has a submodule at `vendor/inner`; submodules are not supported\n",
+    );
+}
+
+#[test]
+fn git_plugins_need_their_sources_excluded_from_the_workspace() {
+    let repo = plugin_repo("excluded", "excluded", "e");
+    let host = Host::new("git_plugins_need_their_sources_excluded");
+    let root = host
+        .read("Cargo.toml")
+        .replace("exclude = [\"plugin-set/sources\"]\n", "");
+    host.write("Cargo.toml", &root);
+    host.write(
+        "plugins.toml",
+        &format!("[plugins]\nexcluded = {{ git = \"{}\" }}\n", repo.url()),
+    );
+    let before = host.snapshot();
+    let output = expect_failure(&mut host.xtask(&["sync"]));
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "error: {}/Cargo.toml does not exclude the git plugins' sources from the workspace; \
+             add \"plugin-set/sources\" to `[workspace] exclude` (a plugin repository with its own \
+             `[workspace]` would otherwise break the build)\n",
+            host.root.canonicalize().unwrap().display()
+        )
+    );
+    assert_unchanged(&before, &host.snapshot());
+}

@@ -48,15 +48,34 @@ fn refspec(reference: &GitReference) -> String {
 
 /// Fetches `reference` from `url` into the bare database `db` and returns the
 /// commit it names (an annotated tag is peeled). Shallow (depth 1) first; if
-/// the server refuses, the whole history.
+/// receiving the shallow pack fails, the whole history.
 pub fn fetch(db: &Path, url: &str, reference: &GitReference) -> anyhow::Result<Commit> {
     let repo = open_or_init(db)?;
     match fetch_once(&repo, url, reference, true) {
         Ok(commit) => Ok(commit),
-        Err(shallow_error) => fetch_once(&repo, url, reference, false).map_err(|e| {
-            // Report the deep attempt's error; it is the more telling one.
-            e.context(format!("shallow fetch failed first: {shallow_error:#}"))
-        }),
+        Err(Failure::Receive(shallow_error)) => {
+            fetch_once(&repo, url, reference, false).map_err(|failure| {
+                failure
+                    .into_inner()
+                    .context(format!("a shallow fetch failed first: {shallow_error:#}"))
+            })
+        }
+        Err(failure) => Err(failure.into_inner()),
+    }
+}
+
+/// Where a fetch failed: only a failure to receive the pack is worth
+/// retrying without `--depth`.
+enum Failure {
+    Connect(anyhow::Error),
+    Receive(anyhow::Error),
+}
+
+impl Failure {
+    fn into_inner(self) -> anyhow::Error {
+        match self {
+            Failure::Connect(e) | Failure::Receive(e) => e,
+        }
     }
 }
 
@@ -65,20 +84,20 @@ fn fetch_once(
     url: &str,
     reference: &GitReference,
     shallow: bool,
-) -> anyhow::Result<Commit> {
+) -> Result<Commit, Failure> {
     let spec = refspec(reference);
     let remote = repo
         .remote_at(url)
-        .map_err(|e| anyhow!("invalid git URL `{url}`: {e}"))?
+        .map_err(|e| Failure::Connect(anyhow!("invalid git URL `{url}`: {e}")))?
         .with_fetch_tags(Tags::None)
         .with_refspecs([spec.as_str()], Direction::Fetch)
-        .map_err(|e| anyhow!("invalid reference {reference}: {e}"))?;
+        .map_err(|e| Failure::Connect(anyhow!("invalid reference {reference}: {e}")))?;
     let connection = remote
         .connect(Direction::Fetch)
-        .map_err(|e| anyhow!("failed to connect: {e}"))?;
+        .map_err(|e| Failure::Connect(anyhow!("failed to connect: {e}")))?;
     let prepare = connection
         .prepare_fetch(gix::progress::Discard, Default::default())
-        .map_err(|e| anyhow!("{e}"))?;
+        .map_err(|e| Failure::Connect(anyhow!("{e}")))?;
     let depth = if shallow {
         Shallow::DepthAtRemote(1.try_into().expect("1 is not zero"))
     } else if repo.is_shallow().unwrap_or(false) {
@@ -89,7 +108,25 @@ fn fetch_once(
     let outcome = prepare
         .with_shallow(depth)
         .receive(gix::progress::Discard, &AtomicBool::new(false))
-        .map_err(|e| anyhow!("{e}"))?;
+        .map_err(|e| {
+            // gix reports a refspec that matched no remote ref only in words;
+            // fetching deeper would not help.
+            let message = e.to_string();
+            if message.starts_with("None of the refspec") {
+                Failure::Connect(anyhow!("the remote has no {reference}"))
+            } else {
+                Failure::Receive(anyhow!("{message}"))
+            }
+        })?;
+    commit_of(repo, &outcome, reference).map_err(Failure::Receive)
+}
+
+/// The commit the fetched `reference` names.
+fn commit_of(
+    repo: &gix::Repository,
+    outcome: &gix::remote::fetch::Outcome,
+    reference: &GitReference,
+) -> anyhow::Result<Commit> {
     let mapping = outcome
         .ref_map
         .mappings

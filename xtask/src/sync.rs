@@ -449,11 +449,10 @@ fn resolve_git(
             subdir: found_subdir.clone(),
             checksum: Some(checksum),
         },
-        identity: format!(
-            "{} {}",
-            repo_url.canonical,
-            found_subdir.as_deref().unwrap_or(".")
-        ),
+        identity: match &found_subdir {
+            Some(subdir) => format!("{} (subdir {subdir})", repo_url.canonical),
+            None => repo_url.canonical.clone(),
+        },
         git: Some(GitResolved {
             repo: repo_url.canonical.clone(),
             commit,
