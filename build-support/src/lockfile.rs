@@ -53,9 +53,17 @@ impl LockedPlugin {
             .and_then(|rest| rest.rsplit_once('#'))
     }
 
-    /// Directory of a git plugin's files, relative to the generated crate.
+    /// Directory of a git plugin's files, relative to the generated crate:
+    /// `sources/<name>-<commit[..12]>`. Named by commit so that a sync
+    /// interrupted while copying a new commit leaves the old one in place.
     pub fn git_checkout_dir(&self) -> String {
-        format!("{}/{}", crate::SOURCES_DIR, self.name)
+        let commit = self.git_source().map_or("", |(_, commit)| commit);
+        format!(
+            "{}/{}-{}",
+            crate::SOURCES_DIR,
+            self.name,
+            &commit[..commit.len().min(12)]
+        )
     }
 
     /// Directory of the plugin crate, relative to the generated crate.
@@ -230,7 +238,7 @@ mod tests {
             rot.git_source(),
             Some(("https://example.com/rot?tag=v1", &*"a".repeat(40)))
         );
-        assert_eq!(rot.crate_dir(), "sources/rot/crates/rot");
+        assert_eq!(rot.crate_dir(), "sources/rot-aaaaaaaaaaaa/crates/rot");
         assert_eq!(lock.plugins[0].crate_dir(), "../plugins/upper");
         assert_eq!(lock.plugins[0].git_source(), None);
     }

@@ -118,10 +118,10 @@ fn each_reference_kind_is_pinned_built_and_listed() {
         );
     }
     // Sources live in the host, relative, and are ignored by git.
-    assert!(
-        host.read("plugin-set/Cargo.toml")
-            .contains("light = { path = \"sources/light\" }")
-    );
+    assert!(host.read("plugin-set/Cargo.toml").contains(&format!(
+        "light = {{ path = \"sources/light-{}\" }}",
+        &light_v1[..12]
+    )));
     assert_eq!(
         host.read("plugin-set/.gitignore").lines().last(),
         Some("/sources/")
@@ -310,6 +310,7 @@ fn a_moved_tag_is_reported_loudly_and_fails_with_locked() {
 fn offline_locked_and_frozen_never_fetch_and_fail_clearly() {
     let host = Host::new("offline_locked_and_frozen_never_fetch_and_fail_clearly");
     let repo = plugin_repo("offline", "offline", "o1");
+    let tagged = repo.head();
     repo.git(&["tag", "v1"]);
     let url = repo.url();
     let manifest = format!("[plugins]\noffline = {{ git = \"{url}\", tag = \"v1\" }}\n");
@@ -338,7 +339,13 @@ fn offline_locked_and_frozen_never_fetch_and_fail_clearly() {
     std::fs::rename(&repo.dir, &gone).unwrap();
     std::fs::remove_dir_all(host.path("plugin-set/sources")).unwrap();
     expect_success(&mut host.xtask(&["sync", "--frozen"]));
-    assert!(host.path("plugin-set/sources/offline/Cargo.toml").is_file());
+    assert!(
+        host.path(&format!(
+            "plugin-set/sources/offline-{}/Cargo.toml",
+            &tagged[..12]
+        ))
+        .is_file()
+    );
 
     // With an empty cache too, --offline says what is missing and where.
     std::fs::remove_dir_all(host.cache_dir()).unwrap();
@@ -362,6 +369,7 @@ fn offline_locked_and_frozen_never_fetch_and_fail_clearly() {
 fn verify_names_modified_files_and_sync_restores_them() {
     let host = Host::new("verify_names_modified_files_and_sync_restores_them");
     let repo = plugin_repo("verified", "verified", "v1");
+    let dir = format!("plugin-set/sources/verified-{}", &repo.head()[..12]);
     host.write(
         "plugins.toml",
         &format!("[plugins]\nverified = {{ git = \"{}\" }}\n", repo.url()),
@@ -370,25 +378,21 @@ fn verify_names_modified_files_and_sync_restores_them() {
     let output = expect_success(&mut host.xtask(&["verify"]));
     assert!(stderr(&output).contains("Verified 1 git plugin match plugins.lock"));
 
-    host.write("plugin-set/sources/verified/src/lib.rs", "// tampered\n");
-    host.write("plugin-set/sources/verified/extra.rs", "\n");
-    std::fs::remove_file(host.path("plugin-set/sources/verified/Cargo.toml")).unwrap();
+    host.write(&format!("{dir}/src/lib.rs"), "// tampered\n");
+    host.write(&format!("{dir}/extra.rs"), "\n");
+    std::fs::remove_file(host.path(&format!("{dir}/Cargo.toml"))).unwrap();
     let output = expect_failure(&mut host.xtask(&["verify"]));
     assert_eq!(
         stderr(&output),
         format!(
             "error: plugin `verified`: files in {} differ from plugins.lock: Cargo.toml (missing), \
              src/lib.rs (modified), extra.rs (added)\n",
-            host.root
-                .canonicalize()
-                .unwrap()
-                .join("plugin-set/sources/verified")
-                .display()
+            host.root.canonicalize().unwrap().join(&dir).display()
         )
     );
     expect_success(&mut host.xtask(&["sync", "--offline"]));
     expect_success(&mut host.xtask(&["verify"]));
-    assert!(!host.path("plugin-set/sources/verified/extra.rs").exists());
+    assert!(!host.path(&format!("{dir}/extra.rs")).exists());
 }
 
 /// Runs sync on `manifest` in a fresh host and checks it fails with

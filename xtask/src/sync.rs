@@ -361,15 +361,12 @@ fn resolve_git(
                 && (subdir.is_none() || p.subdir.as_deref() == subdir)
         });
     let updating = options.updating(name);
-    let host_copy = options
-        .root
-        .join(PLUGIN_SET_DIR)
-        .join(SOURCES_DIR)
-        .join(name);
+    let sources = options.root.join(PLUGIN_SET_DIR).join(SOURCES_DIR);
+    let host_copy_of = |commit: &str| sources.join(format!("{name}-{}", &commit[..12]));
 
     let reuse = locked.filter(|_| !(updating && reference.floats()));
     let mut warning = None;
-    let (commit, checkout, found_subdir, checksum) = if let Some(locked) = reuse {
+    let (commit, host_copy, checkout, found_subdir, checksum) = if let Some(locked) = reuse {
         let (_, commit) = locked.git_source().expect("filtered on git sources");
         let expected = locked.checksum.clone().unwrap_or_default();
         if updating && let GitReference::Tag(tag) = reference {
@@ -382,6 +379,7 @@ fn resolve_git(
                 ));
             }
         }
+        let host_copy = host_copy_of(commit);
         let checkout = if host_copy_matches(&host_copy, &expected)? {
             None
         } else {
@@ -396,7 +394,13 @@ fn resolve_git(
             }
             Some(dir)
         };
-        (commit.to_owned(), checkout, locked.subdir.clone(), expected)
+        (
+            commit.to_owned(),
+            host_copy,
+            checkout,
+            locked.subdir.clone(),
+            expected,
+        )
     } else {
         if options.offline {
             bail!(
@@ -411,12 +415,13 @@ fn resolve_git(
             Some(subdir) => Some(subdir.to_owned()),
             None => find_crate(&dir, &declaration.package)?,
         };
+        let host_copy = host_copy_of(&commit);
         let checkout = if host_copy_matches(&host_copy, &checksum)? {
             None
         } else {
             Some(dir)
         };
-        (commit, checkout, found, checksum)
+        (commit, host_copy, checkout, found, checksum)
     };
 
     let files = checkout.as_deref().unwrap_or(&host_copy);
@@ -644,7 +649,8 @@ fn copy_tree(from: &Path, to: &Path, top: bool) -> anyhow::Result<()> {
 }
 
 /// Removes directories under `plugin-set/sources/` that belong to no locked
-/// plugin (removed plugins, interrupted copies).
+/// plugin: removed plugins, older commits, interrupted copies. Runs after the
+/// lock is written, so until then the previous lock's files stay in place.
 fn remove_stale_sources(root: &Path, lock: &Lockfile) -> anyhow::Result<()> {
     let dir = root.join(PLUGIN_SET_DIR).join(SOURCES_DIR);
     let Ok(entries) = std::fs::read_dir(&dir) else {
@@ -652,10 +658,9 @@ fn remove_stale_sources(root: &Path, lock: &Lockfile) -> anyhow::Result<()> {
     };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let current = lock
-            .plugins
-            .iter()
-            .any(|p| p.git_source().is_some() && p.name == name);
+        let current = lock.plugins.iter().any(|p| {
+            p.git_source().is_some() && p.git_checkout_dir() == format!("{SOURCES_DIR}/{name}")
+        });
         if !current {
             let path = entry.path();
             std::fs::remove_dir_all(&path)
