@@ -41,7 +41,7 @@ pub fn plugin_set(manifest: &Manifest, lock: &Lockfile) -> Vec<GeneratedFile> {
     vec![
         GeneratedFile {
             path: "Cargo.toml",
-            contents: cargo_toml(&plugins),
+            contents: cargo_toml(&plugins, &lock.digest()),
         },
         GeneratedFile {
             path: ".gitignore",
@@ -51,7 +51,7 @@ pub fn plugin_set(manifest: &Manifest, lock: &Lockfile) -> Vec<GeneratedFile> {
         },
         GeneratedFile {
             path: "build.rs",
-            contents: build_rs(),
+            contents: build_rs(&lock.digest()),
         },
         GeneratedFile {
             path: "src/lib.rs",
@@ -60,7 +60,12 @@ pub fn plugin_set(manifest: &Manifest, lock: &Lockfile) -> Vec<GeneratedFile> {
     ]
 }
 
-fn cargo_toml(plugins: &[(&LockedPlugin, &Declaration)]) -> String {
+/// The version carries the lock's digest as build metadata. Cargo keys the
+/// artifacts of a workspace member by name, version and path relative to the
+/// workspace root, so without it every host's `plugin-set` would share one
+/// build script and library in a shared target directory, and cargo could
+/// run one host's build script for another.
+fn cargo_toml(plugins: &[(&LockedPlugin, &Declaration)], lock_digest: &str) -> String {
     let mut out = String::new();
     let w = &mut out;
     writeln!(w, "# {HEADER}").expect("String write");
@@ -72,7 +77,11 @@ fn cargo_toml(plugins: &[(&LockedPlugin, &Declaration)]) -> String {
     writeln!(w, "\n[package]\nname = {}", quote(PLUGIN_SET_PACKAGE)).expect("String write");
     writeln!(
         w,
-        "version = \"0.0.0\"\nedition = \"2024\"\npublish = false"
+        "version = \"0.0.0+{}\"\nedition = \"2024\"\npublish = false",
+        lock_digest
+            .trim_start_matches("sha256:")
+            .get(..12)
+            .unwrap_or_default()
     )
     .expect("String write");
     writeln!(w, "\n[dependencies]\nplugin-api.workspace = true").expect("String write");
@@ -94,12 +103,14 @@ fn cargo_toml(plugins: &[(&LockedPlugin, &Declaration)]) -> String {
     out
 }
 
-fn build_rs() -> String {
+fn build_rs(lock_digest: &str) -> String {
     format!(
         "// {HEADER}\n\
-         //! Fails the build when {MANIFEST_FILE} changed since {LOCK_FILE} was written.\n\
+         //! Fails the build when {MANIFEST_FILE} changed since {LOCK_FILE} was written, or when\n\
+         //! this crate was generated from another {LOCK_FILE} (an interrupted sync).\n\
          \n\
-         fn main() {{\n    build_support::check_sync(\"..\");\n}}\n"
+         fn main() {{\n    build_support::check_sync(\n        \"..\",\n        {},\n    );\n}}\n",
+        quote(lock_digest)
     )
 }
 

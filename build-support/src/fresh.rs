@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::lockfile::{self, Lockfile};
 use crate::manifest::{self, Manifest};
-use crate::{LOCK_FILE, MANIFEST_FILE};
+use crate::{LOCK_FILE, MANIFEST_FILE, PLUGIN_SET_DIR};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -14,6 +14,10 @@ pub enum Error {
     Stale { manifest: PathBuf },
     #[error("{} is missing; run cargo xtask sync", path.display())]
     NoLock { path: PathBuf },
+    #[error(
+        "{PLUGIN_SET_DIR}/ was generated from another {LOCK_FILE} (an interrupted or partial sync?); run cargo xtask sync"
+    )]
+    Mismatch,
     #[error(transparent)]
     Manifest(#[from] manifest::Error),
     #[error(transparent)]
@@ -23,14 +27,15 @@ pub enum Error {
 }
 
 /// Entry point for the generated build script. `root` is the host workspace
-/// root relative to the generated crate's directory.
+/// root relative to the generated crate's directory; `lock_digest` is the
+/// digest of the lock the crate was generated from.
 ///
 /// Prints `rerun-if-changed` for both files. On failure prints `error: …`
 /// with its causes and exits with status 1 — never a panic and backtrace.
-pub fn check_sync(root: &str) {
+pub fn check_sync(root: &str, lock_digest: &str) {
     let result = std::env::var_os("CARGO_MANIFEST_DIR")
         .ok_or(Error::NotBuildScript)
-        .and_then(|dir| check(&Path::new(&dir).join(root), true));
+        .and_then(|dir| check(&Path::new(&dir).join(root), lock_digest, true));
     if let Err(error) = result {
         eprintln!("error: {error}");
         let mut source = std::error::Error::source(&error);
@@ -42,8 +47,9 @@ pub fn check_sync(root: &str) {
     }
 }
 
-/// Checks that the lock in `root` was synced from the manifest in `root`.
-pub fn check(root: &Path, emit_rerun: bool) -> Result<(), Error> {
+/// Checks that the lock in `root` is the one the generated crate was made
+/// from (`lock_digest`), and was synced from the manifest in `root`.
+pub fn check(root: &Path, lock_digest: &str, emit_rerun: bool) -> Result<(), Error> {
     let manifest_path = root.join(MANIFEST_FILE);
     let lock_path = root.join(LOCK_FILE);
     if emit_rerun {
@@ -54,7 +60,17 @@ pub fn check(root: &Path, emit_rerun: bool) -> Result<(), Error> {
     if !lock_path.exists() {
         return Err(Error::NoLock { path: lock_path });
     }
-    let lock = Lockfile::load(&lock_path)?;
+    let text = std::fs::read_to_string(&lock_path).map_err(|source| lockfile::Error::Read {
+        path: lock_path.clone(),
+        source,
+    })?;
+    if lockfile::digest_text(&text) != lock_digest {
+        return Err(Error::Mismatch);
+    }
+    let lock = Lockfile::parse(&text).map_err(|message| lockfile::Error::Invalid {
+        path: lock_path.clone(),
+        message,
+    })?;
     if lock.manifest_digest != manifest.digest() {
         return Err(Error::Stale {
             manifest: manifest_path,

@@ -82,6 +82,16 @@ impl LockedPlugin {
 /// Source string of a path plugin.
 pub const LOCAL_SOURCE: &str = "local";
 
+/// `sha256:` of a lockfile's text, as [`Lockfile::digest`] computes it.
+pub fn digest_text(text: &str) -> String {
+    use sha2::{Digest as _, Sha256};
+    let mut out = String::from("sha256:");
+    for byte in Sha256::digest(text.as_bytes()) {
+        write!(out, "{byte:02x}").expect("String write");
+    }
+    out
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("failed to read {}", path.display())]
@@ -156,6 +166,12 @@ impl Lockfile {
             manifest_digest,
             plugins,
         })
+    }
+
+    /// `sha256:` of [`Lockfile::render`]: what the generated crate records
+    /// to recognise the lock it was generated from.
+    pub fn digest(&self) -> String {
+        digest_text(&self.render())
     }
 
     /// The lockfile text: header, then sorted entries; the same lock always

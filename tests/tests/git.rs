@@ -594,3 +594,189 @@ fn git_plugins_need_their_sources_excluded_from_the_workspace() {
     );
     assert_unchanged(&before, &host.snapshot());
 }
+
+#[test]
+fn a_sync_killed_at_any_point_leaves_a_usable_state_and_the_next_completes() {
+    let host = Host::new("a_sync_killed_at_any_point_leaves_a_usable_state");
+    let repo = plugin_repo("crashy", "crashy", "c1");
+    host.write(
+        "plugins.toml",
+        &format!(
+            "[plugins]\ncrashy = {{ git = \"{}\", branch = \"main\" }}\n",
+            repo.url()
+        ),
+    );
+    expect_success(&mut host.xtask(&["sync"]));
+    assert!(host.build_and_run(false).contains("filter c1 c1(abc)"));
+    change_filter(&repo, "crashy", "c2");
+
+    for point in ["fetched", "checked-out", "validated", "copied"] {
+        let mut update = host.xtask(&["update"]);
+        update.env("__PLUGIN_SYNC_CRASH_AT", point);
+        let output = expect_failure(&mut update);
+        assert!(
+            stderr(&output).contains(&format!("crashing at `{point}`")),
+            "{point}"
+        );
+        // The previous lock, its generated crate and its files still agree.
+        expect_success(&mut host.xtask(&["verify"]));
+        let output = host.build_and_run(false);
+        assert!(
+            output.contains("filter c1 c1(abc)"),
+            "after a crash at {point}: {output}"
+        );
+    }
+    // Killed between the generated crate and the lock: the build refuses the
+    // mixed state instead of building something no lock describes, and the
+    // next sync restores the locked state.
+    let mut update = host.xtask(&["update"]);
+    update.env("__PLUGIN_SYNC_CRASH_AT", "generated");
+    expect_failure(&mut update);
+    let build = host.build(false);
+    assert!(
+        stderr(&build).contains(
+            "error: plugin-set/ was generated from another plugins.lock (an interrupted or \
+             partial sync?); run cargo xtask sync"
+        ),
+        "{}",
+        stderr(&build)
+    );
+    expect_success(&mut host.xtask(&["sync"]));
+    assert!(host.build_and_run(false).contains("filter c1 c1(abc)"));
+    // Killed after the lock was written: the new state is complete.
+    let mut update = host.xtask(&["update"]);
+    update.env("__PLUGIN_SYNC_CRASH_AT", "locked");
+    expect_failure(&mut update);
+    expect_success(&mut host.xtask(&["verify"]));
+    assert!(host.build_and_run(false).contains("filter c2 c2(abc)"));
+    // And the next sync tidies up and changes nothing else.
+    expect_success(&mut host.xtask(&["sync"]));
+    let sources: Vec<_> = std::fs::read_dir(host.path("plugin-set/sources"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(sources, [format!("crashy-{}", &repo.head()[..12])]);
+}
+
+#[test]
+fn concurrent_syncs_of_one_workspace_and_one_cache_agree() {
+    let repos: Vec<GitRepo> = (0..3)
+        .map(|i| {
+            let name = format!("concurrent{i}");
+            let repo = plugin_repo(&name, &name, &format!("f{i}"));
+            repo.git(&["tag", "v1"]);
+            repo
+        })
+        .collect();
+    let manifest: String = std::iter::once("[plugins]\n".to_owned())
+        .chain(repos.iter().enumerate().map(|(i, r)| {
+            format!(
+                "concurrent{i} = {{ git = \"{}\", tag = \"v1\" }}\n",
+                r.url()
+            )
+        }))
+        .collect();
+    let one = Host::new("concurrent_syncs_one");
+    let two = Host::new("concurrent_syncs_two");
+    for host in [&one, &two] {
+        host.write("plugins.toml", &manifest);
+    }
+    // Four syncs of `one` and two of `two` at once, all on `one`'s cache.
+    let mut children = Vec::new();
+    for host in [&one, &one, &one, &one, &two, &two] {
+        let mut sync = host.xtask(&["sync", "--quiet"]);
+        sync.env("PLUGIN_CACHE_DIR", one.cache_dir());
+        sync.stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        children.push(sync.spawn().expect("spawn xtask"));
+    }
+    for child in children {
+        let output = child.wait_with_output().expect("xtask runs");
+        assert!(output.status.success(), "{}", stderr(&output));
+    }
+    assert_eq!(one.read("plugins.lock"), two.read("plugins.lock"));
+    for host in [&one, &two] {
+        let mut verify = host.xtask(&["verify"]);
+        verify.env("PLUGIN_CACHE_DIR", one.cache_dir());
+        expect_success(&mut verify);
+        let before = host.snapshot();
+        expect_success(
+            host.xtask(&["sync", "--frozen"])
+                .env("PLUGIN_CACHE_DIR", one.cache_dir()),
+        );
+        assert_unchanged(&before, &host.snapshot());
+    }
+    let output = one.build_and_run(false);
+    for i in 0..3 {
+        assert!(
+            output.contains(&format!("filter f{i} f{i}(abc)")),
+            "{output}"
+        );
+    }
+}
+
+#[test]
+fn a_long_history_is_fetched_shallow() {
+    // 1,200 commits, made fast with git fast-import.
+    let repo = GitRepo::new("long-history");
+    let mut fast_import = String::new();
+    for i in 1..=1200 {
+        let message = format!("commit {i}");
+        let content = format!("revision {i}\n");
+        fast_import.push_str(&format!(
+            "commit refs/heads/main\ncommitter Test <t@example.com> {} +0000\ndata {}\n{message}\n\
+             M 644 inline history.txt\ndata {}\n{content}\n",
+            1_700_000_000 + i,
+            message.len(),
+            content.len()
+        ));
+    }
+    let mut import = std::process::Command::new("git");
+    e2e::hermetic_git(&mut import)
+        .current_dir(&repo.dir)
+        .args(["fast-import", "--quiet"])
+        .stdin(std::process::Stdio::piped());
+    let mut child = import.spawn().expect("spawn git fast-import");
+    {
+        use std::io::Write as _;
+        child
+            .stdin
+            .take()
+            .expect("piped")
+            .write_all(fast_import.as_bytes())
+            .expect("feed fast-import");
+    }
+    assert!(child.wait().expect("fast-import runs").success());
+    repo.git(&["reset", "--quiet", "--hard", "main"]);
+    repo.plugin(
+        ".",
+        &PluginCrate {
+            filters: &[("long", None)],
+            ..PluginCrate::new("long-history", "long-history")
+        },
+    );
+    let head = repo.commit("the plugin");
+    assert_eq!(repo.git(&["rev-list", "--count", "HEAD"]), "1201");
+
+    let host = Host::new("a_long_history_is_fetched_shallow");
+    host.write(
+        "plugins.toml",
+        &format!("[plugins]\nlong-history = {{ git = \"{}\" }}\n", repo.url()),
+    );
+    expect_success(&mut host.xtask(&["sync"]));
+    assert!(lock_entry(&host, "long-history").contains(&head));
+    // The cached database holds the one commit it needs.
+    let db = std::fs::read_dir(host.cache_dir().join("git/db"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.is_dir())
+        .expect("a database");
+    let mut count = std::process::Command::new("git");
+    e2e::hermetic_git(&mut count)
+        .arg("--git-dir")
+        .arg(&db)
+        .args(["rev-list", "--count", &head]);
+    assert_eq!(e2e::stdout(&expect_success(&mut count)).trim(), "1");
+    assert!(db.join("shallow").is_file());
+    assert!(host.build_and_run(false).contains("filter long long(abc)"));
+}

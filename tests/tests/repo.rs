@@ -20,7 +20,11 @@ fn committed_generated_files_are_exactly_what_sync_writes() {
     sync.args(["sync", "--locked", "--manifest-path"])
         .arg(root.join("Cargo.toml"));
     let output = expect_success(&mut sync);
-    assert!(e2e::stderr(&output).contains("unchanged"));
+    assert!(
+        e2e::stderr(&output).contains("unchanged"),
+        "{}",
+        e2e::stderr(&output)
+    );
     assert_unchanged(&before, &snapshot(&root, &owned));
 }
 

@@ -103,6 +103,13 @@ fn every_synced_plugin_is_in_the_binary() {
             .contains("epsilon = { path = \"../plugins/epsilon\", default-features = false }\n"),
         "{generated}"
     );
+    // Generated Rust is already rustfmt-clean, so `cargo fmt` and sync never
+    // fight over it.
+    let mut rustfmt = std::process::Command::new("rustfmt");
+    rustfmt
+        .current_dir(host.path("plugin-set"))
+        .args(["--edition", "2024", "--check", "build.rs", "src/lib.rs"]);
+    expect_success(&mut rustfmt);
 }
 
 #[test]

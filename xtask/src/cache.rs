@@ -215,11 +215,24 @@ impl CachedRepo {
             std::fs::remove_dir_all(&dir)
                 .with_context(|| format!("failed to remove the incomplete {}", dir.display()))?;
         }
+        // Leftovers of interrupted checkouts; the lock says nobody else is
+        // writing one now.
+        if let Ok(entries) = std::fs::read_dir(&self.checkouts) {
+            for entry in entries.flatten() {
+                if entry
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with(&format!(".{commit}.tmp-"))
+                {
+                    let _ = std::fs::remove_dir_all(entry.path());
+                }
+            }
+        }
         let temp = self
             .checkouts
             .join(format!(".{commit}.tmp-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&temp);
         let result = git::checkout(&self.db, commit, &temp).and_then(|()| {
+            crate::sync::crash_point("checked-out");
             std::fs::write(temp.join(CHECKOUT_MARKER), "")
                 .with_context(|| format!("failed to write the marker in {}", temp.display()))?;
             std::fs::rename(&temp, &dir)

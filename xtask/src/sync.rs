@@ -134,12 +134,14 @@ pub fn sync(options: &Options) -> anyhow::Result<Vec<String>> {
     }
 
     // Validation is over: write.
+    crash_point("validated");
     let mut changed = Vec::new();
     for r in &resolved {
         if let Some(from) = r.git.as_ref().and_then(|g| g.copy_from.as_ref()) {
             let dest = root.join(PLUGIN_SET_DIR).join(r.locked.git_checkout_dir());
             replace_dir(from, &dest)?;
             changed.push(format!("{PLUGIN_SET_DIR}/{}/", r.locked.git_checkout_dir()));
+            crash_point("copied");
         }
     }
     let mut writes: Vec<(String, String)> = codegen::plugin_set(&manifest, &lock)
@@ -149,10 +151,14 @@ pub fn sync(options: &Options) -> anyhow::Result<Vec<String>> {
     // Last: a lock that matches the manifest means the whole sync completed.
     writes.push((LOCK_FILE.to_owned(), lock_text));
     for (relative, contents) in &writes {
+        if relative == LOCK_FILE {
+            crash_point("generated");
+        }
         if write_if_changed(&root.join(relative), contents)? == Written::Changed {
             changed.push(relative.clone());
         }
     }
+    crash_point("locked");
     remove_stale_sources(root, &lock)?;
 
     if !options.quiet {
@@ -193,6 +199,17 @@ fn report(options: &Options, manifest: &Manifest, resolved: &[Resolved], changed
         );
     } else {
         eprintln!("{:>12} {}", "Wrote", changed.join(", "));
+    }
+}
+
+/// Test hook: `__PLUGIN_SYNC_CRASH_AT=<point>` aborts the process at that
+/// point, as a kill would, so tests can check that every interrupted sync
+/// leaves a usable state. Points: `fetched`, `checked-out`, `validated`,
+/// `copied`, `generated`, `locked`.
+pub fn crash_point(point: &str) {
+    if std::env::var_os("__PLUGIN_SYNC_CRASH_AT").is_some_and(|p| p == point) {
+        eprintln!("crashing at `{point}` as __PLUGIN_SYNC_CRASH_AT asks");
+        std::process::abort();
     }
 }
 
@@ -497,7 +514,9 @@ fn fetch(
     }
     let _lock = repo.lock()?;
     options.progress("Fetching", &format!("{name} ({}, {reference})", url.fetch));
-    git::fetch(&repo.db, &repo.fetch_url, reference)
+    let commit = git::fetch(&repo.db, &repo.fetch_url, reference)?;
+    crash_point("fetched");
+    Ok(commit)
 }
 
 /// A complete cache checkout of `commit`, fetching it by id if the cache
