@@ -780,3 +780,103 @@ fn a_long_history_is_fetched_shallow() {
     assert!(db.join("shallow").is_file());
     assert!(host.build_and_run(false).contains("filter long long(abc)"));
 }
+
+#[test]
+fn add_and_remove_keep_comments_and_sync() {
+    let host = Host::new("add_and_remove_keep_comments_and_sync");
+    host.plugin(
+        "plugins/alpha",
+        &PluginCrate {
+            filters: &[("alpha", None)],
+            ..PluginCrate::new("alpha", "alpha")
+        },
+    );
+    let repo = plugin_repo("added", "added", "added");
+    repo.git(&["tag", "v1"]);
+    let original = "# Plugins of the test app.\n[plugins]\n# kept local\nalpha = { path = \"plugins/alpha\" } # trailing\n\n# the end\n";
+    host.write("plugins.toml", original);
+    expect_success(&mut host.xtask(&["sync"]));
+
+    expect_success(&mut host.xtask(&["add", "added", "--git", &repo.url(), "--tag", "v1"]));
+    let added = host.read("plugins.toml");
+    assert_eq!(
+        added,
+        format!(
+            "# Plugins of the test app.\n[plugins]\n# kept local\nalpha = {{ path = \"plugins/alpha\" }} # trailing\n\
+             added = {{ git = \"{}\", tag = \"v1\" }}\n\n# the end\n",
+            repo.url()
+        )
+    );
+    assert!(lock_entry(&host, "added").contains("?tag=v1#"));
+    let output = host.build_and_run(false);
+    assert!(output.contains("filter added added(abc)"), "{output}");
+
+    // A failing add changes nothing, plugins.toml included.
+    let before = host.snapshot();
+    let output =
+        expect_failure(&mut host.xtask(&["add", "broken", "--git", &repo.url(), "--tag", "v9"]));
+    assert!(
+        stderr(&output).contains("the remote has no tag `v9`"),
+        "{}",
+        stderr(&output)
+    );
+    assert_unchanged(&before, &host.snapshot());
+
+    expect_success(&mut host.xtask(&["remove", "alpha"]));
+    assert_eq!(
+        host.read("plugins.toml"),
+        format!(
+            "# Plugins of the test app.\n[plugins]\nadded = {{ git = \"{}\", tag = \"v1\" }}\n\n# the end\n",
+            repo.url()
+        )
+    );
+    let output = host.build_and_run(false);
+    assert!(!output.contains("alpha"), "{output}");
+    let output = expect_failure(&mut host.xtask(&["remove", "alpha"]));
+    assert_eq!(
+        stderr(&output),
+        "error: `alpha` is not declared in plugins.toml; nothing to remove\n"
+    );
+}
+
+#[test]
+fn the_cache_is_overridable_and_cleanable() {
+    let host = Host::new("the_cache_is_overridable_and_cleanable");
+    let repo = plugin_repo("cached", "cached", "c");
+    host.write(
+        "plugins.toml",
+        &format!("[plugins]\ncached = {{ git = \"{}\" }}\n", repo.url()),
+    );
+    // The flag wins over the environment variable (set by `host.xtask`).
+    let flagged = host.root.with_extension("flag-cache");
+    let _ = std::fs::remove_dir_all(&flagged);
+    let flag = format!("--cache-dir={}", flagged.display());
+    expect_success(&mut host.xtask(&["sync", &flag]));
+    assert!(flagged.join("git/db").is_dir());
+    assert!(!host.cache_dir().exists());
+
+    let cache = |args: &[&str]| {
+        let mut command = std::process::Command::new(e2e::xtask_bin());
+        e2e::hermetic_git(&mut command)
+            .env("PLUGIN_CACHE_DIR", &flagged)
+            .arg("cache")
+            .args(args);
+        command
+    };
+    let output = expect_success(&mut cache(&["dir"]));
+    assert_eq!(e2e::stdout(&output).trim(), flagged.display().to_string());
+    let output = expect_success(&mut cache(&["clean"]));
+    assert!(stderr(&output).contains("Removed"), "{}", stderr(&output));
+    assert!(!flagged.join("git").exists());
+    let output = expect_success(&mut cache(&["clean"]));
+    assert!(stderr(&output).contains("is empty"), "{}", stderr(&output));
+
+    // Nothing cached and the copy gone: offline cannot restore it.
+    std::fs::remove_dir_all(host.path("plugin-set/sources")).unwrap();
+    let output = expect_failure(&mut host.xtask(&["sync", "--offline", &flag]));
+    assert!(
+        stderr(&output).contains("is not in the cache"),
+        "{}",
+        stderr(&output)
+    );
+}

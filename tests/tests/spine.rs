@@ -106,9 +106,13 @@ fn every_synced_plugin_is_in_the_binary() {
     // Generated Rust is already rustfmt-clean, so `cargo fmt` and sync never
     // fight over it.
     let mut rustfmt = std::process::Command::new("rustfmt");
-    rustfmt
-        .current_dir(host.path("plugin-set"))
-        .args(["--edition", "2024", "--check", "build.rs", "src/lib.rs"]);
+    rustfmt.current_dir(host.path("plugin-set")).args([
+        "--edition",
+        "2024",
+        "--check",
+        "build.rs",
+        "src/lib.rs",
+    ]);
     expect_success(&mut rustfmt);
 }
 

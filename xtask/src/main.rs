@@ -5,6 +5,7 @@
 
 mod cache;
 mod checksum;
+mod edit;
 mod files;
 mod git;
 mod host;
@@ -40,6 +41,21 @@ enum Task {
         sync: SyncArgs,
         /// Plugins to update [default: all]
         names: Vec<String>,
+    },
+    /// Declare a plugin in plugins.toml (keeping its comments), then sync
+    Add {
+        #[command(flatten)]
+        plugin: AddArgs,
+        #[command(flatten)]
+        sync: SyncArgs,
+    },
+    /// Remove plugins from plugins.toml (keeping its comments), then sync
+    Remove {
+        /// Plugins to remove
+        #[arg(required = true)]
+        names: Vec<String>,
+        #[command(flatten)]
+        sync: SyncArgs,
     },
     /// Check every git plugin's files against plugins.lock's checksums
     Verify {
@@ -77,6 +93,40 @@ enum CacheAction {
 }
 
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["git", "path"])))]
+struct AddArgs {
+    /// Name of the plugin (its key in plugins.toml)
+    name: String,
+    /// Git repository URL
+    #[arg(long, value_name = "URL")]
+    git: Option<String>,
+    /// Local crate directory
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["git", "tag", "branch", "rev", "subdir"])]
+    path: Option<String>,
+    /// Git tag
+    #[arg(long, requires = "git", conflicts_with_all = ["branch", "rev"])]
+    tag: Option<String>,
+    /// Git branch
+    #[arg(long, requires = "git", conflicts_with = "rev")]
+    branch: Option<String>,
+    /// Full 40-hex git commit
+    #[arg(long, requires = "git")]
+    rev: Option<String>,
+    /// Directory of the crate in the repository
+    #[arg(long, requires = "git")]
+    subdir: Option<String>,
+    /// Package name of the crate, when it differs from NAME
+    #[arg(long)]
+    package: Option<String>,
+    /// Cargo features to enable (comma-separated or repeated)
+    #[arg(long, short = 'F', value_delimiter = ',')]
+    features: Vec<String>,
+    /// Do not enable the crate's default features
+    #[arg(long)]
+    no_default_features: bool,
+}
+
+#[derive(Debug, Args)]
 struct SyncArgs {
     /// Path to the host workspace's Cargo.toml [default: the nearest
     /// directory at or above the current one that has plugins.toml]
@@ -109,6 +159,7 @@ impl SyncArgs {
             quiet: self.quiet,
             cache: cache::Cache::locate(self.cache_dir.as_deref())?,
             update: None,
+            edited_manifest: None,
         })
     }
 }
@@ -139,6 +190,36 @@ fn run(task: Task) -> anyhow::Result<ExitCode> {
                 ..args.options()?
             };
             sync::sync(&options)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Task::Add { plugin, sync: args } => {
+            let options = args.options()?;
+            let declaration = edit::Declaration {
+                name: plugin.name,
+                path: plugin.path,
+                git: plugin.git,
+                tag: plugin.tag,
+                branch: plugin.branch,
+                rev: plugin.rev,
+                subdir: plugin.subdir,
+                package: plugin.package,
+                features: plugin.features,
+                no_default_features: plugin.no_default_features,
+            };
+            let text = edit::add(&options.root, &declaration)?;
+            sync::sync(&sync::Options {
+                edited_manifest: Some(text),
+                ..options
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Task::Remove { names, sync: args } => {
+            let options = args.options()?;
+            let text = edit::remove(&options.root, &names)?;
+            sync::sync(&sync::Options {
+                edited_manifest: Some(text),
+                ..options
+            })?;
             Ok(ExitCode::SUCCESS)
         }
         Task::Verify { sync: args } => {

@@ -38,6 +38,9 @@ pub struct Options {
     /// `update`: re-resolve these plugins' branches (all when empty) and
     /// re-check their tags. `None` for a plain sync.
     pub update: Option<Vec<String>>,
+    /// `add`/`remove`: the new text of plugins.toml, written only if the
+    /// sync it describes succeeds.
+    pub edited_manifest: Option<String>,
 }
 
 impl Options {
@@ -78,10 +81,13 @@ struct GitResolved {
 pub fn sync(options: &Options) -> anyhow::Result<Vec<String>> {
     let root = &options.root;
     let manifest_path = root.join(MANIFEST_FILE);
-    // One sync per workspace at a time: the lock is taken on plugins.toml
-    // itself, so taking it writes nothing.
-    let _workspace = lock_exclusive(&manifest_path)?;
-    let manifest = Manifest::load(&manifest_path)?;
+    // One sync per workspace at a time: the lock is taken on the workspace
+    // directory itself, so taking it writes nothing.
+    let _workspace = lock_exclusive(root)?;
+    let manifest = match &options.edited_manifest {
+        Some(text) => Manifest::parse(text, &manifest_path)?,
+        None => Manifest::load(&manifest_path)?,
+    };
     let has_git = manifest
         .enabled()
         .any(|d| matches!(d.source, Source::Git { .. }));
@@ -144,10 +150,17 @@ pub fn sync(options: &Options) -> anyhow::Result<Vec<String>> {
             crash_point("copied");
         }
     }
-    let mut writes: Vec<(String, String)> = codegen::plugin_set(&manifest, &lock)
-        .into_iter()
-        .map(|file| (format!("{PLUGIN_SET_DIR}/{}", file.path), file.contents))
-        .collect();
+    let mut writes: Vec<(String, String)> = Vec::new();
+    // First: until the lock is written, the build sees a manifest that does
+    // not match it and says to sync.
+    if let Some(text) = &options.edited_manifest {
+        writes.push((MANIFEST_FILE.to_owned(), text.clone()));
+    }
+    writes.extend(
+        codegen::plugin_set(&manifest, &lock)
+            .into_iter()
+            .map(|file| (format!("{PLUGIN_SET_DIR}/{}", file.path), file.contents)),
+    );
     // Last: a lock that matches the manifest means the whole sync completed.
     writes.push((LOCK_FILE.to_owned(), lock_text));
     for (relative, contents) in &writes {
@@ -213,9 +226,10 @@ pub fn crash_point(point: &str) {
     }
 }
 
-/// Takes an exclusive lock on an existing file, waiting for other holders.
+/// Takes an exclusive lock on an existing file or directory, waiting for
+/// other holders.
 fn lock_exclusive(path: &Path) -> anyhow::Result<File> {
-    let file = File::open(path).with_context(|| format!("failed to read {}", path.display()))?;
+    let file = File::open(path).with_context(|| format!("failed to open {}", path.display()))?;
     file.lock()
         .with_context(|| format!("failed to lock {}", path.display()))?;
     Ok(file)
