@@ -42,21 +42,28 @@ fn cargo() -> Command {
 }
 
 /// The `xtask` binary, built once per test process.
+///
+/// Built in the target directory of the `cargo test` that runs these tests
+/// (cargo has released it by the time tests run), where its dependencies are
+/// already compiled for xtask's own unit tests.
 pub fn xtask_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
-        let mut command = cargo();
+        let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
         command.current_dir(repo_root()).args([
             "build",
-            "--quiet",
             "--offline",
             "--package",
             "xtask",
+            "--message-format=json-render-diagnostics",
         ]);
-        expect_success(&mut command);
-        shared_target_dir()
-            .join("debug")
-            .join(format!("xtask{}", std::env::consts::EXE_SUFFIX))
+        let output = expect_success(&mut command);
+        stdout(&output)
+            .lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter(|message| message["reason"] == "compiler-artifact")
+            .find_map(|message| message["executable"].as_str().map(PathBuf::from))
+            .expect("cargo reports the xtask executable")
     })
 }
 

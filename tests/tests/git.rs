@@ -455,6 +455,7 @@ fn not_a_repository_and_unreachable_urls_are_clear_errors() {
         "plugins.toml",
         &format!("[plugins]\nplain = {{ git = \"{}\" }}\n", plain.url()),
     );
+    let before = host.snapshot();
     let output = expect_failure(&mut host.xtask(&["sync"]));
     let log = stderr(&output);
     assert!(
@@ -464,7 +465,7 @@ fn not_a_repository_and_unreachable_urls_are_clear_errors() {
         )),
         "{log}"
     );
-    assert!(!host.path("plugins.lock").exists());
+    assert_unchanged(&before, &host.snapshot());
 
     let missing = plain.dir.with_extension("missing");
     let host = Host::new("missing_repository");
@@ -492,6 +493,7 @@ fn not_a_repository_and_unreachable_urls_are_clear_errors() {
         "plugins.toml",
         "[plugins]\nfar = { git = \"http://127.0.0.1:9/far.git\", tag = \"v1\" }\n",
     );
+    let before = host.snapshot();
     let output = expect_failure(&mut host.xtask(&["sync"]));
     let log = stderr(&output);
     assert!(
@@ -500,7 +502,7 @@ fn not_a_repository_and_unreachable_urls_are_clear_errors() {
         ),
         "{log}"
     );
-    assert!(!host.path("plugins.lock").exists());
+    assert_unchanged(&before, &host.snapshot());
 }
 
 #[test]
@@ -879,4 +881,28 @@ fn the_cache_is_overridable_and_cleanable() {
         "{}",
         stderr(&output)
     );
+}
+
+#[test]
+fn without_git_on_path_local_fetches_say_so_and_write_nothing() {
+    let repo = plugin_repo("no-git", "no-git", "n");
+    let host = Host::new("without_git_on_path");
+    host.write(
+        "plugins.toml",
+        &format!("[plugins]\nno-git = {{ git = \"{}\" }}\n", repo.url()),
+    );
+    let before = host.snapshot();
+    let empty = host.root.with_extension("empty-path");
+    std::fs::create_dir_all(&empty).unwrap();
+    let output = expect_failure(host.xtask(&["sync"]).env("PATH", &empty));
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "error: plugin `no-git` in plugins.toml ({}, default branch)\n\nCaused by:\n  \
+             fetching from a local repository needs `git` on PATH (gix runs `git upload-pack` \
+             for file:// and path URLs); install git or put it on PATH\n",
+            repo.url()
+        )
+    );
+    assert_unchanged(&before, &host.snapshot());
 }
