@@ -55,7 +55,7 @@ pub fn plugin_set(manifest: &Manifest, lock: &Lockfile) -> Vec<GeneratedFile> {
         },
         GeneratedFile {
             path: "src/lib.rs",
-            contents: lib_rs(&plugins),
+            contents: lib_rs(manifest, &plugins, &lock.digest()),
         },
     ]
 }
@@ -114,7 +114,11 @@ fn build_rs(lock_digest: &str) -> String {
     )
 }
 
-fn lib_rs(plugins: &[(&LockedPlugin, &Declaration)]) -> String {
+fn lib_rs(
+    manifest: &Manifest,
+    plugins: &[(&LockedPlugin, &Declaration)],
+    lock_digest: &str,
+) -> String {
     let mut out = String::new();
     let w = &mut out;
     writeln!(w, "//! {HEADER}").expect("String write");
@@ -146,13 +150,32 @@ fn lib_rs(plugins: &[(&LockedPlugin, &Declaration)]) -> String {
         "pub static SET: ::plugin_api::PluginSet = ::plugin_api::PluginSet {{"
     )
     .expect("String write");
+    writeln!(w, "    lock_digest: {},", quote(lock_digest)).expect("String write");
+    let declared: Vec<String> = manifest.plugins.iter().map(|d| quote(&d.name)).collect();
+    let one_line = format!("    declared: &[{}],", declared.join(", "));
+    if one_line.len() <= 100 {
+        writeln!(w, "{one_line}").expect("String write");
+    } else {
+        writeln!(w, "    declared: &[").expect("String write");
+        for name in &declared {
+            writeln!(w, "        {name},").expect("String write");
+        }
+        writeln!(w, "    ],").expect("String write");
+    }
     writeln!(w, "    entries: &[").expect("String write");
+    let optional = |value: &Option<String>| match value {
+        Some(v) => format!("Some({})", quote(v)),
+        None => "None".to_owned(),
+    };
     for (locked, _) in plugins {
+        let rev = locked.git_source().map(|(_, commit)| commit.to_owned());
         writeln!(w, "        ::plugin_api::SetEntry {{").expect("String write");
         writeln!(w, "            name: {},", quote(&locked.name)).expect("String write");
         writeln!(w, "            package: {},", quote(&locked.package)).expect("String write");
         writeln!(w, "            version: {},", quote(&locked.version)).expect("String write");
         writeln!(w, "            source: {},", quote(&locked.source)).expect("String write");
+        writeln!(w, "            rev: {},", optional(&rev)).expect("String write");
+        writeln!(w, "            checksum: {},", optional(&locked.checksum)).expect("String write");
         writeln!(w, "        }},").expect("String write");
     }
     writeln!(w, "    ],\n}};").expect("String write");

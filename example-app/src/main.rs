@@ -6,16 +6,20 @@
 use std::io::{Read as _, Write as _};
 use std::process::ExitCode;
 
+use plugin_api::registry::Status;
 use plugin_api::{PluginInfo, Registry};
 
 /// The extension point plugins contribute to: a named text filter.
 type Filter = fn(&str) -> String;
 
 const USAGE: &str = "\
-usage: example-app run FILTER...      filter stdin through the named filters
-       example-app filters            list the filters plugins provide
-       example-app plugins list [--json]
-                                      list the plugins built into this binary";
+usage: example-app [--disable ID]... COMMAND
+commands:
+  run FILTER...            filter stdin through the named filters
+  filters                  list the filters plugins provide
+  plugins list [--json]    list the plugins built into this binary
+options:
+  --disable ID             leave plugin ID out (repeatable)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -34,14 +38,24 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut args: Vec<&str> = args.iter().map(String::as_str).collect();
     if matches!(args.as_slice(), [] | ["--help" | "-h" | "help"]) {
         println!("{USAGE}");
         return Ok(());
     }
     // Naming the generated crate's SET is what links every plugin crate.
-    let mut registry = Registry::build(&plugin_set::SET)?;
-    registry.init()?;
+    let mut builder = Registry::builder(&plugin_set::SET);
+    while let ["--disable", id, ..] = args.as_slice() {
+        builder = builder.disable(*id);
+        args.drain(..2);
+    }
+    let mut registry = builder.build()?;
+    registry.init();
+    for plugin in registry.plugins() {
+        if let Status::Failed { reason } = plugin.status {
+            eprintln!("warning: plugin `{}` was left out: {reason}", plugin.id());
+        }
+    }
     let result = match args.as_slice() {
         ["run", filters @ ..] => filter(&registry, filters),
         ["filters"] => {
@@ -93,22 +107,33 @@ fn list_filters(registry: &Registry) {
     }
 }
 
-fn sorted_by_id(registry: &Registry) -> Vec<PluginInfo> {
+fn sorted_by_id(registry: &Registry) -> Vec<PluginInfo<'_>> {
     let mut plugins: Vec<PluginInfo> = registry.plugins().collect();
     plugins.sort_by_key(|p| p.id());
     plugins
 }
 
 fn print_table(registry: &Registry) {
-    let rows: Vec<[&str; 4]> = sorted_by_id(registry)
+    let rows: Vec<[String; 5]> = sorted_by_id(registry)
         .iter()
         .map(|p| {
             let d = p.descriptor;
-            [d.id, d.version, d.crate_name, p.source]
+            [
+                d.id.to_owned(),
+                d.version.to_owned(),
+                d.crate_name.to_owned(),
+                p.source.to_owned(),
+                // Not `Status`'s Display: init times would make the table
+                // differ between runs; `--json` has them.
+                match p.status {
+                    Status::Failed { reason } => format!("failed: {reason}"),
+                    other => other.name().to_owned(),
+                },
+            ]
         })
         .collect();
-    let header = ["ID", "VERSION", "CRATE", "SOURCE"];
-    let mut widths = header.map(str::len);
+    let header = ["ID", "VERSION", "CRATE", "SOURCE", "STATUS"].map(str::to_owned);
+    let mut widths = header.each_ref().map(|h| h.len());
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.len());
@@ -130,18 +155,36 @@ fn print_json(registry: &Registry) {
         .iter()
         .map(|p| {
             let d = p.descriptor;
+            let reason = match p.status {
+                Status::Failed { reason } => Some(reason.as_str()),
+                _ => None,
+            };
+            let init_time_us = match p.status {
+                Status::Loaded {
+                    init_time: Some(time),
+                } => Some(time.as_micros()),
+                _ => None,
+            };
             serde_json::json!({
                 "id": d.id,
                 "version": d.version,
                 "crate": d.crate_name,
                 "source": p.source,
+                "rev": p.entry.and_then(|e| e.rev),
+                "checksum": p.entry.and_then(|e| e.checksum),
+                "status": p.status.name(),
+                "reason": reason,
+                "init_time_us": init_time_us,
                 "description": d.description,
                 "depends_on": d.depends_on,
                 "api_version": d.api_version,
             })
         })
         .collect();
-    let document = serde_json::json!({ "plugins": plugins });
+    let document = serde_json::json!({
+        "lock_digest": registry.set().lock_digest,
+        "plugins": plugins,
+    });
     println!(
         "{}",
         serde_json::to_string_pretty(&document).expect("JSON values always serialise")

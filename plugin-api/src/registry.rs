@@ -3,26 +3,72 @@
 use std::any::{Any, TypeId};
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
+use std::panic::AssertUnwindSafe;
+use std::time::{Duration, Instant};
 
 use crate::descriptor::PluginDescriptor;
-use crate::plugin::{BoxError, Component, Context, Plugin, Registrar};
-use crate::set::PluginSet;
+use crate::plugin::{Component, Context, Plugin, Registrar};
+use crate::set::{PluginSet, SetEntry};
 
 /// `source` of a plugin registered by a crate outside the plugin set, such
 /// as the host binary itself.
 pub const HOST_SOURCE: &str = "host";
 
-/// Facts about one registered plugin.
+/// Where a plugin stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    /// Registered; once [`Registry::init`] started it, how long its `init`
+    /// took.
+    Loaded { init_time: Option<Duration> },
+    /// Disabled by the host at start-up.
+    Disabled,
+    /// Left out, with the reason: its registration or `init` failed or
+    /// panicked, or a plugin it depends on was left out.
+    Failed { reason: String },
+}
+
+impl Status {
+    /// `loaded`, `disabled` or `failed`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Status::Loaded { .. } => "loaded",
+            Status::Disabled => "disabled",
+            Status::Failed { .. } => "failed",
+        }
+    }
+
+    pub fn is_loaded(&self) -> bool {
+        matches!(self, Status::Loaded { .. })
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Status::Loaded {
+                init_time: Some(time),
+            } => write!(f, "loaded (init {time:.1?})"),
+            Status::Loaded { init_time: None } => f.write_str("loaded"),
+            Status::Disabled => f.write_str("disabled"),
+            Status::Failed { reason } => write!(f, "failed: {reason}"),
+        }
+    }
+}
+
+/// Facts about one plugin.
 #[derive(Debug, Clone, Copy)]
-pub struct PluginInfo {
+pub struct PluginInfo<'a> {
     /// The plugin's descriptor, as `#[plugin]` registered it.
     pub descriptor: &'static PluginDescriptor,
     /// Where its crate came from, as recorded in `plugins.lock`
     /// ([`HOST_SOURCE`] when the crate is not in the plugin set).
     pub source: &'static str,
+    /// The plugin set's entry for its crate: commit and checksum.
+    pub entry: Option<&'static SetEntry>,
+    pub status: &'a Status,
 }
 
-impl PluginInfo {
+impl PluginInfo<'_> {
     /// The plugin's id.
     pub fn id(&self) -> &'static str {
         self.descriptor.id
@@ -30,16 +76,21 @@ impl PluginInfo {
 }
 
 struct Loaded {
-    info: PluginInfo,
-    instance: Box<dyn Plugin>,
+    descriptor: &'static PluginDescriptor,
+    entry: Option<&'static SetEntry>,
+    instance: Option<Box<dyn Plugin>>,
+    status: Status,
 }
 
 /// Every plugin linked into the binary, in a deterministic order:
 /// dependencies first, ties broken by id.
 pub struct Registry {
+    set: &'static PluginSet,
     plugins: Vec<Loaded>,
     by_id: HashMap<&'static str, usize>,
-    components: Vec<Component>,
+    /// Components with the index of the plugin that contributed them.
+    components: Vec<(usize, Component)>,
+    /// How many plugins, in order, `init` has gone through.
     started: usize,
 }
 
@@ -48,84 +99,179 @@ impl fmt::Debug for Registry {
         f.debug_struct("Registry")
             .field(
                 "plugins",
-                &self.plugins.iter().map(|p| p.info.id()).collect::<Vec<_>>(),
+                &self
+                    .plugins
+                    .iter()
+                    .map(|p| (p.descriptor.id, &p.status))
+                    .collect::<Vec<_>>(),
             )
             .field("components", &self.components)
-            .field("started", &self.started)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
-impl Registry {
+/// Chooses which plugins to enable before building a [`Registry`].
+#[derive(Debug)]
+pub struct Builder {
+    set: &'static PluginSet,
+    disabled: Vec<String>,
+}
+
+impl Builder {
+    /// Leaves the plugin with this id out (from the host's config or flags).
+    pub fn disable(mut self, id: impl Into<String>) -> Builder {
+        self.disabled.push(id.into());
+        self
+    }
+
     /// Builds the registry from every plugin linked into this binary.
-    ///
-    /// `set` is the generated crate's `plugin_set::SET`; naming it is what
-    /// links the plugin crates, and it lists the crates that must have
-    /// registered a plugin.
-    pub fn build(set: &'static PluginSet) -> Result<Registry, Error> {
-        Registry::from_descriptors(set, PluginDescriptor::linked())
+    pub fn build(self) -> Result<Registry, Error> {
+        self.build_from(PluginDescriptor::linked())
     }
 
     /// Builds the registry from the given descriptors instead of the linked
-    /// ones. [`Registry::build`] is this with `inventory`'s registrations.
-    pub fn from_descriptors(
-        set: &'static PluginSet,
+    /// ones (for tests and benchmarks).
+    pub fn build_from(
+        self,
         descriptors: impl IntoIterator<Item = &'static PluginDescriptor>,
     ) -> Result<Registry, Error> {
         let mut descriptors: Vec<&'static PluginDescriptor> = descriptors.into_iter().collect();
         // Link order is unspecified (and differs between debug and release):
         // everything below starts from id order.
-        descriptors.sort_by(|a, b| a.id.cmp(b.id).then(a.crate_name.cmp(b.crate_name)));
+        descriptors.sort_unstable_by(|a, b| a.id.cmp(b.id).then(a.crate_name.cmp(b.crate_name)));
 
-        check_expected(set, &descriptors)?;
-        let by_id = index_unique(&descriptors)?;
+        check_expected(self.set, &descriptors)?;
+        let by_id = index_unique(self.set, &descriptors)?;
         let order = dependency_order(&descriptors, &by_id)?;
+        check_disabled(&descriptors, &by_id, &self.disabled)?;
 
-        let mut components = Vec::new();
-        let mut plugins = Vec::with_capacity(order.len());
-        for descriptor in order {
-            let instance = (descriptor.create)();
-            instance.register(&mut Registrar {
-                plugin: descriptor.id,
-                components: &mut components,
-            });
-            let source = set
-                .entry(descriptor.crate_name)
-                .map_or(HOST_SOURCE, |entry| entry.source);
-            plugins.push(Loaded {
-                info: PluginInfo { descriptor, source },
-                instance,
-            });
-        }
-        check_components(&components)?;
-        let by_id = plugins
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (p.info.id(), i))
-            .collect();
-        Ok(Registry {
-            plugins,
-            by_id,
-            components,
+        let mut registry = Registry {
+            set: self.set,
+            plugins: Vec::with_capacity(order.len()),
+            by_id: HashMap::with_capacity(order.len()),
+            components: Vec::new(),
             started: 0,
+        };
+        for descriptor in order {
+            let index = registry.plugins.len();
+            registry.by_id.insert(descriptor.id, index);
+            let entry = self.set.entry(descriptor.crate_name);
+            let mut loaded = Loaded {
+                descriptor,
+                entry,
+                instance: None,
+                status: Status::Disabled,
+            };
+            if !self.disabled.iter().any(|d| d == descriptor.id) {
+                loaded.status = match registry.failed_dependency(descriptor) {
+                    Some(reason) => Status::Failed { reason },
+                    None => match register(descriptor) {
+                        Ok((instance, components)) => {
+                            loaded.instance = Some(instance);
+                            registry
+                                .components
+                                .extend(components.into_iter().map(|c| (index, c)));
+                            Status::Loaded { init_time: None }
+                        }
+                        Err(reason) => Status::Failed { reason },
+                    },
+                };
+            }
+            registry.plugins.push(loaded);
+        }
+        check_components(&registry)?;
+        Ok(registry)
+    }
+}
+
+/// Creates a plugin and collects what it registers; a panic in either is
+/// caught and becomes the plugin's failure.
+fn register(
+    descriptor: &'static PluginDescriptor,
+) -> Result<(Box<dyn Plugin>, Vec<Component>), String> {
+    std::panic::catch_unwind(|| {
+        let instance = (descriptor.create)();
+        let mut components = Vec::new();
+        instance.register(&mut Registrar {
+            plugin: descriptor.id,
+            components: &mut components,
+        });
+        (instance, components)
+    })
+    .map_err(|panic| format!("panicked while registering: {}", panic_message(&*panic)))
+}
+
+fn panic_message(payload: &(dyn Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(a panic without a message)")
+}
+
+impl Registry {
+    /// Starts building a registry for `set`, the generated crate's
+    /// `plugin_set::SET`; naming it is what links the plugin crates.
+    pub fn builder(set: &'static PluginSet) -> Builder {
+        Builder {
+            set,
+            disabled: Vec::new(),
+        }
+    }
+
+    /// Builds the registry from every plugin linked into this binary, all
+    /// enabled. Shorthand for `Registry::builder(set).build()`.
+    pub fn build(set: &'static PluginSet) -> Result<Registry, Error> {
+        Registry::builder(set).build()
+    }
+
+    /// The plugin set this registry was checked against.
+    pub fn set(&self) -> &'static PluginSet {
+        self.set
+    }
+
+    fn info(loaded: &Loaded) -> PluginInfo<'_> {
+        PluginInfo {
+            descriptor: loaded.descriptor,
+            source: loaded.entry.map_or(HOST_SOURCE, |e| e.source),
+            entry: loaded.entry,
+            status: &loaded.status,
+        }
+    }
+
+    /// Every plugin in registry order, whatever its status.
+    pub fn plugins(&self) -> impl ExactSizeIterator<Item = PluginInfo<'_>> + '_ {
+        self.plugins.iter().map(Registry::info)
+    }
+
+    /// The plugin with this id, in O(1).
+    pub fn plugin(&self, id: &str) -> Option<PluginInfo<'_>> {
+        self.by_id
+            .get(id)
+            .map(|&i| Registry::info(&self.plugins[i]))
+    }
+
+    /// The plugin with this id, or an error that lists what is available and
+    /// says what to do when the id is declared but not built in.
+    pub fn require(&self, id: &str) -> Result<PluginInfo<'_>, Error> {
+        self.plugin(id).ok_or_else(|| Error::NotInBinary {
+            id: id.to_owned(),
+            available: self.plugins.iter().map(|p| p.descriptor.id).collect(),
+            declared: self.set.declared.contains(&id),
         })
     }
 
-    /// The plugins in registry order.
-    pub fn plugins(&self) -> impl ExactSizeIterator<Item = PluginInfo> + '_ {
-        self.plugins.iter().map(|p| p.info)
-    }
-
-    /// The plugin with this id.
-    pub fn plugin(&self, id: &str) -> Option<PluginInfo> {
-        self.by_id.get(id).map(|&i| self.plugins[i].info)
-    }
-
-    /// Every component of extension point `T`, in registry order, as
-    /// `(name, value)`.
-    pub fn components<T: Any>(&self) -> impl Iterator<Item = (&str, &T)> + '_ {
+    fn visible(&self) -> impl Iterator<Item = &Component> + '_ {
         self.components
             .iter()
+            .filter(|(index, _)| self.plugins[*index].status.is_loaded())
+            .map(|(_, component)| component)
+    }
+
+    /// Every component of extension point `T` from loaded plugins, in
+    /// registry order, as `(name, value)`.
+    pub fn components<T: Any>(&self) -> impl Iterator<Item = (&str, &T)> + '_ {
+        self.visible()
             .filter(|c| c.type_id == TypeId::of::<T>())
             .filter_map(|c| Some((c.name(), c.downcast::<T>()?)))
     }
@@ -137,37 +283,124 @@ impl Registry {
             .map(|(_, value)| value)
     }
 
-    /// Every component, with the plugin that contributed it.
-    pub fn all_components(&self) -> &[Component] {
-        &self.components
+    /// Every component of loaded plugins, with the plugin that contributed it.
+    pub fn all_components(&self) -> impl Iterator<Item = &Component> + '_ {
+        self.visible()
     }
 
-    /// Starts every plugin in registry order. If one fails, the ones already
-    /// started are shut down in reverse order and the error names the plugin.
-    pub fn init(&mut self) -> Result<(), Error> {
+    /// Why a plugin cannot be used because of one of its dependencies.
+    fn failed_dependency(&self, descriptor: &PluginDescriptor) -> Option<String> {
+        descriptor.depends_on.iter().find_map(|dependency| {
+            let loaded = &self.plugins[self.by_id[dependency]];
+            (!loaded.status.is_loaded())
+                .then(|| format!("depends on `{dependency}`, which {}", loaded.status.name()))
+        })
+    }
+
+    /// Starts every loaded plugin in registry order, timing each `init`. A
+    /// plugin whose `init` fails or panics is left out with the reason, and
+    /// so are the plugins that depend on it; the others start. Returns the
+    /// plugins left out, as `(id, reason)`.
+    pub fn init(&mut self) -> Vec<(&'static str, String)> {
+        let mut left_out = Vec::new();
         while self.started < self.plugins.len() {
-            let loaded = &self.plugins[self.started];
-            let context = Context {
-                plugin: loaded.info.id(),
-                registry: self,
-            };
-            if let Err(source) = loaded.instance.init(&context) {
-                let plugin = loaded.info.id();
-                self.shutdown();
-                return Err(Error::Init { plugin, source });
-            }
+            let index = self.started;
             self.started += 1;
+            let descriptor = self.plugins[index].descriptor;
+            if !self.plugins[index].status.is_loaded() {
+                continue;
+            }
+            let outcome = match self.failed_dependency(descriptor) {
+                Some(reason) => Err(reason),
+                None => {
+                    let instance = self.plugins[index]
+                        .instance
+                        .as_deref()
+                        .expect("loaded plugins have an instance");
+                    let context = Context {
+                        plugin: descriptor.id,
+                        registry: self,
+                    };
+                    let start = Instant::now();
+                    match std::panic::catch_unwind(AssertUnwindSafe(|| instance.init(&context))) {
+                        Ok(Ok(())) => Ok(start.elapsed()),
+                        Ok(Err(error)) => Err(format!("init failed: {}", chain(&*error))),
+                        Err(panic) => Err(format!("panicked in init: {}", panic_message(&*panic))),
+                    }
+                }
+            };
+            self.plugins[index].status = match outcome {
+                Ok(time) => Status::Loaded {
+                    init_time: Some(time),
+                },
+                Err(reason) => {
+                    left_out.push((descriptor.id, reason.clone()));
+                    Status::Failed { reason }
+                }
+            };
         }
-        Ok(())
+        left_out
     }
 
     /// Stops the started plugins in reverse registry order.
     pub fn shutdown(&mut self) {
         while self.started > 0 {
             self.started -= 1;
-            self.plugins[self.started].instance.shutdown();
+            let loaded = &self.plugins[self.started];
+            if let (Status::Loaded { init_time: Some(_) }, Some(instance)) =
+                (&loaded.status, &loaded.instance)
+            {
+                let instance = &**instance;
+                // A panicking shutdown must not stop the others.
+                let _ = std::panic::catch_unwind(AssertUnwindSafe(|| instance.shutdown()));
+            }
         }
     }
+}
+
+/// An error and its causes on one line.
+fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    out
+}
+
+/// A disabled plugin must not be needed by an enabled one, and every id to
+/// disable must exist.
+fn check_disabled(
+    descriptors: &[&'static PluginDescriptor],
+    by_id: &HashMap<&'static str, usize>,
+    disabled: &[String],
+) -> Result<(), Error> {
+    for id in disabled {
+        if !by_id.contains_key(id.as_str()) {
+            return Err(Error::NotInBinary {
+                id: id.clone(),
+                available: descriptors.iter().map(|d| d.id).collect(),
+                declared: false,
+            });
+        }
+    }
+    for id in disabled {
+        let dependants: Vec<&'static str> = descriptors
+            .iter()
+            .filter(|d| !disabled.iter().any(|x| x == d.id))
+            .filter(|d| d.depends_on.contains(&id.as_str()))
+            .map(|d| d.id)
+            .collect();
+        if !dependants.is_empty() {
+            return Err(Error::DisabledDependency {
+                id: id.clone(),
+                dependants,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Every crate of the plugin set must have registered at least one plugin.
@@ -189,16 +422,18 @@ fn check_expected(set: &PluginSet, descriptors: &[&PluginDescriptor]) -> Result<
 }
 
 fn index_unique(
+    set: &PluginSet,
     descriptors: &[&'static PluginDescriptor],
 ) -> Result<HashMap<&'static str, usize>, Error> {
+    let source = |crate_name: &str| set.entry(crate_name).map_or(HOST_SOURCE, |e| e.source);
     let mut by_id = HashMap::with_capacity(descriptors.len());
     for (i, d) in descriptors.iter().enumerate() {
         if let Some(&first) = by_id.get(d.id) {
             let first: &PluginDescriptor = descriptors[first];
             return Err(Error::DuplicateId {
                 id: d.id,
-                first: first.crate_name,
-                second: d.crate_name,
+                first: (first.crate_name, source(first.crate_name)),
+                second: (d.crate_name, source(d.crate_name)),
             });
         }
         by_id.insert(d.id, i);
@@ -277,9 +512,10 @@ fn find_cycle(
     }
 }
 
-fn check_components(components: &[Component]) -> Result<(), Error> {
-    let mut seen: HashMap<(TypeId, &str), &Component> = HashMap::with_capacity(components.len());
-    for c in components {
+fn check_components(registry: &Registry) -> Result<(), Error> {
+    let mut seen: HashMap<(TypeId, &str), &Component> =
+        HashMap::with_capacity(registry.components.len());
+    for c in registry.visible() {
         if let Some(first) = seen.insert((c.type_id, c.name()), c) {
             return Err(Error::DuplicateComponent {
                 type_name: c.type_name,
@@ -303,11 +539,23 @@ pub enum Error {
         /// How many registrations were found in all.
         linked: usize,
     },
-    /// Two plugins registered the same id.
+    /// Two plugins registered the same id: `(crate, source)` of each.
     DuplicateId {
         id: &'static str,
-        first: &'static str,
-        second: &'static str,
+        first: (&'static str, &'static str),
+        second: (&'static str, &'static str),
+    },
+    /// The host disabled a plugin that enabled plugins depend on.
+    DisabledDependency {
+        id: String,
+        dependants: Vec<&'static str>,
+    },
+    /// A plugin id that is not in this binary.
+    NotInBinary {
+        id: String,
+        available: Vec<&'static str>,
+        /// Whether plugins.toml declares a plugin of that name.
+        declared: bool,
     },
     /// A plugin depends on an id nobody registered.
     MissingDependency {
@@ -323,11 +571,6 @@ pub enum Error {
         name: String,
         first: &'static str,
         second: &'static str,
-    },
-    /// A plugin's `init` failed.
-    Init {
-        plugin: &'static str,
-        source: BoxError,
     },
 }
 
@@ -357,9 +600,36 @@ impl fmt::Display for Error {
             }
             Error::DuplicateId { id, first, second } => write!(
                 f,
-                "plugin id `{id}` is registered by both crate `{first}` and crate `{second}`; \
-                 ids must be unique: change one of them or disable one plugin in plugins.toml"
+                "plugin id `{id}` is registered by both crate `{}` ({}) and crate `{}` ({}); \
+                 ids must be unique: change one of them or disable one plugin in plugins.toml",
+                first.0, first.1, second.0, second.1
             ),
+            Error::DisabledDependency { id, dependants } => write!(
+                f,
+                "plugin `{id}` cannot be disabled: {} depend{} on it; disable {} too",
+                list(dependants),
+                if dependants.len() == 1 { "s" } else { "" },
+                if dependants.len() == 1 { "it" } else { "them" },
+            ),
+            Error::NotInBinary {
+                id,
+                available,
+                declared,
+            } => {
+                write!(
+                    f,
+                    "no plugin `{id}` in this binary; available: {}",
+                    list(available)
+                )?;
+                if *declared {
+                    write!(
+                        f,
+                        "; `{id}` is declared in plugins.toml but not built in: enable it there \
+                         and run `cargo xtask sync`"
+                    )?;
+                }
+                Ok(())
+            }
             Error::MissingDependency { plugin, dependency } => write!(
                 f,
                 "plugin `{plugin}` depends on `{dependency}`, which is not in this binary; \
@@ -381,20 +651,17 @@ impl fmt::Display for Error {
                 f,
                 "plugins `{first}` and `{second}` both contribute `{name}` to extension point `{type_name}`"
             ),
-            Error::Init { plugin, .. } => {
-                write!(f, "plugin `{plugin}` failed to start")
-            }
         }
     }
 }
 
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Error::Init { source, .. } => Some(&**source),
-            _ => None,
-        }
-    }
+impl std::error::Error for Error {}
+
+fn list(ids: &[&str]) -> String {
+    ids.iter()
+        .map(|id| format!("`{id}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]

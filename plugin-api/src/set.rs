@@ -5,6 +5,10 @@
 /// which is also what makes the linker keep every plugin crate.
 #[derive(Debug)]
 pub struct PluginSet {
+    /// `sha256:` of the `plugins.lock` this set was generated from.
+    pub lock_digest: &'static str,
+    /// The name of every plugin declared in `plugins.toml`, enabled or not.
+    pub declared: &'static [&'static str],
     /// One entry per enabled plugin of `plugins.toml`, sorted by name.
     pub entries: &'static [SetEntry],
 }
@@ -18,8 +22,13 @@ pub struct SetEntry {
     pub package: &'static str,
     /// The version recorded in `plugins.lock`.
     pub version: &'static str,
-    /// The source recorded in `plugins.lock` (`local` for path plugins).
+    /// The source recorded in `plugins.lock`: `local` for path plugins,
+    /// `git+URL?tag=…#<commit>` for git plugins.
     pub source: &'static str,
+    /// The commit of a git plugin; `None` for a local one.
+    pub rev: Option<&'static str>,
+    /// `sha256:` of a git plugin's files, as locked; `None` for a local one.
+    pub checksum: Option<&'static str>,
 }
 
 impl PluginSet {

@@ -11,24 +11,32 @@ extern crate upper as _;
 
 /// The plugins of this build. Pass it to `plugin_api::Registry::build`.
 pub static SET: ::plugin_api::PluginSet = ::plugin_api::PluginSet {
+    lock_digest: "sha256:98a7174e28cbcb034a25cc8c311557135ab66606f67a57a06640df399ee83ba4",
+    declared: &["reverse", "rot", "shout", "upper"],
     entries: &[
         ::plugin_api::SetEntry {
             name: "rot",
             package: "rot-cipher",
             version: "0.2.0",
             source: "local",
+            rev: None,
+            checksum: None,
         },
         ::plugin_api::SetEntry {
             name: "shout",
             package: "shout",
             version: "0.1.0",
             source: "local",
+            rev: None,
+            checksum: None,
         },
         ::plugin_api::SetEntry {
             name: "upper",
             package: "upper",
             version: "0.1.0",
             source: "local",
+            rev: None,
+            checksum: None,
         },
     ],
 };

@@ -167,6 +167,8 @@ pub struct PluginCrate<'a> {
     pub default_features: &'a [&'a str],
     /// Depend on `plugin-api` under this name instead of `plugin_api`.
     pub api_rename: Option<&'a str>,
+    /// Panic with this message while registering.
+    pub panic_in_register: Option<&'a str>,
 }
 
 impl<'a> PluginCrate<'a> {
@@ -179,6 +181,7 @@ impl<'a> PluginCrate<'a> {
             features: &[],
             default_features: &[],
             api_rename: None,
+            panic_in_register: None,
         }
     }
 }
@@ -205,7 +208,9 @@ fn main() {
             std::process::exit(1);
         }
     };
-    registry.init().expect("plugins start");
+    for (id, reason) in registry.init() {
+        eprintln!("warning: plugin `{id}` was left out: {reason}");
+    }
     for plugin in registry.plugins() {
         let d = plugin.descriptor;
         println!("plugin {} {} {} {}", d.id, d.version, d.crate_name, plugin.source);
@@ -288,6 +293,16 @@ impl Host {
             .arg("--manifest-path")
             .arg(self.path("Cargo.toml"));
         command
+    }
+
+    /// Replaces the app with this repository's example-app (same filters
+    /// extension point), to test its real command line on other plugins.
+    pub fn use_example_app(&self) {
+        let main = std::fs::read_to_string(repo_root().join("example-app/src/main.rs"))
+            .expect("read example-app's main.rs");
+        self.write("app/src/main.rs", &main);
+        let manifest = self.read("app/Cargo.toml");
+        self.write("app/Cargo.toml", &format!("{manifest}serde_json = \"1\"\n"));
     }
 
     /// The cache directory `xtask` uses for this host (outside the host).
@@ -414,6 +429,9 @@ pub fn write_plugin(dir: &Path, plugin: &PluginCrate<'_>) {
         "//! Test plugin.\n\ntype Filter = fn(&str) -> String;\n\n#[derive(Default)]\npub struct P;\n\n\
          impl {api}::Plugin for P {{\n    fn register(&self, registrar: &mut {api}::Registrar<'_>) {{\n"
     );
+    if let Some(message) = plugin.panic_in_register {
+        lib.push_str(&format!("        panic!({message:?});\n"));
+    }
     for (name, feature) in plugin.filters {
         if let Some(feature) = feature {
             lib.push_str(&format!("        #[cfg(feature = \"{feature}\")]\n"));

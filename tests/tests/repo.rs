@@ -70,10 +70,10 @@ fn example_app_lists_every_example_plugin() {
     let table = stdout(&expect_success(&mut example_app(&["plugins", "list"])));
     assert_eq!(
         table,
-        "ID     VERSION  CRATE       SOURCE\n\
-         rot    0.2.0    rot-cipher  local\n\
-         shout  0.1.0    shout       local\n\
-         upper  0.1.0    upper       local\n"
+        "ID     VERSION  CRATE       SOURCE  STATUS\n\
+         rot    0.2.0    rot-cipher  local   loaded\n\
+         shout  0.1.0    shout       local   loaded\n\
+         upper  0.1.0    upper       local   loaded\n"
     );
 }
 

@@ -39,14 +39,18 @@ fn descriptor(
     }))
 }
 
-static EMPTY: PluginSet = PluginSet { entries: &[] };
+static EMPTY: PluginSet = PluginSet {
+    lock_digest: "sha256:0",
+    declared: &[],
+    entries: &[],
+};
 
 fn ids(registry: &Registry) -> Vec<&'static str> {
     registry.plugins().map(|p| p.id()).collect()
 }
 
 fn build(descriptors: Vec<&'static PluginDescriptor>) -> Result<Registry, Error> {
-    Registry::from_descriptors(&EMPTY, descriptors)
+    Registry::builder(&EMPTY).build_from(descriptors)
 }
 
 #[test]
@@ -79,7 +83,7 @@ fn duplicate_id_names_both_crates() {
     .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "plugin id `upper` is registered by both crate `one` and crate `two`; \
+        "plugin id `upper` is registered by both crate `one` (host) and crate `two` (host); \
          ids must be unique: change one of them or disable one plugin in plugins.toml"
     );
 }
@@ -112,29 +116,36 @@ fn cycle_lists_every_plugin_in_it() {
 #[test]
 fn set_crate_without_registration_is_an_error_naming_it() {
     static SET: PluginSet = PluginSet {
+        lock_digest: "sha256:0",
+        declared: &[],
         entries: &[
             SetEntry {
                 name: "upper",
                 package: "upper",
                 version: "1.0.0",
                 source: "local",
+                rev: None,
+                checksum: None,
             },
             SetEntry {
                 name: "forgot",
                 package: "forgot-plugin",
                 version: "1.0.0",
                 source: "local",
+                rev: None,
+                checksum: None,
             },
         ],
     };
-    let err =
-        Registry::from_descriptors(&SET, vec![descriptor("upper", "upper", &[])]).unwrap_err();
+    let err = Registry::builder(&SET)
+        .build_from(vec![descriptor("upper", "upper", &[])])
+        .unwrap_err();
     assert_eq!(
         err.to_string(),
         "plugin crate `forgot-plugin` is in the plugin set but registered no plugin in this binary; \
          mark the plugin type with `#[plugin(id = \"…\")]`, or run `cargo xtask sync` and rebuild"
     );
-    let err = Registry::from_descriptors(&SET, vec![]).unwrap_err();
+    let err = Registry::builder(&SET).build_from(vec![]).unwrap_err();
     assert!(
         err.to_string()
             .ends_with("(no plugin at all was found: is this platform supported by `inventory`?)"),
@@ -145,21 +156,23 @@ fn set_crate_without_registration_is_an_error_naming_it() {
 #[test]
 fn source_comes_from_the_set_or_is_host() {
     static SET: PluginSet = PluginSet {
+        lock_digest: "sha256:0",
+        declared: &[],
         entries: &[SetEntry {
             name: "up",
             package: "upper",
             version: "1.0.0",
             source: "local",
+            rev: None,
+            checksum: None,
         }],
     };
-    let registry = Registry::from_descriptors(
-        &SET,
-        vec![
+    let registry = Registry::builder(&SET)
+        .build_from(vec![
             descriptor("upper", "upper", &[]),
             descriptor("builtin", "app", &[]),
-        ],
-    )
-    .unwrap();
+        ])
+        .unwrap();
     assert_eq!(registry.plugin("upper").unwrap().source, "local");
     assert_eq!(registry.plugin("builtin").unwrap().source, HOST_SOURCE);
     assert!(registry.plugin("nope").is_none());
@@ -197,15 +210,193 @@ fn duplicate_component_names_both_plugins() {
     );
 }
 
+fn with_create(
+    id: &'static str,
+    depends_on: &'static [&'static str],
+    create: fn() -> Box<dyn Plugin>,
+) -> &'static PluginDescriptor {
+    let mut d = *descriptor(id, "x", depends_on);
+    d.create = create;
+    Box::leak(Box::new(d))
+}
+
+fn status(registry: &Registry, id: &str) -> Status {
+    registry.plugin(id).unwrap().status.clone()
+}
+
 #[test]
-fn failed_init_names_the_plugin_and_keeps_the_cause() {
-    let mut bad = *descriptor("bad", "x", &["a"]);
-    bad.create = || Box::new(Failing);
-    let mut registry = build(vec![descriptor("a", "x", &[]), Box::leak(Box::new(bad))]).unwrap();
-    let err = registry.init().unwrap_err();
-    assert_eq!(err.to_string(), "plugin `bad` failed to start");
+fn failed_init_is_isolated_with_its_cause_and_dependants_follow() {
+    let mut registry = build(vec![
+        descriptor("a", "x", &[]),
+        with_create("bad", &["a"], || Box::new(Failing)),
+        descriptor("needs-bad", "x", &["bad"]),
+        descriptor("z", "x", &["a"]),
+    ])
+    .unwrap();
+    let left_out = registry.init();
     assert_eq!(
-        std::error::Error::source(&err).unwrap().to_string(),
-        "disk on fire"
+        left_out,
+        [
+            ("bad", "init failed: disk on fire".to_owned()),
+            ("needs-bad", "depends on `bad`, which failed".to_owned()),
+        ]
     );
+    assert!(matches!(
+        status(&registry, "a"),
+        Status::Loaded { init_time: Some(_) }
+    ));
+    assert!(matches!(
+        status(&registry, "z"),
+        Status::Loaded { init_time: Some(_) }
+    ));
+    assert_eq!(
+        status(&registry, "bad").to_string(),
+        "failed: init failed: disk on fire"
+    );
+    // Components of plugins left out are not offered to the host.
+    let names: Vec<_> = registry
+        .components::<&'static str>()
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(names, ["a", "z"]);
+}
+
+#[test]
+fn a_panicking_registration_is_reported_and_its_dependants_left_out() {
+    struct Panics;
+    impl Plugin for Panics {
+        fn register(&self, _: &mut Registrar<'_>) {
+            panic!("bad table");
+        }
+    }
+    let registry = build(vec![
+        descriptor("a", "x", &[]),
+        with_create("boom", &[], || Box::new(Panics)),
+        descriptor("child", "x", &["boom"]),
+    ])
+    .unwrap();
+    assert_eq!(
+        status(&registry, "boom"),
+        Status::Failed {
+            reason: "panicked while registering: bad table".into()
+        }
+    );
+    assert_eq!(
+        status(&registry, "child"),
+        Status::Failed {
+            reason: "depends on `boom`, which failed".into()
+        }
+    );
+    assert!(status(&registry, "a").is_loaded());
+}
+
+#[test]
+fn a_panicking_init_is_reported_with_its_message() {
+    struct PanicsInInit;
+    impl Plugin for PanicsInInit {
+        fn register(&self, _: &mut Registrar<'_>) {}
+        fn init(&self, _: &Context<'_>) -> Result<(), BoxError> {
+            panic!("no {} here", "config")
+        }
+    }
+    let mut registry = build(vec![with_create("p", &[], || Box::new(PanicsInInit))]).unwrap();
+    assert_eq!(
+        registry.init(),
+        [("p", "panicked in init: no config here".to_owned())]
+    );
+}
+
+#[test]
+fn disabled_plugins_are_left_out_and_reported() {
+    let mut registry = Registry::builder(&EMPTY)
+        .disable("b")
+        .build_from(vec![descriptor("a", "x", &[]), descriptor("b", "x", &[])])
+        .unwrap();
+    assert!(registry.init().is_empty());
+    assert_eq!(status(&registry, "b"), Status::Disabled);
+    assert_eq!(registry.component::<&'static str>("b"), None);
+    assert_eq!(registry.component::<&'static str>("a"), Some(&"a"));
+}
+
+#[test]
+fn disabling_a_dependency_of_enabled_plugins_names_them() {
+    let err = Registry::builder(&EMPTY)
+        .disable("base")
+        .build_from(vec![
+            descriptor("base", "x", &[]),
+            descriptor("one", "x", &["base"]),
+            descriptor("two", "x", &["base"]),
+        ])
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "plugin `base` cannot be disabled: `one`, `two` depend on it; disable them too"
+    );
+    // Disabling the dependants as well is fine.
+    Registry::builder(&EMPTY)
+        .disable("base")
+        .disable("one")
+        .disable("two")
+        .build_from(vec![
+            descriptor("base", "x", &[]),
+            descriptor("one", "x", &["base"]),
+            descriptor("two", "x", &["base"]),
+        ])
+        .unwrap();
+}
+
+#[test]
+fn unknown_ids_list_what_is_available_and_say_to_sync_when_declared() {
+    static SET: PluginSet = PluginSet {
+        lock_digest: "sha256:0",
+        declared: &["a", "later"],
+        entries: &[],
+    };
+    let err = Registry::builder(&EMPTY)
+        .disable("nope")
+        .build_from(vec![descriptor("a", "x", &[])])
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "no plugin `nope` in this binary; available: `a`"
+    );
+    let registry = Registry::builder(&SET)
+        .build_from(vec![descriptor("a", "x", &[])])
+        .unwrap();
+    assert_eq!(registry.require("a").unwrap().id(), "a");
+    assert_eq!(
+        registry.require("later").unwrap_err().to_string(),
+        "no plugin `later` in this binary; available: `a`; `later` is declared in plugins.toml \
+         but not built in: enable it there and run `cargo xtask sync`"
+    );
+}
+
+#[test]
+fn shutdown_runs_in_reverse_order_for_started_plugins_only() {
+    use std::sync::Mutex;
+    static LOG: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+    struct Logs(&'static str);
+    impl Plugin for Logs {
+        fn register(&self, _: &mut Registrar<'_>) {}
+        fn init(&self, _: &Context<'_>) -> Result<(), BoxError> {
+            LOG.lock().unwrap().push(self.0);
+            if self.0 == "c" {
+                Err("no".into())
+            } else {
+                Ok(())
+            }
+        }
+        fn shutdown(&self) {
+            LOG.lock().unwrap().push(self.0);
+        }
+    }
+    let mut registry = build(vec![
+        with_create("b", &["a"], || Box::new(Logs("b"))),
+        with_create("a", &[], || Box::new(Logs("a"))),
+        with_create("c", &[], || Box::new(Logs("c"))),
+    ])
+    .unwrap();
+    registry.init();
+    registry.shutdown();
+    assert_eq!(*LOG.lock().unwrap(), ["a", "b", "c", "b", "a"]);
 }
