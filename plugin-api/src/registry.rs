@@ -374,11 +374,11 @@ fn chain(error: &(dyn std::error::Error + 'static)) -> String {
 /// disable must exist.
 fn check_disabled(
     descriptors: &[&'static PluginDescriptor],
-    by_id: &HashMap<&'static str, usize>,
+    by_id: &Index<'_>,
     disabled: &[String],
 ) -> Result<(), Error> {
     for id in disabled {
-        if !by_id.contains_key(id.as_str()) {
+        if by_id.get(id).is_none() {
             return Err(Error::NotInBinary {
                 id: id.clone(),
                 available: descriptors.iter().map(|d| d.id).collect(),
@@ -421,37 +421,44 @@ fn check_expected(set: &PluginSet, descriptors: &[&PluginDescriptor]) -> Result<
     }
 }
 
-fn index_unique(
+fn index_unique<'d>(
     set: &PluginSet,
-    descriptors: &[&'static PluginDescriptor],
-) -> Result<HashMap<&'static str, usize>, Error> {
+    descriptors: &'d [&'static PluginDescriptor],
+) -> Result<Index<'d>, Error> {
     let source = |crate_name: &str| set.entry(crate_name).map_or(HOST_SOURCE, |e| e.source);
-    let mut by_id = HashMap::with_capacity(descriptors.len());
-    for (i, d) in descriptors.iter().enumerate() {
-        if let Some(&first) = by_id.get(d.id) {
-            let first: &PluginDescriptor = descriptors[first];
+    // Sorted by id: duplicates are neighbours.
+    for pair in descriptors.windows(2) {
+        if pair[0].id == pair[1].id {
             return Err(Error::DuplicateId {
-                id: d.id,
-                first: (first.crate_name, source(first.crate_name)),
-                second: (d.crate_name, source(d.crate_name)),
+                id: pair[0].id,
+                first: (pair[0].crate_name, source(pair[0].crate_name)),
+                second: (pair[1].crate_name, source(pair[1].crate_name)),
             });
         }
-        by_id.insert(d.id, i);
     }
-    Ok(by_id)
+    Ok(Index(descriptors))
+}
+
+/// Descriptors sorted by unique id, searched by id without hashing.
+struct Index<'d>(&'d [&'static PluginDescriptor]);
+
+impl Index<'_> {
+    fn get(&self, id: &str) -> Option<usize> {
+        self.0.binary_search_by(|d| d.id.cmp(id)).ok()
+    }
 }
 
 /// Kahn's algorithm over `depends_on`, always taking the smallest ready id,
 /// so the order depends only on ids and dependencies.
 fn dependency_order(
     descriptors: &[&'static PluginDescriptor],
-    by_id: &HashMap<&'static str, usize>,
+    by_id: &Index<'_>,
 ) -> Result<Vec<&'static PluginDescriptor>, Error> {
     let mut waiting_on = vec![0usize; descriptors.len()];
     let mut dependants: Vec<Vec<usize>> = vec![Vec::new(); descriptors.len()];
     for (i, d) in descriptors.iter().enumerate() {
         for &dependency in d.depends_on {
-            let Some(&j) = by_id.get(dependency) else {
+            let Some(j) = by_id.get(dependency) else {
                 return Err(Error::MissingDependency {
                     plugin: d.id,
                     dependency,
@@ -487,7 +494,7 @@ fn dependency_order(
 /// until a plugin repeats; returns the cycle, first plugin repeated at the end.
 fn find_cycle(
     descriptors: &[&'static PluginDescriptor],
-    by_id: &HashMap<&'static str, usize>,
+    by_id: &Index<'_>,
     waiting_on: &[usize],
 ) -> Vec<&'static str> {
     let start = (0..descriptors.len())
@@ -499,7 +506,7 @@ fn find_cycle(
         let next = descriptors[current]
             .depends_on
             .iter()
-            .map(|dependency| by_id[dependency])
+            .map(|dependency| by_id.get(dependency).expect("dependencies were checked"))
             .filter(|&j| waiting_on[j] > 0)
             .min()
             .expect("a plugin left waiting depends on another one left waiting");
@@ -513,15 +520,17 @@ fn find_cycle(
 }
 
 fn check_components(registry: &Registry) -> Result<(), Error> {
-    let mut seen: HashMap<(TypeId, &str), &Component> =
-        HashMap::with_capacity(registry.components.len());
-    for c in registry.visible() {
-        if let Some(first) = seen.insert((c.type_id, c.name()), c) {
+    let mut visible: Vec<&Component> = registry.visible().collect();
+    // Sorting keeps registry order among equals; duplicates are neighbours.
+    visible.sort_by(|a, b| (a.type_id, a.name()).cmp(&(b.type_id, b.name())));
+    for pair in visible.windows(2) {
+        let (first, second) = (pair[0], pair[1]);
+        if first.type_id == second.type_id && first.name() == second.name() {
             return Err(Error::DuplicateComponent {
-                type_name: c.type_name,
-                name: c.name.clone(),
+                type_name: second.type_name,
+                name: second.name.clone(),
                 first: first.plugin,
-                second: c.plugin,
+                second: second.plugin,
             });
         }
     }
