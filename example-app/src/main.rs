@@ -6,8 +6,10 @@
 use std::io::{Read as _, Write as _};
 use std::process::ExitCode;
 
+use std::collections::BTreeMap;
+
 use plugin_api::registry::Status;
-use plugin_api::{PluginInfo, Registry};
+use plugin_api::{ConfigValue, PluginInfo, Registry};
 
 /// The extension point plugins contribute to: a named text filter.
 type Filter = fn(&str) -> String;
@@ -19,7 +21,8 @@ commands:
   filters                  list the filters plugins provide
   plugins list [--json]    list the plugins built into this binary
 options:
-  --disable ID             leave plugin ID out (repeatable)";
+  --disable ID             leave plugin ID out (repeatable)
+  --config FILE            read plugin settings from [plugins.<id>] of FILE";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -45,8 +48,12 @@ fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
     }
     // Naming the generated crate's SET is what links every plugin crate.
     let mut builder = Registry::builder(&plugin_set::SET);
-    while let ["--disable", id, ..] = args.as_slice() {
-        builder = builder.disable(*id);
+    loop {
+        match args.as_slice() {
+            ["--disable", id, ..] => builder = builder.disable(*id),
+            ["--config", file, ..] => builder = builder.config(*file, read_config(file)?),
+            _ => break,
+        }
         args.drain(..2);
     }
     let mut registry = builder.build()?;
@@ -74,6 +81,48 @@ fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
     };
     registry.shutdown();
     result
+}
+
+/// The `[plugins.<id>]` sections of the TOML file at `path`.
+fn read_config(path: &str) -> Result<BTreeMap<String, ConfigValue>, Box<dyn std::error::Error>> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("failed to read {path}: {e}"))?;
+    let table: toml::Table = toml::from_str(&text).map_err(|e| format!("{path}: {e}"))?;
+    let mut sections = BTreeMap::new();
+    for (key, value) in table {
+        match (key.as_str(), value) {
+            ("plugins", toml::Value::Table(plugins)) => {
+                for (id, section) in plugins {
+                    sections.insert(id, config_value(section));
+                }
+            }
+            _ => {
+                return Err(format!(
+                    "{path}: unknown key `{key}`; expected `[plugins.<id>]` tables"
+                )
+                .into());
+            }
+        }
+    }
+    Ok(sections)
+}
+
+fn config_value(value: toml::Value) -> ConfigValue {
+    match value {
+        toml::Value::String(s) => ConfigValue::String(s),
+        toml::Value::Integer(i) => ConfigValue::Integer(i),
+        toml::Value::Float(x) => ConfigValue::Float(x),
+        toml::Value::Boolean(b) => ConfigValue::Bool(b),
+        toml::Value::Datetime(d) => ConfigValue::String(d.to_string()),
+        toml::Value::Array(items) => {
+            ConfigValue::Array(items.into_iter().map(config_value).collect())
+        }
+        toml::Value::Table(table) => ConfigValue::Table(
+            table
+                .into_iter()
+                .map(|(k, v)| (k, config_value(v)))
+                .collect(),
+        ),
+    }
 }
 
 fn filter(registry: &Registry, names: &[&str]) -> Result<(), Box<dyn std::error::Error>> {

@@ -44,6 +44,7 @@ macro_rules! submit_ones {
                     depends_on: &[],
                     api_version: plugin_api::API_VERSION,
                     create,
+                    config: None,
                 }
             }
         )*
@@ -83,14 +84,18 @@ fn main() {
     // `cargo test --benches` runs this with `--bench` absent: one quick pass.
     let quick = !std::env::args().any(|a| a == "--bench");
     let (samples, iterations) = if quick { (3, 1) } else { (101, 20) };
-    let all: Vec<&'static PluginDescriptor> = inventory::iter::<PluginDescriptor>.into_iter().collect();
+    let all: Vec<&'static PluginDescriptor> =
+        inventory::iter::<PluginDescriptor>.into_iter().collect();
     assert_eq!(all.len(), 1000, "every registration is linked");
 
     let walk = median(samples, iterations, || {
         inventory::iter::<PluginDescriptor>.into_iter().count()
     });
     println!("{:<44} {:>12}", "benchmark", "median");
-    println!("{:<44} {:>12.2?}", "inventory::iter walk, 1000 registrations", walk);
+    println!(
+        "{:<44} {:>12.2?}",
+        "inventory::iter walk, 1000 registrations", walk
+    );
     for n in [10, 100, 1000] {
         let subset = &all[..n];
         let time = median(samples, iterations, || {
@@ -98,7 +103,11 @@ fn main() {
                 .build_from(subset.iter().copied())
                 .expect("registry builds")
         });
-        println!("{:<44} {:>12.2?}", format!("Registry build, {n} registrations"), time);
+        println!(
+            "{:<44} {:>12.2?}",
+            format!("Registry build, {n} registrations"),
+            time
+        );
     }
     let linked = median(samples, iterations, || {
         Registry::build(&SET).expect("registry builds")

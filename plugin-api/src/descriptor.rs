@@ -25,6 +25,8 @@ pub struct PluginDescriptor {
     pub api_version: &'static str,
     /// Creates the plugin value (its `Default`).
     pub create: fn() -> Box<dyn Plugin>,
+    /// The plugin's configuration type, from `#[plugin(config = T)]`.
+    pub config: Option<crate::config::ConfigSpec>,
 }
 
 inventory::collect!(PluginDescriptor);

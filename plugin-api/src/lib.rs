@@ -9,11 +9,13 @@
 //!
 //! This crate does no IO.
 
+pub mod config;
 mod descriptor;
 mod plugin;
 pub mod registry;
 mod set;
 
+pub use config::{ConfigError, ConfigValue};
 pub use descriptor::{API_VERSION, PluginDescriptor};
 pub use plugin::{BoxError, Component, Context, Plugin, Registrar};
 pub use registry::{PluginInfo, Registry};
@@ -48,6 +50,7 @@ pub use plugin_macros::plugin;
 /// public API: it changes with this crate's version.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::config::{ConfigSpec, parse as parse_config};
     pub use crate::descriptor::{API_VERSION, PluginDescriptor};
     pub use crate::plugin::Plugin;
     pub use crate::set::{PluginSet, SetEntry};

@@ -74,16 +74,31 @@ impl fmt::Debug for Component {
 /// An extension point is any `'static` type the host chooses: a trait object
 /// such as `Box<dyn Filter>`, a function pointer, or a plain struct. The host
 /// queries them back with [`Registry::components`](crate::Registry::components).
-#[derive(Debug)]
 pub struct Registrar<'a> {
     pub(crate) plugin: &'static str,
     pub(crate) components: &'a mut Vec<Component>,
+    pub(crate) config: Option<&'a (dyn Any + Send + Sync)>,
+}
+
+impl fmt::Debug for Registrar<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registrar")
+            .field("plugin", &self.plugin)
+            .field("components", &self.components)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Registrar<'_> {
     /// Id of the plugin being registered.
     pub fn plugin(&self) -> &'static str {
         self.plugin
+    }
+
+    /// The plugin's configuration, parsed from its section of the host's
+    /// config file: `Some` when the plugin declares `#[plugin(config = T)]`.
+    pub fn config<T: Any>(&self) -> Option<&T> {
+        self.config.and_then(|c| c.downcast_ref())
     }
 
     /// Contributes `value` under `name` to the extension point `T`.
@@ -109,6 +124,11 @@ impl<'a> Context<'a> {
     /// Id of the plugin being started.
     pub fn plugin(&self) -> &'static str {
         self.plugin
+    }
+
+    /// The plugin's configuration, as [`Registrar::config`] gives it.
+    pub fn config<T: Any>(&self) -> Option<&'a T> {
+        self.registry.config_of(self.plugin)?.downcast_ref()
     }
 
     /// The registry, for looking up components of other plugins.

@@ -1,11 +1,12 @@
 //! The registry: every linked plugin, checked, ordered and instantiated.
 
 use std::any::{Any, TypeId};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant};
 
+use crate::config::ConfigValue;
 use crate::descriptor::PluginDescriptor;
 use crate::plugin::{Component, Context, Plugin, Registrar};
 use crate::set::{PluginSet, SetEntry};
@@ -79,6 +80,7 @@ struct Loaded {
     descriptor: &'static PluginDescriptor,
     entry: Option<&'static SetEntry>,
     instance: Option<Box<dyn Plugin>>,
+    config: Option<Box<dyn Any + Send + Sync>>,
     status: Status,
 }
 
@@ -115,9 +117,23 @@ impl fmt::Debug for Registry {
 pub struct Builder {
     set: &'static PluginSet,
     disabled: Vec<String>,
+    /// The host's config file name and its plugin sections, by plugin id.
+    config: Option<(String, BTreeMap<String, ConfigValue>)>,
 }
 
 impl Builder {
+    /// Hands each plugin its section of the host's config file: `sections`
+    /// maps plugin ids to their values; `file` names the file in errors.
+    /// Plugins without a section get an empty table.
+    pub fn config(
+        mut self,
+        file: impl Into<String>,
+        sections: BTreeMap<String, ConfigValue>,
+    ) -> Builder {
+        self.config = Some((file.into(), sections));
+        self
+    }
+
     /// Leaves the plugin with this id out (from the host's config or flags).
     pub fn disable(mut self, id: impl Into<String>) -> Builder {
         self.disabled.push(id.into());
@@ -144,6 +160,8 @@ impl Builder {
         let by_id = index_unique(self.set, &descriptors)?;
         let order = dependency_order(&descriptors, &by_id)?;
         check_disabled(&descriptors, &by_id, &self.disabled)?;
+        let mut configs =
+            parse_configs(&descriptors, &by_id, &self.disabled, self.config.as_ref())?;
 
         let mut registry = Registry {
             set: self.set,
@@ -160,12 +178,13 @@ impl Builder {
                 descriptor,
                 entry,
                 instance: None,
+                config: configs.remove(descriptor.id),
                 status: Status::Disabled,
             };
             if !self.disabled.iter().any(|d| d == descriptor.id) {
                 loaded.status = match registry.failed_dependency(descriptor) {
                     Some(reason) => Status::Failed { reason },
-                    None => match register(descriptor) {
+                    None => match register(descriptor, loaded.config.as_deref()) {
                         Ok((instance, components)) => {
                             loaded.instance = Some(instance);
                             registry
@@ -188,16 +207,18 @@ impl Builder {
 /// caught and becomes the plugin's failure.
 fn register(
     descriptor: &'static PluginDescriptor,
+    config: Option<&(dyn Any + Send + Sync)>,
 ) -> Result<(Box<dyn Plugin>, Vec<Component>), String> {
-    std::panic::catch_unwind(|| {
+    std::panic::catch_unwind(AssertUnwindSafe(|| {
         let instance = (descriptor.create)();
         let mut components = Vec::new();
         instance.register(&mut Registrar {
             plugin: descriptor.id,
             components: &mut components,
+            config,
         });
         (instance, components)
-    })
+    }))
     .map_err(|panic| format!("panicked while registering: {}", panic_message(&*panic)))
 }
 
@@ -216,6 +237,7 @@ impl Registry {
         Builder {
             set,
             disabled: Vec::new(),
+            config: None,
         }
     }
 
@@ -223,6 +245,12 @@ impl Registry {
     /// enabled. Shorthand for `Registry::builder(set).build()`.
     pub fn build(set: &'static PluginSet) -> Result<Registry, Error> {
         Registry::builder(set).build()
+    }
+
+    /// The parsed configuration of plugin `id`, if it declares one.
+    pub(crate) fn config_of(&self, id: &str) -> Option<&(dyn Any + Send + Sync)> {
+        let index = *self.by_id.get(id)?;
+        self.plugins[index].config.as_deref()
     }
 
     /// The plugin set this registry was checked against.
@@ -368,6 +396,59 @@ fn chain(error: &(dyn std::error::Error + 'static)) -> String {
         source = cause.source();
     }
     out
+}
+
+/// Parses each enabled plugin's section; every section must belong to a
+/// plugin that takes configuration.
+fn parse_configs(
+    descriptors: &[&'static PluginDescriptor],
+    by_id: &Index<'_>,
+    disabled: &[String],
+    config: Option<&(String, BTreeMap<String, ConfigValue>)>,
+) -> Result<HashMap<&'static str, Box<dyn Any + Send + Sync>>, Error> {
+    let file = config.map(|(file, _)| file.as_str());
+    let error = |plugin: &str, key: String, message: String| Error::Config {
+        file: file.map(str::to_owned),
+        plugin: plugin.to_owned(),
+        key,
+        message,
+    };
+    if let Some((_, sections)) = config {
+        for id in sections.keys() {
+            match by_id.get(id).map(|i| descriptors[i]) {
+                None => {
+                    return Err(error(
+                        id,
+                        String::new(),
+                        format!(
+                            "there is no plugin `{id}` in this binary; available: {}",
+                            list(&descriptors.iter().map(|d| d.id).collect::<Vec<_>>())
+                        ),
+                    ));
+                }
+                Some(d) if d.config.is_none() => {
+                    return Err(error(
+                        id,
+                        String::new(),
+                        "the plugin takes no configuration".into(),
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    let empty = ConfigValue::Table(BTreeMap::new());
+    let mut parsed = HashMap::new();
+    for d in descriptors {
+        let Some(spec) = d.config else { continue };
+        if disabled.iter().any(|x| x == d.id) {
+            continue;
+        }
+        let section = config.and_then(|(_, s)| s.get(d.id)).unwrap_or(&empty);
+        let value = (spec.parse)(section).map_err(|e| error(d.id, e.key, e.message))?;
+        parsed.insert(d.id, value);
+    }
+    Ok(parsed)
 }
 
 /// A disabled plugin must not be needed by an enabled one, and every id to
@@ -559,6 +640,16 @@ pub enum Error {
         id: String,
         dependants: Vec<&'static str>,
     },
+    /// A plugin's configuration section does not fit its type.
+    Config {
+        /// The host's config file, if one was given.
+        file: Option<String>,
+        plugin: String,
+        /// Dotted path of the key in the plugin's section; empty for the
+        /// section itself.
+        key: String,
+        message: String,
+    },
     /// A plugin id that is not in this binary.
     NotInBinary {
         id: String,
@@ -620,6 +711,21 @@ impl fmt::Display for Error {
                 if dependants.len() == 1 { "s" } else { "" },
                 if dependants.len() == 1 { "it" } else { "them" },
             ),
+            Error::Config {
+                file,
+                plugin,
+                key,
+                message,
+            } => {
+                let file = file
+                    .as_deref()
+                    .unwrap_or("the host's configuration (no file given)");
+                if key.is_empty() {
+                    write!(f, "{file}: plugin `{plugin}`: {message}")
+                } else {
+                    write!(f, "{file}: plugin `{plugin}`, key `{key}`: {message}")
+                }
+            }
             Error::NotInBinary {
                 id,
                 available,

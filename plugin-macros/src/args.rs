@@ -6,7 +6,7 @@ use syn::punctuated::Punctuated;
 use syn::{LitStr, Path, Token};
 
 const ACCEPTED: &str = "expected one of: `id = \"…\"`, `description = \"…\"`, \
-                        `depends_on = [\"…\", …]`, `crate = path`";
+                        `depends_on = [\"…\", …]`, `config = Type`, `crate = path`";
 
 /// What `#[plugin(...)]` says, once valid.
 pub struct Args {
@@ -14,6 +14,7 @@ pub struct Args {
     pub description: Option<LitStr>,
     pub depends_on: Vec<LitStr>,
     pub krate: Option<Path>,
+    pub config: Option<syn::Type>,
 }
 
 /// Parses the arguments. Returns every error found, not only the first.
@@ -22,6 +23,7 @@ pub fn parse(tokens: TokenStream) -> Result<Args, syn::Error> {
     let mut description: Option<LitStr> = None;
     let mut depends_on: Option<Vec<LitStr>> = None;
     let mut krate: Option<Path> = None;
+    let mut config: Option<syn::Type> = None;
     let mut errors = Errors::default();
 
     let parser = syn::meta::parser(|meta| {
@@ -57,6 +59,13 @@ pub fn parse(tokens: TokenStream) -> Result<Args, syn::Error> {
                 }
                 depends_on = Some(list.into_iter().collect());
             }
+        } else if meta.path.is_ident("config") {
+            let ty: syn::Type = meta.value()?.parse()?;
+            if config.is_some() {
+                errors.push(repeated("config"));
+            } else {
+                config = Some(ty);
+            }
         } else if meta.path.is_ident("crate") {
             let path: Path = meta.value()?.parse()?;
             if krate.is_some() {
@@ -90,6 +99,7 @@ pub fn parse(tokens: TokenStream) -> Result<Args, syn::Error> {
         description,
         depends_on: depends_on.unwrap_or_default(),
         krate,
+        config,
     })
 }
 

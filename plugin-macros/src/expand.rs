@@ -95,6 +95,19 @@ fn registration(args: &Args, target: &Target<'_>) -> TokenStream {
     };
     // Spanned on the type so "does not implement Plugin" points at it.
     let create = quote_spanned!(ident.span()=> #private::create::<#ident>);
+    let config = match &args.config {
+        Some(ty) => {
+            let name = quote!(#ty).to_string();
+            // Spanned on the type, so a type that is not Deserialize is
+            // reported under it.
+            let parse = quote_spanned!(ty.span()=> #private::parse_config::<#ty>);
+            quote!(::core::option::Option::Some(#private::ConfigSpec {
+                type_name: #name,
+                parse: #parse,
+            }))
+        }
+        None => quote!(::core::option::Option::None),
+    };
     quote! {
         const _: () = {
             #private::inventory::submit! {
@@ -106,6 +119,7 @@ fn registration(args: &Args, target: &Target<'_>) -> TokenStream {
                     depends_on: &[#(#depends_on),*],
                     api_version: #private::API_VERSION,
                     create: #create,
+                    config: #config,
                 }
             }
         };

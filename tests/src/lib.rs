@@ -302,7 +302,10 @@ impl Host {
             .expect("read example-app's main.rs");
         self.write("app/src/main.rs", &main);
         let manifest = self.read("app/Cargo.toml");
-        self.write("app/Cargo.toml", &format!("{manifest}serde_json = \"1\"\n"));
+        self.write(
+            "app/Cargo.toml",
+            &format!("{manifest}serde_json = \"1\"\ntoml = \"1\"\n"),
+        );
     }
 
     /// The cache directory `xtask` uses for this host (outside the host).

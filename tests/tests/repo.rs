@@ -129,7 +129,7 @@ fn crate_graph_follows_the_architecture() {
     api.sort();
     assert_eq!(
         api,
-        ["inventory", "plugin-macros"],
+        ["inventory", "plugin-macros", "serde"],
         "plugin-api stays small and does no IO"
     );
     let mut macros = deps_of("plugin-macros");
@@ -183,4 +183,46 @@ fn every_source_file_says_what_it_is_for() {
         missing.is_empty(),
         "files without a `//!` opening line: {missing:#?}"
     );
+}
+
+#[test]
+fn example_app_hands_plugins_their_config_and_names_key_and_file_on_errors() {
+    let mut run = example_app(&["--config", "example.toml", "filters"]);
+    let output = stdout(&expect_success(&mut run));
+    assert!(
+        output.contains("upper      (from plugin upper)"),
+        "{output}"
+    );
+    assert!(
+        !output.contains("lower"),
+        "example.toml keeps only `upper`: {output}"
+    );
+
+    let dir = repo_root().join("target/tmp/e2e-config");
+    std::fs::create_dir_all(&dir).unwrap();
+    let cases = [
+        (
+            "[plugins.upper]\nfilters = \"upper\"\n",
+            "plugin `upper`, key `filters`: invalid type: string \"upper\", expected a sequence",
+        ),
+        (
+            "[plugins.upper]\nfilter = [\"upper\"]\n",
+            "plugin `upper`, key `filter`: unknown key",
+        ),
+        (
+            "[plugins.shout]\nloud = true\n",
+            "plugin `shout`: the plugin takes no configuration",
+        ),
+        (
+            "[plugins.nope]\n",
+            "plugin `nope`: there is no plugin `nope` in this binary; available: `rot`, `shout`, `upper`",
+        ),
+    ];
+    for (i, (config, expected)) in cases.iter().enumerate() {
+        let file = dir.join(format!("bad{i}.toml"));
+        std::fs::write(&file, config).unwrap();
+        let file = file.display().to_string();
+        let output = e2e::expect_failure(&mut example_app(&["--config", &file, "filters"]));
+        assert_eq!(e2e::stderr(&output), format!("error: {file}: {expected}\n"));
+    }
 }

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::set::SetEntry;
-use crate::{API_VERSION, BoxError};
+use crate::{API_VERSION, BoxError, ConfigValue};
 
 #[derive(Default)]
 struct Named;
@@ -36,6 +36,7 @@ fn descriptor(
         depends_on,
         api_version: API_VERSION,
         create: || Box::new(Named),
+        config: None,
     }))
 }
 
@@ -399,4 +400,66 @@ fn shutdown_runs_in_reverse_order_for_started_plugins_only() {
     registry.init();
     registry.shutdown();
     assert_eq!(*LOG.lock().unwrap(), ["a", "b", "c", "b", "a"]);
+}
+
+#[test]
+fn config_sections_are_parsed_and_checked() {
+    #[derive(Debug, serde::Deserialize)]
+    struct Level {
+        level: u8,
+    }
+    #[derive(Default)]
+    struct Configured;
+    impl Plugin for Configured {
+        fn register(&self, registrar: &mut Registrar<'_>) {
+            let level = registrar.config::<Level>().expect("configured").level;
+            registrar.add::<u8>("level", level);
+        }
+    }
+    let configured = || {
+        let mut d = *descriptor("conf", "x", &[]);
+        d.create = || Box::new(Configured);
+        d.config = Some(crate::config::ConfigSpec {
+            type_name: "Level",
+            parse: crate::config::parse::<Level>,
+        });
+        let d: &'static PluginDescriptor = Box::leak(Box::new(d));
+        vec![d, descriptor("plain", "x", &[])]
+    };
+    let section = |entries: &[(&str, ConfigValue)]| {
+        let table = entries
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
+        std::collections::BTreeMap::from([("conf".to_owned(), ConfigValue::Table(table))])
+    };
+    let registry = Registry::builder(&EMPTY)
+        .config("host.toml", section(&[("level", ConfigValue::Integer(7))]))
+        .build_from(configured())
+        .unwrap();
+    assert_eq!(registry.component::<u8>("level"), Some(&7));
+
+    let error = |builder: Builder| builder.build_from(configured()).unwrap_err().to_string();
+    assert_eq!(
+        error(
+            Registry::builder(&EMPTY)
+                .config("host.toml", section(&[("level", ConfigValue::Bool(true))]))
+        ),
+        "host.toml: plugin `conf`, key `level`: invalid type: boolean `true`, expected u8"
+    );
+    assert_eq!(
+        error(Registry::builder(&EMPTY)),
+        "the host's configuration (no file given): plugin `conf`: missing field `level`"
+    );
+    let mut plain = section(&[]);
+    plain.insert("plain".into(), ConfigValue::Table(Default::default()));
+    assert_eq!(
+        error(Registry::builder(&EMPTY).config("host.toml", plain)),
+        "host.toml: plugin `plain`: the plugin takes no configuration"
+    );
+    // A disabled plugin's configuration is not parsed.
+    Registry::builder(&EMPTY)
+        .disable("conf")
+        .build_from(configured())
+        .unwrap();
 }
