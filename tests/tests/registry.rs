@@ -2,7 +2,9 @@
 //! against throwaway plugin crates: isolation of a panicking plugin,
 //! duplicate ids, cycles, disabled dependencies, and provenance.
 
-use e2e::{GitRepo, Host, PluginCrate, expect_failure, expect_success, stderr, stdout};
+use e2e::{
+    GitRepo, Host, PluginCrate, assert_unchanged, expect_failure, expect_success, stderr, stdout,
+};
 use sha2::{Digest as _, Sha256};
 
 fn host(name: &str, plugins: &[(&str, PluginCrate<'_>)], manifest: &str) -> Host {
@@ -94,21 +96,54 @@ fn a_panicking_plugin_is_reported_and_left_out_with_its_dependants() {
 }
 
 #[test]
-fn a_duplicate_id_across_two_crates_names_both_crates_and_sources() {
-    let host = host(
-        "a_duplicate_id_across_two_crates",
-        &[
-            ("plugins/one", PluginCrate::new("one-crate", "upper")),
-            ("plugins/two", PluginCrate::new("two-crate", "upper")),
-        ],
+fn a_duplicate_id_across_two_crates_is_caught_at_sync_naming_both() {
+    let host = Host::new("a_duplicate_id_across_two_crates");
+    host.plugin("plugins/one", &PluginCrate::new("one-crate", "upper"));
+    host.plugin("plugins/two", &PluginCrate::new("two-crate", "upper"));
+    host.write(
+        "plugins.toml",
         "[plugins]\none-crate = { path = \"plugins/one\" }\ntwo-crate = { path = \"plugins/two\" }\n",
     );
-    let output = expect_failure(host.app_bin(false).args(["plugins", "list"]));
+    let before = host.snapshot();
+    let output = expect_failure(&mut host.xtask(&["sync"]));
     assert_eq!(
         stderr(&output),
-        "error: plugin id `upper` is registered by both crate `one-crate` (local) and crate \
-         `two-crate` (local); ids must be unique: change one of them or disable one plugin in \
-         plugins.toml\n"
+        "error: plugins `one-crate` (local, plugins/one) and `two-crate` (local, plugins/two) in \
+         plugins.toml both register plugin id `upper`; ids must be unique: change one of them or \
+         disable one plugin in plugins.toml\n"
+    );
+    assert_unchanged(&before, &host.snapshot());
+}
+
+#[test]
+fn a_duplicate_id_sync_cannot_see_fails_at_start_up_naming_both_crates_and_sources() {
+    // The host itself registers `upper` too: sync does not read the host's
+    // sources, the registry catches it.
+    let host = Host::new("a_duplicate_id_sync_cannot_see");
+    host.plugin("plugins/one", &PluginCrate::new("one-crate", "upper"));
+    host.write(
+        "plugins.toml",
+        "[plugins]\none-crate = { path = \"plugins/one\" }\n",
+    );
+    let main = host.read("app/src/main.rs");
+    host.write(
+        "app/src/main.rs",
+        &format!(
+            "{main}\n#[plugin_api::plugin(id = \"upper\")]\n#[derive(Default)]\nstruct BuiltIn;\n\n\
+             impl plugin_api::Plugin for BuiltIn {{\n    fn register(&self, _: &mut plugin_api::Registrar<'_>) {{}}\n}}\n"
+        ),
+    );
+    expect_success(&mut host.xtask(&["sync"]));
+    let build = host.build(false);
+    assert!(build.status.success(), "{}", stderr(&build));
+    let output = expect_failure(&mut host.app_bin(false));
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "error: plugin id `upper` is registered by both crate `{}` (host) and crate `one-crate` \
+             (local); ids must be unique: change one of them or disable one plugin in plugins.toml\n",
+            host.app
+        )
     );
 }
 

@@ -9,6 +9,7 @@ mod edit;
 mod files;
 mod git;
 mod host;
+mod scan;
 mod sync;
 mod verify;
 

@@ -22,7 +22,7 @@ use build_support::{LOCK_FILE, MANIFEST_FILE, PLUGIN_SET_DIR, SOURCES_DIR};
 use crate::cache::{Cache, CachedRepo, RepoUrl};
 use crate::checksum;
 use crate::files::{Written, write_if_changed};
-use crate::{git, host};
+use crate::{git, host, scan};
 
 #[derive(Debug)]
 pub struct Options {
@@ -63,6 +63,8 @@ struct Resolved {
     /// What makes two declarations the same crate: its directory, or its
     /// repository and subdir.
     identity: String,
+    /// Plugin ids its sources register, as far as `scan` can tell.
+    ids: Vec<String>,
     git: Option<GitResolved>,
 }
 
@@ -265,8 +267,8 @@ fn check_locked(lock_path: &Path, lock_text: &str) -> anyhow::Result<()> {
     }
 }
 
-/// No two declarations may be the same crate, and one repository may be
-/// used at one commit only.
+/// No two declarations may be the same crate or register the same plugin id,
+/// and one repository may be used at one commit only.
 fn check_distinct(resolved: &[Resolved]) -> anyhow::Result<()> {
     let mut by_identity: BTreeMap<&str, &str> = BTreeMap::new();
     let mut by_repo: BTreeMap<&str, (&str, &str)> = BTreeMap::new();
@@ -289,6 +291,23 @@ fn check_distinct(resolved: &[Resolved]) -> anyhow::Result<()> {
                 &commit[..12],
                 &git.commit[..12]
             );
+        }
+    }
+    let mut by_id: BTreeMap<&str, &Resolved> = BTreeMap::new();
+    for r in resolved {
+        for id in &r.ids {
+            if let Some(other) = by_id.insert(id, r) {
+                let describe = |r: &Resolved| match &r.locked.path {
+                    Some(path) => format!("`{}` (local, {path})", r.locked.name),
+                    None => format!("`{}` ({})", r.locked.name, r.locked.source),
+                };
+                bail!(
+                    "plugins {} and {} in {MANIFEST_FILE} both register plugin id `{id}`; ids must \
+                     be unique: change one of them or disable one plugin in {MANIFEST_FILE}",
+                    describe(other),
+                    describe(r)
+                );
+            }
         }
     }
     Ok(())
@@ -351,6 +370,7 @@ fn resolve_path(
             checksum: None,
         },
         identity: dir.display().to_string(),
+        ids: scan::plugin_ids(&dir),
         git: None,
     })
 }
@@ -489,6 +509,7 @@ fn resolve_git(
             Some(subdir) => format!("{} (subdir {subdir})", repo_url.canonical),
             None => repo_url.canonical.clone(),
         },
+        ids: scan::plugin_ids(&crate_dir),
         git: Some(GitResolved {
             repo: repo_url.canonical.clone(),
             commit,
