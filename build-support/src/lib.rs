@@ -12,6 +12,7 @@ pub mod manifest;
 mod text;
 
 pub use fresh::check_sync;
+pub use text::sha256_hex;
 
 /// File name of the manifest, at the host workspace root.
 pub const MANIFEST_FILE: &str = "plugins.toml";

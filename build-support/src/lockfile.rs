@@ -84,12 +84,7 @@ pub const LOCAL_SOURCE: &str = "local";
 
 /// `sha256:` of a lockfile's text, as [`Lockfile::digest`] computes it.
 pub fn digest_text(text: &str) -> String {
-    use sha2::{Digest as _, Sha256};
-    let mut out = String::from("sha256:");
-    for byte in Sha256::digest(text.as_bytes()) {
-        write!(out, "{byte:02x}").expect("String write");
-    }
-    out
+    format!("sha256:{}", crate::sha256_hex(text.as_bytes()))
 }
 
 #[derive(Debug, thiserror::Error)]

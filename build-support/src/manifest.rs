@@ -4,7 +4,6 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest as _, Sha256};
 use toml_edit::{Item, Key, TableLike, Value};
 
 use crate::text::{did_you_mean, line_col, quote};
@@ -191,13 +190,7 @@ impl Manifest {
             )
             .expect("writing to a String cannot fail");
         }
-        let hash = Sha256::digest(canonical.as_bytes());
-        let mut hex = String::with_capacity(71);
-        hex.push_str("sha256:");
-        for byte in hash {
-            write!(hex, "{byte:02x}").expect("writing to a String cannot fail");
-        }
-        hex
+        format!("sha256:{}", crate::sha256_hex(canonical.as_bytes()))
     }
 }
 

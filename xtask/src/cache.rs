@@ -8,9 +8,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
 
-use sha2::{Digest as _, Sha256};
-
-use crate::checksum::hex;
 use crate::git;
 
 /// Written last into a checkout; a checkout without it is never used.
@@ -142,7 +139,7 @@ impl RepoUrl {
             })
             .take(40)
             .collect();
-        let hash = hex(&Sha256::digest(self.canonical.as_bytes()));
+        let hash = build_support::sha256_hex(self.canonical.as_bytes());
         format!("{name}-{}", &hash[..16])
     }
 }

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::Context as _;
-use sha2::{Digest as _, Sha256};
+use build_support::sha256_hex;
 
 /// Files that belong to the cache's bookkeeping, not to the plugin.
 pub const IGNORED: &[&str] = &[crate::cache::CHECKOUT_MARKER];
@@ -42,17 +42,14 @@ fn walk(dir: &Path, prefix: &str, out: &mut Sums) -> anyhow::Result<()> {
             let target = std::fs::read_link(&path)
                 .with_context(|| format!("failed to read link {}", path.display()))?;
             let target = target.to_string_lossy();
-            out.insert(
-                relative,
-                format!("l:{}", hex(&Sha256::digest(target.as_bytes()))),
-            );
+            out.insert(relative, format!("l:{}", sha256_hex(target.as_bytes())));
         } else if kind.is_dir() {
             walk(&path, &format!("{relative}/"), out)?;
         } else {
             let bytes = std::fs::read(&path)
                 .with_context(|| format!("failed to read {}", path.display()))?;
             let tag = if is_executable(&entry)? { "x" } else { "f" };
-            out.insert(relative, format!("{tag}:{}", hex(&Sha256::digest(&bytes))));
+            out.insert(relative, format!("{tag}:{}", sha256_hex(&bytes)));
         }
     }
     Ok(())
@@ -81,7 +78,7 @@ pub fn digest(sums: &Sums) -> String {
     for (path, sum) in sums {
         writeln!(text, "{path} {sum}").expect("String write");
     }
-    format!("sha256:{}", hex(&Sha256::digest(text.as_bytes())))
+    format!("sha256:{}", sha256_hex(text.as_bytes()))
 }
 
 /// The paths whose sums differ between `expected` and `actual`, each with
@@ -97,14 +94,6 @@ pub fn differences(expected: &Sums, actual: &Sums) -> Vec<String> {
     }
     for path in actual.keys().filter(|p| !expected.contains_key(*p)) {
         out.push(format!("{path} (added)"));
-    }
-    out
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        write!(out, "{b:02x}").expect("String write");
     }
     out
 }
