@@ -834,6 +834,20 @@ fn add_and_remove_keep_comments_and_sync() {
     );
     let output = host.build_and_run(false);
     assert!(!output.contains("alpha"), "{output}");
+
+    // A path given on the command line is relative to where the command runs.
+    host.plugin("plugins/beta", &PluginCrate::new("beta", "beta"));
+    let mut add = host.xtask(&["add", "beta", "--path", "../plugins/beta"]);
+    add.current_dir(host.path("app"));
+    expect_success(&mut add);
+    assert!(
+        host.read("plugins.toml")
+            .contains("beta = { path = \"plugins/beta\" }\n"),
+        "{}",
+        host.read("plugins.toml")
+    );
+    expect_success(&mut host.xtask(&["remove", "beta"]));
+
     let output = expect_failure(&mut host.xtask(&["remove", "alpha"]));
     assert_eq!(
         stderr(&output),

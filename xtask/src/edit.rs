@@ -40,17 +40,41 @@ fn plugins_table(document: &mut DocumentMut) -> anyhow::Result<&mut Table> {
         .context("`plugins` in plugins.toml is not a table")
 }
 
+/// A local path given on the command line is relative to the current
+/// directory; plugins.toml wants it relative to itself, as `cargo add` does.
+fn from_cwd(root: &Path, path: &str) -> anyhow::Result<String> {
+    if Path::new(path).is_absolute() {
+        return Ok(path.to_owned());
+    }
+    let cwd = std::env::current_dir().context("failed to read the current directory")?;
+    let full = cwd.join(path);
+    let full = full
+        .canonicalize()
+        .with_context(|| format!("{} does not exist", full.display()))?;
+    Ok(crate::host::relative_path(root, &full))
+}
+
 /// The text of plugins.toml with `declaration` added (or replacing the
 /// plugin of the same name, keeping its place).
 pub fn add(root: &Path, declaration: &Declaration) -> anyhow::Result<String> {
+    let path = declaration
+        .path
+        .as_deref()
+        .map(|p| from_cwd(root, p))
+        .transpose()?;
+    let git = match declaration.git.as_deref() {
+        // A local repository, as a path: relative to plugins.toml too.
+        Some(url) if !url.contains("://") && Path::new(url).exists() => Some(from_cwd(root, url)?),
+        other => other.map(str::to_owned),
+    };
     let mut entry = InlineTable::new();
     let mut put = |key: &str, value: &Option<String>| {
         if let Some(value) = value {
             entry.insert(key, Value::from(value.as_str()));
         }
     };
-    put("path", &declaration.path);
-    put("git", &declaration.git);
+    put("path", &path);
+    put("git", &git);
     put("tag", &declaration.tag);
     put("branch", &declaration.branch);
     put("rev", &declaration.rev);

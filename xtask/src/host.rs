@@ -1,7 +1,7 @@
 //! The host workspace: where it is, and whether it can hold the generated
 //! `plugin-set` crate.
 
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use anyhow::{Context as _, bail};
 use build_support::{MANIFEST_FILE, PLUGIN_SET_DIR, SOURCES_DIR};
@@ -145,9 +145,28 @@ pub fn read_package(dir: &Path) -> anyhow::Result<(String, String)> {
     Ok((name.to_owned(), version.to_owned()))
 }
 
+/// `path` relative to `base` (both canonical), `/`-separated.
+pub fn relative_path(base: &Path, path: &Path) -> String {
+    let base: Vec<Component> = base.components().collect();
+    let path: Vec<Component> = path.components().collect();
+    let common = base.iter().zip(&path).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<String> = vec!["..".to_owned(); base.len() - common];
+    parts.extend(
+        path[common..]
+            .iter()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+    );
+    if parts.is_empty() {
+        ".".to_owned()
+    } else {
+        parts.join("/")
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::glob_matches;
+    use super::{glob_matches, relative_path};
+    use std::path::Path;
 
     #[test]
     fn member_globs() {
@@ -157,5 +176,16 @@ mod tests {
         assert!(glob_matches("plugin-*", "plugin-set"));
         assert!(!glob_matches("plugins/*", "plugin-set"));
         assert!(!glob_matches("plugin-api", "plugin-set"));
+    }
+
+    #[test]
+    fn relative_paths() {
+        let check = |base: &str, path: &str, expected: &str| {
+            assert_eq!(relative_path(Path::new(base), Path::new(path)), expected);
+        };
+        check("/w/host", "/w/host/plugins/a", "plugins/a");
+        check("/w/host", "/w/other/a", "../other/a");
+        check("/w/host", "/w/host", ".");
+        check("/w/host/deep", "/x", "../../../x");
     }
 }

@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::IsTerminal as _;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, anyhow, bail};
 use build_support::codegen;
@@ -365,7 +365,7 @@ fn resolve_path(
             package,
             version,
             source: LOCAL_SOURCE.to_owned(),
-            path: Some(relative_path(root, &dir)),
+            path: Some(host::relative_path(root, &dir)),
             subdir: None,
             checksum: None,
         },
@@ -722,39 +722,4 @@ fn remove_stale_sources(root: &Path, lock: &Lockfile) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-/// `path` relative to `base` (both canonical), `/`-separated.
-fn relative_path(base: &Path, path: &Path) -> String {
-    let base: Vec<Component> = base.components().collect();
-    let path: Vec<Component> = path.components().collect();
-    let common = base.iter().zip(&path).take_while(|(a, b)| a == b).count();
-    let mut parts: Vec<String> = vec!["..".to_owned(); base.len() - common];
-    parts.extend(
-        path[common..]
-            .iter()
-            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
-    );
-    if parts.is_empty() {
-        ".".to_owned()
-    } else {
-        parts.join("/")
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::relative_path;
-    use std::path::Path;
-
-    #[test]
-    fn relative_paths() {
-        let check = |base: &str, path: &str, expected: &str| {
-            assert_eq!(relative_path(Path::new(base), Path::new(path)), expected);
-        };
-        check("/w/host", "/w/host/plugins/a", "plugins/a");
-        check("/w/host", "/w/other/a", "../other/a");
-        check("/w/host", "/w/host", ".");
-        check("/w/host/deep", "/x", "../../../x");
-    }
 }
