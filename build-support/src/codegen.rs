@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use crate::lockfile::{LockedPlugin, Lockfile};
 use crate::manifest::{Declaration, Manifest};
 use crate::text::quote;
-use crate::{LOCK_FILE, MANIFEST_FILE, PLUGIN_SET_PACKAGE, SOURCES_DIR};
+use crate::{LOCK_FILE, MANIFEST_FILE, PLUGIN_SET_PACKAGE};
 
 /// One file of the generated crate.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,12 +42,6 @@ pub fn plugin_set(manifest: &Manifest, lock: &Lockfile) -> Vec<GeneratedFile> {
         GeneratedFile {
             path: "Cargo.toml",
             contents: cargo_toml(&plugins, &lock.digest()),
-        },
-        GeneratedFile {
-            path: ".gitignore",
-            contents: format!(
-                "# {HEADER}\n# Git plugins' files, restored by sync from plugins.lock and the cache.\n/{SOURCES_DIR}/\n"
-            ),
         },
         GeneratedFile {
             path: "build.rs",
@@ -214,14 +208,11 @@ mod tests {
         };
         let files = plugin_set(&manifest, &lock);
         let paths: Vec<_> = files.iter().map(|f| f.path).collect();
-        assert_eq!(
-            paths,
-            ["Cargo.toml", ".gitignore", "build.rs", "src/lib.rs"]
-        );
+        assert_eq!(paths, ["Cargo.toml", "build.rs", "src/lib.rs"]);
         let cargo = &files[0].contents;
         assert!(cargo.contains("my-upper = { path = \"../p/upper\" }\nrot = { path = \"../p/rot13\", package = \"rot13\", features = [\"rot47\"], default-features = false }\n"), "{cargo}");
         assert!(!cargo.contains("off"), "{cargo}");
-        let lib = &files[3].contents;
+        let lib = &files[2].contents;
         assert!(
             lib.contains("extern crate my_upper as _;\nextern crate rot as _;\n"),
             "{lib}"

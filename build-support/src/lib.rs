@@ -20,7 +20,10 @@ pub const MANIFEST_FILE: &str = "plugins.toml";
 pub const LOCK_FILE: &str = "plugins.lock";
 /// Directory of the generated crate, under the host workspace root.
 pub const PLUGIN_SET_DIR: &str = "plugin-set";
-/// Directory, inside the generated crate's, of the git plugins' files.
-pub const SOURCES_DIR: &str = "sources";
+/// Directory, under the host workspace root, of the git plugins' files. Not
+/// inside the generated crate's directory: cargo treats everything under a
+/// member's directory as that member's, and a plugin repository with its own
+/// workspace would then inherit from the host's.
+pub const SOURCES_DIR: &str = "plugin-sources";
 /// Package name of the generated crate.
 pub const PLUGIN_SET_PACKAGE: &str = "plugin-set";

@@ -53,8 +53,8 @@ impl LockedPlugin {
             .and_then(|rest| rest.rsplit_once('#'))
     }
 
-    /// Directory of a git plugin's files, relative to the generated crate:
-    /// `sources/<name>-<commit[..12]>`. Named by commit so that a sync
+    /// Directory of a git plugin's files, relative to the workspace root:
+    /// `plugin-sources/<name>-<commit[..12]>`. Named by commit so that a sync
     /// interrupted while copying a new commit leaves the old one in place.
     pub fn git_checkout_dir(&self) -> String {
         let commit = self.git_source().map_or("", |(_, commit)| commit);
@@ -72,8 +72,8 @@ impl LockedPlugin {
             (Some(path), _) if path.starts_with('/') => path.clone(),
             (Some(path), _) => format!("../{path}"),
             (None, _) => match &self.subdir {
-                Some(subdir) => format!("{}/{subdir}", self.git_checkout_dir()),
-                None => self.git_checkout_dir(),
+                Some(subdir) => format!("../{}/{subdir}", self.git_checkout_dir()),
+                None => format!("../{}", self.git_checkout_dir()),
             },
         }
     }
@@ -249,7 +249,10 @@ mod tests {
             rot.git_source(),
             Some(("https://example.com/rot?tag=v1", &*"a".repeat(40)))
         );
-        assert_eq!(rot.crate_dir(), "sources/rot-aaaaaaaaaaaa/crates/rot");
+        assert_eq!(
+            rot.crate_dir(),
+            "../plugin-sources/rot-aaaaaaaaaaaa/crates/rot"
+        );
         assert_eq!(lock.plugins[0].crate_dir(), "../plugins/upper");
         assert_eq!(lock.plugins[0].git_source(), None);
     }

@@ -1,5 +1,5 @@
 //! Harness for the end-to-end tests: throwaway host workspaces in
-//! `target/tmp/e2e/<test>`, the real `xtask` binary, the real `cargo`.
+//! `$TMPDIR/static-plugins-e2e/<test>`, the real `xtask` binary, the real `cargo`.
 //!
 //! Every host build shares one target directory (`target/e2e`), so the
 //! runtime crates compile once per profile. Builds run `--offline` against a
@@ -186,6 +186,15 @@ impl<'a> PluginCrate<'a> {
     }
 }
 
+/// Where throwaway hosts live: outside this repository. Cargo prefers a
+/// workspace root it has already loaded among a package's ancestors, and
+/// this repository's root is loaded for the hosts' `plugin-api`: a host
+/// inside it would see its git plugins inherit `[workspace.package]` from
+/// this repository instead of from their own workspace.
+pub fn hosts_dir() -> PathBuf {
+    std::env::temp_dir().join("static-plugins-e2e")
+}
+
 /// A throwaway host workspace: root `Cargo.toml` with the generated crate as
 /// a member, an `app` binary that lists the registry, and plugin crates.
 #[derive(Debug)]
@@ -223,9 +232,9 @@ fn main() {
 "#;
 
 impl Host {
-    /// A fresh host in `target/tmp/e2e/<name>` (emptied first, kept after).
+    /// A fresh host in `$TMPDIR/static-plugins-e2e/<name>` (emptied first, kept after).
     pub fn new(name: &str) -> Host {
-        let root = repo_root().join("target/tmp/e2e").join(name);
+        let root = hosts_dir().join(name);
         for dir in [root.clone(), root.with_extension("cache")] {
             if dir.exists() {
                 std::fs::remove_dir_all(&dir).expect("remove the previous run's host");
@@ -239,7 +248,7 @@ impl Host {
         host.write(
             "Cargo.toml",
             &format!(
-                "[workspace]\nresolver = \"3\"\nmembers = [\"app\", \"plugin-set\"]\nexclude = [\"plugin-set/sources\"]\n\n\
+                "[workspace]\nresolver = \"3\"\nmembers = [\"app\", \"plugin-set\"]\nexclude = [\"plugin-sources\"]\n\n\
                  [workspace.dependencies]\nplugin-api = {{ path = {:?} }}\nbuild-support = {{ path = {:?} }}\n",
                 repo.join("plugin-api"),
                 repo.join("build-support"),
@@ -327,6 +336,21 @@ impl Host {
         if release {
             command.arg("--release");
         }
+        self.run_build(command)
+    }
+
+    /// `cargo build` of the app without `--offline`, for a host whose
+    /// plugins have git dependencies (test repositories on `file://`) that
+    /// cargo must fetch itself.
+    pub fn build_fetching_git(&self) -> Output {
+        let mut command = cargo();
+        command
+            .current_dir(&self.root)
+            .args(["build", "--package", &self.app]);
+        self.run_build(command)
+    }
+
+    fn run_build(&self, mut command: Command) -> Output {
         let _shared = (!EXCLUSIVE.get()).then(|| BUILDS.read().unwrap_or_else(|e| e.into_inner()));
         run(&mut command)
     }

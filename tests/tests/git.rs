@@ -119,12 +119,12 @@ fn each_reference_kind_is_pinned_built_and_listed() {
     }
     // Sources live in the host, relative, and are ignored by git.
     assert!(host.read("plugin-set/Cargo.toml").contains(&format!(
-        "light = {{ path = \"sources/light-{}\" }}",
+        "light = {{ path = \"../plugin-sources/light-{}\" }}",
         &light_v1[..12]
     )));
     assert_eq!(
-        host.read("plugin-set/.gitignore").lines().last(),
-        Some("/sources/")
+        host.read("plugin-sources/.gitignore").lines().last(),
+        Some("*")
     );
 
     // A second sync needs nothing: no network, no change, no rebuild.
@@ -337,11 +337,11 @@ fn offline_locked_and_frozen_never_fetch_and_fail_clearly() {
         std::fs::remove_dir_all(&gone).unwrap();
     }
     std::fs::rename(&repo.dir, &gone).unwrap();
-    std::fs::remove_dir_all(host.path("plugin-set/sources")).unwrap();
+    std::fs::remove_dir_all(host.path("plugin-sources")).unwrap();
     expect_success(&mut host.xtask(&["sync", "--frozen"]));
     assert!(
         host.path(&format!(
-            "plugin-set/sources/offline-{}/Cargo.toml",
+            "plugin-sources/offline-{}/Cargo.toml",
             &tagged[..12]
         ))
         .is_file()
@@ -349,7 +349,7 @@ fn offline_locked_and_frozen_never_fetch_and_fail_clearly() {
 
     // With an empty cache too, --offline says what is missing and where.
     std::fs::remove_dir_all(host.cache_dir()).unwrap();
-    std::fs::remove_dir_all(host.path("plugin-set/sources")).unwrap();
+    std::fs::remove_dir_all(host.path("plugin-sources")).unwrap();
     let before = host.snapshot();
     let output = expect_failure(&mut host.xtask(&["sync", "--offline"]));
     let log = stderr(&output);
@@ -369,7 +369,7 @@ fn offline_locked_and_frozen_never_fetch_and_fail_clearly() {
 fn verify_names_modified_files_and_sync_restores_them() {
     let host = Host::new("verify_names_modified_files_and_sync_restores_them");
     let repo = plugin_repo("verified", "verified", "v1");
-    let dir = format!("plugin-set/sources/verified-{}", &repo.head()[..12]);
+    let dir = format!("plugin-sources/verified-{}", &repo.head()[..12]);
     host.write(
         "plugins.toml",
         &format!("[plugins]\nverified = {{ git = \"{}\" }}\n", repo.url()),
@@ -577,7 +577,7 @@ fn git_plugins_need_their_sources_excluded_from_the_workspace() {
     let host = Host::new("git_plugins_need_their_sources_excluded");
     let root = host
         .read("Cargo.toml")
-        .replace("exclude = [\"plugin-set/sources\"]\n", "");
+        .replace("exclude = [\"plugin-sources\"]\n", "");
     host.write("Cargo.toml", &root);
     host.write(
         "plugins.toml",
@@ -589,7 +589,7 @@ fn git_plugins_need_their_sources_excluded_from_the_workspace() {
         stderr(&output),
         format!(
             "error: {}/Cargo.toml does not exclude the git plugins' sources from the workspace; \
-             add \"plugin-set/sources\" to `[workspace] exclude` (a plugin repository with its own \
+             add \"plugin-sources\" to `[workspace] exclude` (a plugin repository with its own \
              `[workspace]` would otherwise break the build)\n",
             host.root.canonicalize().unwrap().display()
         )
@@ -653,11 +653,18 @@ fn a_sync_killed_at_any_point_leaves_a_usable_state_and_the_next_completes() {
     assert!(host.build_and_run(false).contains("filter c2 c2(abc)"));
     // And the next sync tidies up and changes nothing else.
     expect_success(&mut host.xtask(&["sync"]));
-    let sources: Vec<_> = std::fs::read_dir(host.path("plugin-set/sources"))
+    let mut sources: Vec<_> = std::fs::read_dir(host.path("plugin-sources"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(sources, [format!("crashy-{}", &repo.head()[..12])]);
+    sources.sort();
+    assert_eq!(
+        sources,
+        [
+            ".gitignore".to_owned(),
+            format!("crashy-{}", &repo.head()[..12])
+        ]
+    );
 }
 
 #[test]
@@ -888,7 +895,7 @@ fn the_cache_is_overridable_and_cleanable() {
     assert!(stderr(&output).contains("is empty"), "{}", stderr(&output));
 
     // Nothing cached and the copy gone: offline cannot restore it.
-    std::fs::remove_dir_all(host.path("plugin-set/sources")).unwrap();
+    std::fs::remove_dir_all(host.path("plugin-sources")).unwrap();
     let output = expect_failure(&mut host.xtask(&["sync", "--offline", &flag]));
     assert!(
         stderr(&output).contains("is not in the cache"),

@@ -73,13 +73,13 @@ pub fn check_workspace(root: &Path, has_git_plugins: bool) -> anyhow::Result<()>
             path.display()
         );
     }
-    let sources = format!("{PLUGIN_SET_DIR}/{SOURCES_DIR}");
+    let sources = SOURCES_DIR;
     let excluded = workspace
         .get("exclude")
         .and_then(Item::as_array)
         .is_some_and(|a| {
             a.iter()
-                .any(|v| v.as_str().map(|s| s.trim_end_matches('/')) == Some(sources.as_str()))
+                .any(|v| v.as_str().map(|s| s.trim_end_matches('/')) == Some(sources))
         });
     if has_git_plugins && !excluded {
         bail!(
@@ -118,7 +118,9 @@ fn glob_matches(pattern: &str, name: &str) -> bool {
 }
 
 /// Name and version of the package whose manifest is `dir/Cargo.toml`.
-pub fn read_package(dir: &Path) -> anyhow::Result<(String, String)> {
+/// `version.workspace = true` is read from the nearest workspace root above
+/// `dir` that is still inside `top` (the repository or tree it came from).
+pub fn read_package(dir: &Path, top: &Path) -> anyhow::Result<(String, String)> {
     let path = dir.join("Cargo.toml");
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("failed to read {}", path.display()))?;
@@ -132,17 +134,42 @@ pub fn read_package(dir: &Path) -> anyhow::Result<(String, String)> {
         .and_then(Item::as_str)
         .with_context(|| format!("{} has no `package.name`", path.display()))?;
     let version = match package.get("version") {
-        None => "0.0.0",
+        None => "0.0.0".to_owned(),
         Some(item) => match item.as_str() {
-            Some(v) => v,
-            None => bail!(
-                "{}: `package.version` is not a plain string (workspace inheritance \
-                 is not supported yet for plugins)",
-                path.display()
-            ),
+            Some(v) => v.to_owned(),
+            None if item.get("workspace").and_then(Item::as_bool) == Some(true) => {
+                workspace_version(dir, top).with_context(|| {
+                    format!(
+                        "{} inherits `version` from its workspace, but no workspace root \
+                         above it declares `[workspace.package] version`",
+                        path.display()
+                    )
+                })?
+            }
+            None => bail!("{}: `package.version` is not a string", path.display()),
         },
     };
-    Ok((name.to_owned(), version.to_owned()))
+    Ok((name.to_owned(), version))
+}
+
+/// `[workspace.package] version` of the nearest workspace root above `dir`
+/// inside `top`.
+fn workspace_version(dir: &Path, top: &Path) -> Option<String> {
+    dir.ancestors()
+        .skip(1)
+        .take_while(|d| d.starts_with(top))
+        .filter_map(|d| std::fs::read_to_string(d.join("Cargo.toml")).ok())
+        .filter_map(|text| Document::parse(text).ok())
+        .find_map(|document| {
+            let workspace = document.get("workspace")?;
+            Some(
+                workspace
+                    .get("package")?
+                    .get("version")?
+                    .as_str()?
+                    .to_owned(),
+            )
+        })
 }
 
 /// `path` relative to `base` (both canonical), `/`-separated.

@@ -3,6 +3,7 @@
 //! The only crate that writes `plugins.lock` and the generated `plugin-set`
 //! crate, and (later) the only one that touches the network.
 
+mod api;
 mod cache;
 mod checksum;
 mod edit;

@@ -1,6 +1,6 @@
 //! `cargo xtask sync` and `update`: plugins.toml → plugins.lock + the
 //! generated crate (and, for git plugins, their files under
-//! `plugin-set/sources/`).
+//! `plugin-sources/`).
 //!
 //! Everything is resolved and validated before the first byte is written in
 //! the host; files are then written atomically and only when they change,
@@ -22,7 +22,7 @@ use build_support::{LOCK_FILE, MANIFEST_FILE, PLUGIN_SET_DIR, SOURCES_DIR};
 use crate::cache::{Cache, CachedRepo, RepoUrl};
 use crate::checksum;
 use crate::files::{Written, write_if_changed};
-use crate::{git, host, scan};
+use crate::{api, git, host, scan};
 
 #[derive(Debug)]
 pub struct Options {
@@ -65,13 +65,15 @@ struct Resolved {
     identity: String,
     /// Plugin ids its sources register, as far as `scan` can tell.
     ids: Vec<String>,
+    /// How the crate depends on plugin-api.
+    api: api::ApiSource,
     git: Option<GitResolved>,
 }
 
 struct GitResolved {
     repo: String,
     commit: String,
-    /// A cache checkout to copy into `plugin-set/sources/<name>`, when the
+    /// A cache checkout to copy into `plugin-sources/<name>-<commit>`, when the
     /// copy there is missing or differs.
     copy_from: Option<PathBuf>,
     /// `old → new` for `update`'s report.
@@ -122,6 +124,12 @@ pub fn sync(options: &Options) -> anyhow::Result<Vec<String>> {
         resolved.push(result?);
     }
     check_distinct(&resolved)?;
+    if !resolved.is_empty() {
+        let host_api = api::host(root)?;
+        for r in &resolved {
+            api::check(&r.locked.name, root, &r.api, &host_api)?;
+        }
+    }
 
     let lock = Lockfile {
         manifest_digest: manifest.digest(),
@@ -146,13 +154,21 @@ pub fn sync(options: &Options) -> anyhow::Result<Vec<String>> {
     let mut changed = Vec::new();
     for r in &resolved {
         if let Some(from) = r.git.as_ref().and_then(|g| g.copy_from.as_ref()) {
-            let dest = root.join(PLUGIN_SET_DIR).join(r.locked.git_checkout_dir());
+            let dest = root.join(r.locked.git_checkout_dir());
             replace_dir(from, &dest)?;
-            changed.push(format!("{PLUGIN_SET_DIR}/{}/", r.locked.git_checkout_dir()));
+            changed.push(format!("{}/", r.locked.git_checkout_dir()));
             crash_point("copied");
         }
     }
     let mut writes: Vec<(String, String)> = Vec::new();
+    if has_git {
+        writes.push((
+            format!("{SOURCES_DIR}/.gitignore"),
+            "# Written by `cargo xtask sync`: git plugins' files, restored from plugins.lock\n\
+             # and the cache. Not committed.\n*\n"
+                .to_owned(),
+        ));
+    }
     // First: until the lock is written, the build sees a manifest that does
     // not match it and says to sync.
     if let Some(text) = &options.edited_manifest {
@@ -355,10 +371,11 @@ fn resolve_path(
             joined.display()
         )
     })?;
-    let (package, version) =
-        host::read_package(&dir).with_context(|| format!("plugin `{name}` in {MANIFEST_FILE}"))?;
+    let (package, version) = host::read_package(&dir, Path::new("/"))
+        .with_context(|| format!("plugin `{name}` in {MANIFEST_FILE}"))?;
     check_package(declaration, &package, &dir)
         .map_err(|e| anyhow!("plugin `{name}` in {MANIFEST_FILE}: {e}"))?;
+    let package_name = package.clone();
     Ok(Resolved {
         locked: LockedPlugin {
             name: name.clone(),
@@ -371,7 +388,19 @@ fn resolve_path(
         },
         identity: dir.display().to_string(),
         ids: scan::plugin_ids(&dir),
+        api: api_of(&package_name, &dir, Path::new("/"))
+            .with_context(|| format!("plugin `{name}` in {MANIFEST_FILE}"))?,
         git: None,
+    })
+}
+
+/// How the crate in `dir` depends on plugin-api; not at all is an error.
+fn api_of(package: &str, dir: &Path, top: &Path) -> anyhow::Result<api::ApiSource> {
+    api::plugin(dir, top)?.with_context(|| {
+        format!(
+            "crate `{package}` does not depend on plugin-api, so it is not a plugin; check that \
+             this is the right crate"
+        )
     })
 }
 
@@ -412,7 +441,7 @@ fn resolve_git(
                 && (subdir.is_none() || p.subdir.as_deref() == subdir)
         });
     let updating = options.updating(name);
-    let sources = options.root.join(PLUGIN_SET_DIR).join(SOURCES_DIR);
+    let sources = options.root.join(SOURCES_DIR);
     let host_copy_of = |commit: &str| sources.join(format!("{name}-{}", &commit[..12]));
 
     let reuse = locked.filter(|_| !(updating && reference.floats()));
@@ -487,7 +516,7 @@ fn resolve_git(
             &commit[..12]
         );
     }
-    let (package, version) = host::read_package(&crate_dir)?;
+    let (package, version) = host::read_package(&crate_dir, files)?;
     check_package(declaration, &package, &crate_dir)?;
 
     let change = previous
@@ -510,6 +539,7 @@ fn resolve_git(
             None => repo_url.canonical.clone(),
         },
         ids: scan::plugin_ids(&crate_dir),
+        api: api_of(&declaration.package, &crate_dir, files)?,
         git: Some(GitResolved {
             repo: repo_url.canonical.clone(),
             commit,
@@ -520,7 +550,7 @@ fn resolve_git(
     })
 }
 
-/// Whether `plugin-set/sources/<name>` holds exactly the files with `checksum`.
+/// Whether `plugin-sources/<name>-<commit>` holds exactly the files with `checksum`.
 fn host_copy_matches(host_copy: &Path, checksum: &str) -> anyhow::Result<bool> {
     Ok(host_copy.is_dir() && checksum::digest(&checksum::sums(host_copy)?) == checksum)
 }
@@ -624,7 +654,7 @@ fn find_crate(checkout: &Path, package: &str) -> anyhow::Result<Option<String>> 
 }
 
 fn collect_crates(dir: &Path, prefix: &str, out: &mut Vec<(String, String)>) {
-    if let Ok((package, _)) = host::read_package(dir) {
+    if let Ok((package, _)) = host::read_package(dir, Path::new("/")) {
         out.push((prefix.trim_end_matches('/').to_owned(), package));
     }
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -702,11 +732,11 @@ fn copy_tree(from: &Path, to: &Path, top: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Removes directories under `plugin-set/sources/` that belong to no locked
+/// Removes directories under `plugin-sources/` that belong to no locked
 /// plugin: removed plugins, older commits, interrupted copies. Runs after the
 /// lock is written, so until then the previous lock's files stay in place.
 fn remove_stale_sources(root: &Path, lock: &Lockfile) -> anyhow::Result<()> {
-    let dir = root.join(PLUGIN_SET_DIR).join(SOURCES_DIR);
+    let dir = root.join(SOURCES_DIR);
     let Ok(entries) = std::fs::read_dir(&dir) else {
         return Ok(());
     };
@@ -714,7 +744,7 @@ fn remove_stale_sources(root: &Path, lock: &Lockfile) -> anyhow::Result<()> {
         let name = entry.file_name().to_string_lossy().into_owned();
         let current = lock.plugins.iter().any(|p| {
             p.git_source().is_some() && p.git_checkout_dir() == format!("{SOURCES_DIR}/{name}")
-        });
+        }) || name == ".gitignore";
         if !current {
             let path = entry.path();
             std::fs::remove_dir_all(&path)

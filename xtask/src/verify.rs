@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use anyhow::Context as _;
+use build_support::LOCK_FILE;
 use build_support::lockfile::Lockfile;
-use build_support::{LOCK_FILE, PLUGIN_SET_DIR};
 
 use crate::cache::{Cache, RepoUrl};
 use crate::checksum;
@@ -23,7 +23,7 @@ pub fn verify(root: &Path, cache: &Cache, quiet: bool) -> anyhow::Result<Vec<Str
         checked += 1;
         let name = &plugin.name;
         let expected = plugin.checksum.as_deref().unwrap_or_default();
-        let dir = root.join(PLUGIN_SET_DIR).join(plugin.git_checkout_dir());
+        let dir = root.join(plugin.git_checkout_dir());
         if !dir.is_dir() {
             problems.push(format!(
                 "plugin `{name}`: {} is missing; run `cargo xtask sync` to restore it",

@@ -1,0 +1,239 @@
+//! Third-party plugins: however a plugin depends on plugin-api, the host's
+//! plugin-api is the one it gets, or sync says why not and what to add.
+
+use e2e::{
+    GitRepo, Host, PluginCrate, assert_unchanged, expect_failure, expect_success, stderr,
+    write_file,
+};
+
+/// A plugin crate in a git repository that depends on plugin-api as `dep`
+/// (a TOML value) instead of by path.
+fn repo_with_api_dep(name: &str, dep: &str) -> GitRepo {
+    let repo = GitRepo::new(name);
+    repo.plugin(
+        ".",
+        &PluginCrate {
+            filters: &[(name, None)],
+            ..PluginCrate::new(name, name)
+        },
+    );
+    let manifest = std::fs::read_to_string(repo.dir.join("Cargo.toml")).unwrap();
+    let start = manifest.find("plugin-api = ").unwrap();
+    let end = start + manifest[start..].find('\n').unwrap();
+    write_file(
+        &repo.dir.join("Cargo.toml"),
+        &format!(
+            "{}plugin-api = {dep}{}",
+            &manifest[..start],
+            &manifest[end..]
+        ),
+    );
+    repo.commit("plugin");
+    repo.git(&["tag", "v1"]);
+    repo
+}
+
+fn declare(host: &Host, repos: &[&GitRepo]) {
+    let entries: String = repos
+        .iter()
+        .map(|r| {
+            let name = r.dir.file_name().unwrap().to_str().unwrap();
+            format!("{name} = {{ git = \"{}\", tag = \"v1\" }}\n", r.url())
+        })
+        .collect();
+    host.write("plugins.toml", &format!("[plugins]\n{entries}"));
+}
+
+fn add_patch(host: &Host, source: &str) {
+    let root = host.read("Cargo.toml");
+    let api = e2e::repo_root().join("plugin-api");
+    host.write(
+        "Cargo.toml",
+        &format!("{root}\n[patch.{source}]\nplugin-api = {{ path = {api:?} }}\n"),
+    );
+}
+
+#[test]
+fn a_plugin_asking_for_a_version_gets_the_host_plugin_api_once_patched() {
+    let repo = repo_with_api_dep("by-version", "\"0.1\"");
+    let host = Host::new("a_plugin_asking_for_a_version");
+    declare(&host, &[&repo]);
+    let before = host.snapshot();
+    let output = expect_failure(&mut host.xtask(&["sync"]));
+    let log = stderr(&output);
+    assert!(
+        log.starts_with(
+            "error: plugin `by-version` in plugins.toml depends on plugin-api `0.1` from crates.io, \
+             which would be a second copy of plugin-api whose registrations the host never sees; \
+             make it use the host's: add to "
+        ),
+        "{log}"
+    );
+    assert!(
+        log.contains("    [patch.crates-io]\n    plugin-api = { path = "),
+        "{log}"
+    );
+    assert_unchanged(&before, &host.snapshot());
+
+    add_patch(&host, "crates-io");
+    expect_success(&mut host.xtask(&["sync"]));
+    let output = host.build_and_run(false);
+    assert!(
+        output.contains("filter by-version by-version(abc)"),
+        "{output}"
+    );
+}
+
+#[test]
+fn a_plugin_built_for_another_major_is_refused_at_sync() {
+    let repo = repo_with_api_dep("too-new", "\"0.2\"");
+    let host = Host::new("a_plugin_built_for_another_major");
+    add_patch(&host, "crates-io");
+    declare(&host, &[&repo]);
+    let before = host.snapshot();
+    let output = expect_failure(&mut host.xtask(&["sync"]));
+    assert_eq!(
+        stderr(&output),
+        "error: plugin `too-new` in plugins.toml requires plugin-api `0.2`, but the host has \
+         plugin-api 0.1.0; use a release of the plugin built for plugin-api 0.1.0, or upgrade the \
+         host\n"
+    );
+    assert_unchanged(&before, &host.snapshot());
+}
+
+#[test]
+fn a_crate_that_does_not_depend_on_plugin_api_is_not_a_plugin() {
+    let repo = GitRepo::new("not-a-plugin");
+    repo.write(
+        "Cargo.toml",
+        "[package]\nname = \"not-a-plugin\"\nversion = \"1.0.0\"\nedition = \"2024\"\n",
+    );
+    repo.write("src/lib.rs", "//! Just a library.\n");
+    repo.commit("library");
+    repo.git(&["tag", "v1"]);
+    let host = Host::new("a_crate_that_does_not_depend_on_plugin_api");
+    declare(&host, &[&repo]);
+    let before = host.snapshot();
+    let output = expect_failure(&mut host.xtask(&["sync"]));
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "error: plugin `not-a-plugin` in plugins.toml ({}, tag `v1`)\n\nCaused by:\n  \
+             crate `not-a-plugin` does not depend on plugin-api, so it is not a plugin; check that \
+             this is the right crate\n",
+            repo.url()
+        )
+    );
+    assert_unchanged(&before, &host.snapshot());
+}
+
+#[test]
+fn a_plugin_depending_on_plugin_api_by_git_url_gets_the_host_one_once_patched() {
+    // The repository the plugin names: cargo reads it to resolve the
+    // dependency, then the patch replaces it with the host's plugin-api.
+    let upstream = GitRepo::new("upstream-plugin-api");
+    upstream.write(
+        "Cargo.toml",
+        "[package]\nname = \"plugin-api\"\nversion = \"0.1.0\"\nedition = \"2024\"\n",
+    );
+    upstream.write("src/lib.rs", "//! Not the host's plugin-api.\n");
+    upstream.commit("upstream");
+    let url = upstream.url();
+    let repo = repo_with_api_dep("by-git", &format!("{{ git = \"{url}\" }}"));
+    let host = Host::new("a_plugin_depending_on_plugin_api_by_git_url");
+    declare(&host, &[&repo]);
+    let before = host.snapshot();
+    let output = expect_failure(&mut host.xtask(&["sync"]));
+    let log = stderr(&output);
+    assert!(
+        log.starts_with(&format!(
+            "error: plugin `by-git` in plugins.toml depends on plugin-api from {url}, which would \
+             be a second copy of plugin-api whose registrations the host never sees"
+        )),
+        "{log}"
+    );
+    assert!(log.contains(&format!("    [patch.\"{url}\"]\n")), "{log}");
+    assert_unchanged(&before, &host.snapshot());
+
+    add_patch(&host, &format!("\"{url}\""));
+    expect_success(&mut host.xtask(&["sync"]));
+    let build = host.build_fetching_git();
+    assert!(build.status.success(), "{}", stderr(&build));
+    let output = e2e::stdout(&expect_success(&mut host.app_bin(false)));
+    assert!(output.contains("filter by-git by-git(abc)"), "{output}");
+}
+
+#[test]
+fn a_monorepo_plugin_with_workspace_inheritance_builds_in_the_host() {
+    let repo = GitRepo::new("mono-inherit");
+    repo.write(
+        "Cargo.toml",
+        "[workspace]\nresolver = \"3\"\nmembers = [\"crates/*\"]\n\n[workspace.package]\n\
+         version = \"2.0.0\"\nedition = \"2024\"\n\n[workspace.dependencies]\nplugin-api = \"0.1\"\n",
+    );
+    repo.plugin(
+        "crates/mono-a",
+        &PluginCrate {
+            filters: &[("mono", None)],
+            ..PluginCrate::new("mono-a", "mono-a")
+        },
+    );
+    let manifest = std::fs::read_to_string(repo.dir.join("crates/mono-a/Cargo.toml")).unwrap();
+    let start = manifest.find("plugin-api = ").unwrap();
+    let end = start + manifest[start..].find('\n').unwrap();
+    let manifest = format!(
+        "{}plugin-api.workspace = true{}",
+        &manifest[..start],
+        &manifest[end..]
+    )
+    .replace("version = \"1.2.3\"", "version.workspace = true")
+    .replace("edition = \"2024\"", "edition.workspace = true");
+    repo.write("crates/mono-a/Cargo.toml", &manifest);
+    // A second member that is not declared: it must not get in the way.
+    repo.plugin("crates/other", &PluginCrate::new("other", "other"));
+    repo.commit("monorepo");
+    repo.git(&["tag", "v1"]);
+
+    let host = Host::new("a_monorepo_plugin_with_workspace_inheritance");
+    add_patch(&host, "crates-io");
+    host.write(
+        "plugins.toml",
+        &format!(
+            "[plugins]\nmono-a = {{ git = \"{}\", tag = \"v1\" }}\n",
+            repo.url()
+        ),
+    );
+    expect_success(&mut host.xtask(&["sync"]));
+    let lock = host.read("plugins.lock");
+    assert!(lock.contains("version = \"2.0.0\"\n"), "{lock}");
+    assert!(lock.contains("subdir = \"crates/mono-a\"\n"), "{lock}");
+    let output = host.build_and_run(false);
+    assert!(
+        output.contains("plugin mono-a 2.0.0 mono-a git+"),
+        "{output}"
+    );
+    assert!(output.contains("filter mono mono(abc)"), "{output}");
+}
+
+#[test]
+fn a_path_dependency_on_another_plugin_api_is_refused() {
+    let elsewhere = e2e::repo_root().join("target/tmp/e2e-repos/other-plugin-api");
+    let repo = repo_with_api_dep(
+        "by-path",
+        &format!("{{ path = {:?} }}", elsewhere.display().to_string()),
+    );
+    let host = Host::new("a_path_dependency_on_another_plugin_api");
+    declare(&host, &[&repo]);
+    let before = host.snapshot();
+    let output = expect_failure(&mut host.xtask(&["sync"]));
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "error: plugin `by-path` in plugins.toml depends on plugin-api by path ({}), which is \
+             not the host's plugin-api and cannot be patched; the plugin should depend on \
+             plugin-api by version or git URL\n",
+            elsewhere.display()
+        )
+    );
+    assert_unchanged(&before, &host.snapshot());
+}

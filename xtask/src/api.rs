@@ -1,0 +1,217 @@
+//! How each plugin crate depends on `plugin-api`, checked against the host's
+//! own `plugin-api` before anything is written: a plugin that would get a
+//! second copy of `plugin-api` (and so register into a registry the host
+//! never reads) is an error that says what to add, a plugin built for an
+//! incompatible version is an error that says so, and a crate that does not
+//! depend on `plugin-api` is not a plugin.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail};
+use build_support::MANIFEST_FILE;
+use toml_edit::{Document, Item, TableLike};
+
+/// A `plugin-api` dependency, as declared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiSource {
+    /// From the registry, with this requirement.
+    Registry { req: String },
+    /// From a git repository (the URL as written).
+    Git { url: String },
+    /// A path, resolved to a directory.
+    Path { dir: PathBuf },
+}
+
+/// The host's `plugin-api`: how the host declares it, its version when
+/// known, and the declaration's TOML text for fixes.
+#[derive(Debug)]
+pub struct HostApi {
+    pub source: ApiSource,
+    pub version: Option<semver::Version>,
+    pub declaration: String,
+    pub patches: Vec<String>,
+}
+
+fn parse(path: &Path) -> anyhow::Result<Document<String>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("failed to read {}", path.display()))?;
+    Document::parse(text).with_context(|| format!("failed to parse {}", path.display()))
+}
+
+/// Reads a dependency declaration (`"1.0"` or a table) relative to `base`.
+fn source_of(item: &Item, base: &Path) -> Option<ApiSource> {
+    if let Some(req) = item.as_str() {
+        return Some(ApiSource::Registry {
+            req: req.to_owned(),
+        });
+    }
+    let table = item.as_table_like()?;
+    let string = |key: &str| table.get(key).and_then(Item::as_str).map(str::to_owned);
+    if let Some(url) = string("git") {
+        return Some(ApiSource::Git { url });
+    }
+    if let Some(path) = string("path") {
+        let dir = base.join(path);
+        return Some(ApiSource::Path {
+            dir: dir.canonicalize().unwrap_or(dir),
+        });
+    }
+    string("version").map(|req| ApiSource::Registry { req })
+}
+
+/// The `plugin-api` entry of a `[dependencies]` table, renamed or not.
+fn api_entry(dependencies: &dyn TableLike) -> Option<&Item> {
+    dependencies.iter().find_map(|(key, item)| {
+        let package = item
+            .as_table_like()
+            .and_then(|t| t.get("package"))
+            .and_then(Item::as_str);
+        (package.unwrap_or(key) == "plugin-api").then_some(item)
+    })
+}
+
+/// The host's `plugin-api`, from its root `[workspace.dependencies]`, and the
+/// `[patch]` sources of its root manifest that already patch `plugin-api`.
+pub fn host(root: &Path) -> anyhow::Result<HostApi> {
+    let document = parse(&root.join("Cargo.toml"))?;
+    let item = document
+        .get("workspace")
+        .and_then(|w| w.get("dependencies"))
+        .and_then(|d| d.get("plugin-api"))
+        .context("the host has no `plugin-api` in `[workspace.dependencies]`")?;
+    let source =
+        source_of(item, root).context("the host's `plugin-api` declaration has no source")?;
+    let version = match &source {
+        ApiSource::Path { dir } => crate::host::read_package(dir, Path::new("/"))
+            .ok()
+            .and_then(|(_, v)| semver::Version::parse(&v).ok()),
+        _ => None,
+    };
+    let patches = document
+        .get("patch")
+        .and_then(Item::as_table_like)
+        .map(|patch| {
+            patch
+                .iter()
+                .filter(|(_, table)| table.get("plugin-api").is_some())
+                .map(|(source, _)| source.to_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    let declaration = match item {
+        Item::Value(value) => value.to_string().trim().to_owned(),
+        other => other.to_string().trim().to_owned(),
+    };
+    Ok(HostApi {
+        source,
+        version,
+        declaration,
+        patches,
+    })
+}
+
+/// How the crate in `crate_dir` depends on `plugin-api`, following
+/// `plugin-api.workspace = true` to the crate's own workspace (which must be
+/// inside `top`, the repository or host directory it came from).
+pub fn plugin(crate_dir: &Path, top: &Path) -> anyhow::Result<Option<ApiSource>> {
+    let manifest = crate_dir.join("Cargo.toml");
+    let document = parse(&manifest)?;
+    let Some(item) = document
+        .get("dependencies")
+        .and_then(Item::as_table_like)
+        .and_then(api_entry)
+    else {
+        return Ok(None);
+    };
+    let inherits = item
+        .as_table_like()
+        .and_then(|t| t.get("workspace"))
+        .and_then(Item::as_bool)
+        == Some(true);
+    if !inherits {
+        return Ok(source_of(item, crate_dir));
+    }
+    for dir in crate_dir.ancestors().skip(1) {
+        if !dir.starts_with(top) {
+            break;
+        }
+        let path = dir.join("Cargo.toml");
+        if !path.is_file() {
+            continue;
+        }
+        let root = parse(&path)?;
+        if let Some(workspace) = root.get("workspace") {
+            let inherited = workspace
+                .get("dependencies")
+                .and_then(|d| d.get("plugin-api"))
+                .with_context(|| {
+                    format!(
+                        "{} inherits `plugin-api` from its workspace, but {} does not declare it",
+                        manifest.display(),
+                        path.display()
+                    )
+                })?;
+            return Ok(source_of(inherited, dir));
+        }
+    }
+    bail!(
+        "{} inherits `plugin-api` from a workspace, but no workspace root was found above it",
+        manifest.display()
+    )
+}
+
+/// Checks that a plugin's `plugin-api` will be the host's.
+pub fn check(name: &str, root: &Path, plugin: &ApiSource, host: &HostApi) -> anyhow::Result<()> {
+    let fix = |patch_source: &str| {
+        format!(
+            "add to {}:\n\n    [patch.{patch_source}]\n    plugin-api = {}\n",
+            root.join("Cargo.toml").display(),
+            host.declaration
+        )
+    };
+    match plugin {
+        ApiSource::Registry { req } => {
+            if let (Ok(parsed), Some(version)) = (semver::VersionReq::parse(req), &host.version)
+                && !parsed.matches(version)
+            {
+                bail!(
+                    "plugin `{name}` in {MANIFEST_FILE} requires plugin-api `{req}`, but the host \
+                     has plugin-api {version}; use a release of the plugin built for plugin-api \
+                     {version}, or upgrade the host"
+                );
+            }
+            let host_is_registry = matches!(host.source, ApiSource::Registry { .. });
+            if !host_is_registry && !host.patches.iter().any(|p| p == "crates-io") {
+                bail!(
+                    "plugin `{name}` in {MANIFEST_FILE} depends on plugin-api `{req}` from \
+                     crates.io, which would be a second copy of plugin-api whose registrations \
+                     the host never sees; make it use the host's: {}",
+                    fix("crates-io")
+                );
+            }
+        }
+        ApiSource::Git { url } => {
+            let same = matches!(&host.source, ApiSource::Git { url: host_url } if host_url == url);
+            if !same && !host.patches.iter().any(|p| p == url) {
+                bail!(
+                    "plugin `{name}` in {MANIFEST_FILE} depends on plugin-api from {url}, which \
+                     would be a second copy of plugin-api whose registrations the host never sees; \
+                     make it use the host's: {}",
+                    fix(&format!("\"{url}\""))
+                );
+            }
+        }
+        ApiSource::Path { dir } => {
+            let same = matches!(&host.source, ApiSource::Path { dir: host_dir } if host_dir == dir);
+            if !same {
+                bail!(
+                    "plugin `{name}` in {MANIFEST_FILE} depends on plugin-api by path ({}), which \
+                     is not the host's plugin-api and cannot be patched; the plugin should depend \
+                     on plugin-api by version or git URL",
+                    dir.display()
+                );
+            }
+        }
+    }
+    Ok(())
+}
