@@ -506,6 +506,17 @@ pub fn hermetic_git(command: &mut Command) -> &mut Command {
     ] {
         command.env_remove(var);
     }
+    // HOME changes, but cargo's and rustup's homes must not: keep the
+    // registry cache and the toolchain the tests were started with.
+    let real_home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    for (var, default) in [("CARGO_HOME", ".cargo"), ("RUSTUP_HOME", ".rustup")] {
+        let value = std::env::var_os(var)
+            .map(PathBuf::from)
+            .unwrap_or_else(|| real_home.join(default));
+        command.env(var, value);
+    }
     command
         .env("HOME", &home)
         .env("GIT_CONFIG_NOSYSTEM", "1")

@@ -237,3 +237,65 @@ fn a_path_dependency_on_another_plugin_api_is_refused() {
     );
     assert_unchanged(&before, &host.snapshot());
 }
+
+#[test]
+fn a_second_plugin_api_through_a_dependency_is_caught_by_the_graph_check_and_nothing_written() {
+    // The plugin itself uses the host's plugin-api, but a helper crate in its
+    // repository pulls another one from git: only the resolved graph shows it.
+    let upstream = GitRepo::new("second-api-upstream");
+    upstream.write(
+        "Cargo.toml",
+        "[package]\nname = \"plugin-api\"\nversion = \"0.1.0\"\nedition = \"2024\"\n",
+    );
+    upstream.write("src/lib.rs", "//! Another plugin-api.\n");
+    upstream.commit("upstream");
+    let repo = GitRepo::new("sneaky");
+    repo.plugin(".", &PluginCrate::new("sneaky", "sneaky"));
+    repo.write(
+        "helper/Cargo.toml",
+        &format!(
+            "[package]\nname = \"helper\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n\
+             [dependencies]\nplugin-api = {{ git = \"{}\" }}\n",
+            upstream.url()
+        ),
+    );
+    repo.write("helper/src/lib.rs", "//! Helper.\n");
+    let manifest = std::fs::read_to_string(repo.dir.join("Cargo.toml")).unwrap();
+    repo.write(
+        "Cargo.toml",
+        &format!("{manifest}helper = {{ path = \"helper\" }}\n"),
+    );
+    repo.commit("plugin with helper");
+    repo.git(&["tag", "v1"]);
+
+    let host = Host::new("a_second_plugin_api_through_a_dependency");
+    host.write(
+        "plugins.toml",
+        &format!(
+            "[plugins]\nsneaky = {{ git = \"{}\", tag = \"v1\" }}\n",
+            repo.url()
+        ),
+    );
+    let before = host.snapshot();
+    let output = expect_failure(&mut host.xtask(&["sync"]));
+    let log = stderr(&output);
+    let api = e2e::repo_root().join("plugin-api");
+    assert_eq!(
+        log,
+        format!(
+            "error: the host's crate graph has 2 copies of plugin-api: path+file://{}#0.1.0 (used \
+             by `{}`, `plugin-set`, `sneaky`); git+{}#plugin-api@0.1.0 (used by `helper`); a \
+             plugin built against a copy the host does not use registers into a registry nobody \
+             reads. Patch each source to the host's plugin-api in the root Cargo.toml\n",
+            api.display(),
+            host.app,
+            upstream.url()
+        )
+    );
+    assert_unchanged(&before, &host.snapshot());
+    assert!(
+        !host.path("plugin-set").exists(),
+        "a first sync that fails leaves no plugin-set"
+    );
+    assert!(!host.path("plugin-sources").exists());
+}

@@ -16,9 +16,10 @@ pub enum Written {
 
 /// Replaces `path` with `contents` unless it already holds exactly those
 /// bytes. Readers see the old file or the new one, never a partial one.
-pub fn write_if_changed(path: &Path, contents: &str) -> anyhow::Result<Written> {
+pub fn write_if_changed(path: &Path, contents: impl AsRef<[u8]>) -> anyhow::Result<Written> {
+    let contents = contents.as_ref();
     match fs::read(path) {
-        Ok(existing) if existing == contents.as_bytes() => return Ok(Written::Unchanged),
+        Ok(existing) if existing == contents => return Ok(Written::Unchanged),
         Ok(_) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(e).with_context(|| format!("failed to read {}", path.display())),
@@ -34,7 +35,7 @@ pub fn write_if_changed(path: &Path, contents: &str) -> anyhow::Result<Written> 
     let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let result = (|| {
         let mut file = fs::File::create(&temp)?;
-        file.write_all(contents.as_bytes())?;
+        file.write_all(contents)?;
         file.sync_all()?;
         fs::rename(&temp, path)
     })();
@@ -43,6 +44,66 @@ pub fn write_if_changed(path: &Path, contents: &str) -> anyhow::Result<Written> 
         return Err(e).with_context(|| format!("failed to write {}", path.display()));
     }
     Ok(Written::Changed)
+}
+
+/// The state of some files and directories before a change, to put back if
+/// a later check fails.
+#[derive(Debug)]
+pub struct Backup {
+    files: Vec<(std::path::PathBuf, Option<(Vec<u8>, std::time::SystemTime)>)>,
+    /// Directories that did not exist: removed on restore.
+    new_dirs: Vec<std::path::PathBuf>,
+}
+
+impl Backup {
+    /// Records the bytes and mtimes of `files` and which of `dirs` exist.
+    pub fn take(
+        files: &[std::path::PathBuf],
+        dirs: &[std::path::PathBuf],
+    ) -> anyhow::Result<Backup> {
+        let mut saved = Vec::with_capacity(files.len());
+        for path in files {
+            let state = match fs::read(path) {
+                Ok(bytes) => {
+                    let modified = fs::metadata(path)
+                        .and_then(|m| m.modified())
+                        .with_context(|| format!("failed to stat {}", path.display()))?;
+                    Some((bytes, modified))
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                Err(e) => {
+                    return Err(e).with_context(|| format!("failed to read {}", path.display()));
+                }
+            };
+            saved.push((path.clone(), state));
+        }
+        Ok(Backup {
+            files: saved,
+            new_dirs: dirs.iter().filter(|d| !d.exists()).cloned().collect(),
+        })
+    }
+
+    /// Puts every file back as it was, bytes and mtime, and removes the
+    /// directories that did not exist. Best effort: it runs on a failure path.
+    pub fn restore(self) {
+        for (path, state) in self.files {
+            match state {
+                Some((bytes, modified)) => {
+                    let restored = fs::read(&path).is_ok_and(|now| now == bytes)
+                        || write_if_changed(&path, &bytes).is_ok();
+                    if restored && let Ok(file) = fs::File::options().write(true).open(&path) {
+                        let _ = file.set_modified(modified);
+                    }
+                }
+                None => {
+                    let _ = fs::remove_file(&path);
+                }
+            }
+        }
+        for dir in self.new_dirs {
+            let _ = fs::remove_dir_all(dir);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ mod checksum;
 mod edit;
 mod files;
 mod git;
+mod graph;
 mod host;
 mod scan;
 mod sync;

@@ -21,8 +21,8 @@ use build_support::{LOCK_FILE, MANIFEST_FILE, PLUGIN_SET_DIR, SOURCES_DIR};
 
 use crate::cache::{Cache, CachedRepo, RepoUrl};
 use crate::checksum;
-use crate::files::{Written, write_if_changed};
-use crate::{api, git, host, scan};
+use crate::files::{Backup, Written, write_if_changed};
+use crate::{api, git, graph, host, scan};
 
 #[derive(Debug)]
 pub struct Options {
@@ -151,15 +151,6 @@ pub fn sync(options: &Options) -> anyhow::Result<Vec<String>> {
 
     // Validation is over: write.
     crash_point("validated");
-    let mut changed = Vec::new();
-    for r in &resolved {
-        if let Some(from) = r.git.as_ref().and_then(|g| g.copy_from.as_ref()) {
-            let dest = root.join(r.locked.git_checkout_dir());
-            replace_dir(from, &dest)?;
-            changed.push(format!("{}/", r.locked.git_checkout_dir()));
-            crash_point("copied");
-        }
-    }
     let mut writes: Vec<(String, String)> = Vec::new();
     if has_git {
         writes.push((
@@ -169,8 +160,8 @@ pub fn sync(options: &Options) -> anyhow::Result<Vec<String>> {
                 .to_owned(),
         ));
     }
-    // First: until the lock is written, the build sees a manifest that does
-    // not match it and says to sync.
+    // Until the lock is written, the build sees a manifest that does not
+    // match it and says to sync.
     if let Some(text) = &options.edited_manifest {
         writes.push((MANIFEST_FILE.to_owned(), text.clone()));
     }
@@ -179,15 +170,44 @@ pub fn sync(options: &Options) -> anyhow::Result<Vec<String>> {
             .into_iter()
             .map(|file| (format!("{PLUGIN_SET_DIR}/{}", file.path), file.contents)),
     );
-    // Last: a lock that matches the manifest means the whole sync completed.
-    writes.push((LOCK_FILE.to_owned(), lock_text));
-    for (relative, contents) in &writes {
-        if relative == LOCK_FILE {
-            crash_point("generated");
+    // cargo metadata below may rewrite Cargo.lock: it is put back too if
+    // the check fails.
+    let mut backed_up: Vec<PathBuf> = writes.iter().map(|(r, _)| root.join(r)).collect();
+    backed_up.push(root.join("Cargo.lock"));
+    let mut new_dirs = vec![root.join(PLUGIN_SET_DIR), root.join(SOURCES_DIR)];
+    new_dirs.extend(
+        resolved
+            .iter()
+            .filter(|r| r.git.as_ref().is_some_and(|g| g.copy_from.is_some()))
+            .map(|r| root.join(r.locked.git_checkout_dir())),
+    );
+    let backup = Backup::take(&backed_up, &new_dirs)?;
+
+    let mut changed = Vec::new();
+    for r in &resolved {
+        if let Some(from) = r.git.as_ref().and_then(|g| g.copy_from.as_ref()) {
+            let dest = root.join(r.locked.git_checkout_dir());
+            replace_dir(from, &dest)?;
+            changed.push(format!("{}/", r.locked.git_checkout_dir()));
+            crash_point("copied");
         }
+    }
+    for (relative, contents) in &writes {
         if write_if_changed(&root.join(relative), contents)? == Written::Changed {
             changed.push(relative.clone());
         }
+    }
+    // What cargo resolves is the last word, checked before the lock makes
+    // the new state official; a no-op sync does not need to ask.
+    if !changed.is_empty()
+        && let Err(error) = graph::check(root, &lock, options.offline)
+    {
+        backup.restore();
+        return Err(error);
+    }
+    crash_point("generated");
+    if write_if_changed(&lock_path, &lock_text)? == Written::Changed {
+        changed.push(LOCK_FILE.to_owned());
     }
     crash_point("locked");
     remove_stale_sources(root, &lock)?;
