@@ -46,11 +46,14 @@ pub fn write_if_changed(path: &Path, contents: impl AsRef<[u8]>) -> anyhow::Resu
     Ok(Written::Changed)
 }
 
+/// A file's bytes and mtime; `None` when it did not exist.
+type Saved = Option<(Vec<u8>, std::time::SystemTime)>;
+
 /// The state of some files and directories before a change, to put back if
 /// a later check fails.
 #[derive(Debug)]
 pub struct Backup {
-    files: Vec<(std::path::PathBuf, Option<(Vec<u8>, std::time::SystemTime)>)>,
+    files: Vec<(std::path::PathBuf, Saved)>,
     /// Directories that did not exist: removed on restore.
     new_dirs: Vec<std::path::PathBuf>,
 }
