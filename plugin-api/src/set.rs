@@ -32,6 +32,14 @@ pub struct SetEntry {
 }
 
 impl PluginSet {
+    /// A set that expects no plugin crate: for a plugin crate's own tests,
+    /// where the registry holds the plugins linked into the test binary.
+    pub const EMPTY: PluginSet = PluginSet {
+        lock_digest: "",
+        declared: &[],
+        entries: &[],
+    };
+
     /// The entry for a plugin crate, by package name.
     pub fn entry(&self, package: &str) -> Option<&'static SetEntry> {
         self.entries.iter().find(|e| e.package == package)

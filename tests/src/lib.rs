@@ -537,9 +537,14 @@ pub struct GitRepo {
 }
 
 impl GitRepo {
-    /// A fresh repository in `target/tmp/e2e-repos/<name>` on branch `main`.
+    /// A fresh repository in `$TMPDIR/static-plugins-e2e-repos/<name>` on branch
+    /// `main`.
     pub fn new(name: &str) -> GitRepo {
-        let dir = repo_root().join("target/tmp/e2e-repos").join(name);
+        // Outside this repository, like the hosts, so a crate in it is not
+        // taken for a member of this workspace.
+        let dir = std::env::temp_dir()
+            .join("static-plugins-e2e-repos")
+            .join(name);
         if dir.exists() {
             std::fs::remove_dir_all(&dir).expect("remove the previous run's repository");
         }

@@ -299,3 +299,68 @@ fn a_second_plugin_api_through_a_dependency_is_caught_by_the_graph_check_and_not
     );
     assert!(!host.path("plugin-sources").exists());
 }
+
+#[test]
+fn a_new_plugin_scaffold_in_a_git_repository_builds_lists_and_passes_its_test() {
+    let repo = GitRepo::new("scaffolded");
+    std::fs::remove_dir_all(&repo.dir).unwrap();
+    let mut scaffold = std::process::Command::new(e2e::xtask_bin());
+    scaffold
+        .args(["new-plugin", "scaffolded", "--path"])
+        .arg(&repo.dir);
+    expect_success(&mut scaffold);
+    // Refuses to overwrite.
+    let output = expect_failure(&mut scaffold);
+    assert!(
+        stderr(&output).contains("already exists and is not empty"),
+        "{}",
+        stderr(&output)
+    );
+    repo.git(&["init", "--quiet", "--initial-branch=main"]);
+    repo.commit("scaffold");
+    repo.git(&["tag", "v0.1.0"]);
+
+    // Its own unit test passes against the host's plugin-api.
+    let api = e2e::repo_root().join("plugin-api");
+    let mut test = std::process::Command::new(std::env::var_os("CARGO").unwrap_or("cargo".into()));
+    test.current_dir(&repo.dir)
+        .env("CARGO_TARGET_DIR", e2e::shared_target_dir())
+        .args(["test", "--offline", "--quiet", "--config"])
+        .arg(format!(
+            "patch.crates-io.plugin-api.path={:?}",
+            api.display().to_string()
+        ));
+    let output = expect_success(&mut test);
+    assert!(
+        e2e::stdout(&output).contains("1 passed"),
+        "{}",
+        e2e::stdout(&output)
+    );
+
+    // Declared in example-app (which patches plugin-api as sync asks), it
+    // builds and lists.
+    let host = Host::new("a_new_plugin_scaffold_in_a_git_repository");
+    host.use_example_app();
+    add_patch(&host, "crates-io");
+    host.write(
+        "plugins.toml",
+        &format!(
+            "[plugins]\nscaffolded = {{ git = \"{}\", tag = \"v0.1.0\" }}\n",
+            repo.url()
+        ),
+    );
+    expect_success(&mut host.xtask(&["sync"]));
+    let build = host.build(false);
+    assert!(build.status.success(), "{}", stderr(&build));
+    let list = e2e::stdout(&expect_success(
+        host.app_bin(false).args(["plugins", "list"]),
+    ));
+    assert!(
+        list.contains("scaffolded  0.1.0    scaffolded  git+"),
+        "{list}"
+    );
+    let mut run = host.app_bin(false);
+    run.args(["run", "scaffolded"])
+        .stdin(std::process::Stdio::null());
+    assert_eq!(e2e::stdout(&expect_success(&mut run)), "[]");
+}

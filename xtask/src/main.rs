@@ -11,6 +11,7 @@ mod files;
 mod git;
 mod graph;
 mod host;
+mod scaffold;
 mod scan;
 mod sync;
 mod verify;
@@ -59,6 +60,14 @@ enum Task {
         names: Vec<String>,
         #[command(flatten)]
         sync: SyncArgs,
+    },
+    /// Create a plugin crate that builds into the example app once declared
+    NewPlugin {
+        /// Crate name and plugin id
+        name: String,
+        /// Directory to create [default: ./NAME]
+        #[arg(long, value_name = "DIR")]
+        path: Option<PathBuf>,
     },
     /// Check every git plugin's files against plugins.lock's checksums
     Verify {
@@ -223,6 +232,11 @@ fn run(task: Task) -> anyhow::Result<ExitCode> {
                 edited_manifest: Some(text),
                 ..options
             })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Task::NewPlugin { name, path } => {
+            let dir = path.unwrap_or_else(|| PathBuf::from(&name));
+            scaffold::new_plugin(&name, &dir)?;
             Ok(ExitCode::SUCCESS)
         }
         Task::Verify { sync: args } => {

@@ -1,0 +1,107 @@
+//! `cargo xtask new-plugin NAME [--path DIR]`: a plugin crate that builds
+//! into example-app once declared, with a unit test, depending on
+//! plugin-api the way the plugin-author guide recommends.
+
+use std::path::Path;
+
+use anyhow::{Context as _, bail};
+
+use crate::files::write_if_changed;
+
+/// Writes the crate; refuses a directory that exists and is not empty.
+pub fn new_plugin(name: &str, dir: &Path) -> anyhow::Result<()> {
+    let valid = name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    if !valid {
+        bail!(
+            "invalid plugin name `{name}`: use lowercase ASCII letters, digits, `-` and `_`, \
+             starting with a letter (it is both the crate name and the plugin id)"
+        );
+    }
+    if dir.exists()
+        && std::fs::read_dir(dir)
+            .with_context(|| format!("failed to read {}", dir.display()))?
+            .next()
+            .is_some()
+    {
+        bail!(
+            "{} already exists and is not empty; choose another --path",
+            dir.display()
+        );
+    }
+    let api_version = env!("CARGO_PKG_VERSION");
+    let major_minor: Vec<&str> = api_version.split('.').take(2).collect();
+    let requirement = major_minor.join(".");
+    let rust_name = name.replace('-', "_");
+    let files = [
+        (
+            "Cargo.toml",
+            format!(
+                "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\
+                 description = \"A plugin for hosts built with static-plugins\"\n\n\
+                 [dependencies]\n\
+                 # A version requirement, as for any crates.io dependency: the host replaces it\n\
+                 # with its own plugin-api (a [patch]), and sync checks the requirement matches.\n\
+                 plugin-api = \"{requirement}\"\n"
+            ),
+        ),
+        (
+            "src/lib.rs",
+            format!(
+                "//! The `{name}` plugin.\n\
+                 \n\
+                 use plugin_api::{{Plugin, Registrar, plugin}};\n\
+                 \n\
+                 /// The host's extension point this plugin contributes to: example-app's text\n\
+                 /// filters. Use the types your host documents.\n\
+                 pub type Filter = fn(&str) -> String;\n\
+                 \n\
+                 /// Wraps text in brackets.\n\
+                 #[plugin(id = \"{name}\")]\n\
+                 #[derive(Debug, Default)]\n\
+                 pub struct Plugin{camel};\n\
+                 \n\
+                 impl Plugin for Plugin{camel} {{\n    \
+                     fn register(&self, registrar: &mut Registrar<'_>) {{\n        \
+                         registrar.add::<Filter>(\"{name}\", |s| format!(\"[{{s}}]\"));\n    \
+                     }}\n\
+                 }}\n\
+                 \n\
+                 #[cfg(test)]\n\
+                 mod tests {{\n    \
+                     use plugin_api::{{PluginSet, Registry}};\n\
+                     \n    \
+                     #[test]\n    \
+                     fn registers_its_filter() {{\n        \
+                         // The registry of this test binary holds exactly this plugin.\n        \
+                         let registry = Registry::build(&PluginSet::EMPTY).expect(\"registry builds\");\n        \
+                         let filter = registry\n            \
+                             .component::<super::Filter>(\"{name}\")\n            \
+                             .expect(\"the filter is registered\");\n        \
+                         assert_eq!(filter(\"hi\"), \"[hi]\");\n    \
+                     }}\n\
+                 }}\n",
+                camel = camel_case(&rust_name)
+            ),
+        ),
+    ];
+    for (relative, contents) in files {
+        write_if_changed(&dir.join(relative), contents)?;
+    }
+    eprintln!("{:>12} plugin `{name}` in {}", "Created", dir.display());
+    Ok(())
+}
+
+fn camel_case(snake: &str) -> String {
+    snake
+        .split('_')
+        .map(|part| {
+            let mut chars = part.chars();
+            chars.next().map_or_else(String::new, |c| {
+                c.to_ascii_uppercase().to_string() + chars.as_str()
+            })
+        })
+        .collect()
+}
