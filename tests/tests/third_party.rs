@@ -364,3 +364,69 @@ fn a_new_plugin_scaffold_in_a_git_repository_builds_lists_and_passes_its_test() 
         .stdin(std::process::Stdio::null());
     assert_eq!(e2e::stdout(&expect_success(&mut run)), "[]");
 }
+
+#[test]
+fn list_shows_each_plugin_state_source_commit_and_build_time_code() {
+    let repo = GitRepo::new("builds-things");
+    repo.plugin(".", &PluginCrate::new("builds-things", "builds-things"));
+    repo.write("build.rs", "//! Runs at build time.\nfn main() {}\n");
+    repo.write(
+        "macro/Cargo.toml",
+        "[package]\nname = \"things-macro\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[lib]\nproc-macro = true\n",
+    );
+    repo.write("macro/src/lib.rs", "//! A proc macro.\n");
+    let manifest = std::fs::read_to_string(repo.dir.join("Cargo.toml")).unwrap();
+    repo.write(
+        "Cargo.toml",
+        &format!("{manifest}things-macro = {{ path = \"macro\" }}\n"),
+    );
+    let commit = repo.commit("plugin with build-time code");
+    let host = Host::new("list_shows_each_plugin_state");
+    host.plugin("plugins/plain", &PluginCrate::new("plain", "plain"));
+    host.write(
+        "plugins.toml",
+        &format!(
+            "[plugins]\nbuilds-things = {{ git = \"{}\" }}\nplain = {{ path = \"plugins/plain\" }}\n\
+             off = {{ path = \"plugins/off\", enabled = false }}\n",
+            repo.url()
+        ),
+    );
+    expect_success(&mut host.xtask(&["sync"]));
+    let table = e2e::stdout(&expect_success(&mut host.xtask(&["list"])));
+    let source = format!("git+{}#{commit}", repo.url());
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(lines[0].starts_with("NAME"), "{table}");
+    assert!(lines[1].starts_with("builds-things  present"), "{table}");
+    assert!(lines[1].contains(&source), "{table}");
+    assert!(lines[1].contains(&commit[..12]), "{table}");
+    assert!(
+        lines[1].ends_with("build.rs, proc-macro things-macro"),
+        "{table}"
+    );
+    assert!(lines[2].starts_with("off            disabled"), "{table}");
+    assert!(
+        lines[3].starts_with("plain          present   local"),
+        "{table}"
+    );
+    assert!(lines[3].ends_with("  -"), "{table}");
+
+    let json: serde_json::Value = serde_json::from_str(&e2e::stdout(&expect_success(
+        &mut host.xtask(&["list", "--json"]),
+    )))
+    .unwrap();
+    let things = &json["plugins"][0];
+    assert_eq!(things["name"], "builds-things");
+    assert_eq!(things["rev"], commit.as_str());
+    assert_eq!(things["build_script"], true);
+    assert_eq!(things["proc_macros"], serde_json::json!(["things-macro"]));
+    assert_eq!(things["present"], true);
+    assert_eq!(json["plugins"][2]["build_script"], false);
+
+    // Files gone: listed as missing, with the fix.
+    std::fs::remove_dir_all(host.path("plugin-sources")).unwrap();
+    let table = e2e::stdout(&expect_success(&mut host.xtask(&["list"])));
+    assert!(
+        table.contains("locked, files missing (run sync)"),
+        "{table}"
+    );
+}

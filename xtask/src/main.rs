@@ -11,6 +11,7 @@ mod files;
 mod git;
 mod graph;
 mod host;
+mod list;
 mod scaffold;
 mod scan;
 mod sync;
@@ -58,6 +59,14 @@ enum Task {
         /// Plugins to remove
         #[arg(required = true)]
         names: Vec<String>,
+        #[command(flatten)]
+        sync: SyncArgs,
+    },
+    /// Show each plugin as declared, locked and present, and what runs at build time
+    List {
+        /// Print JSON for machines
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         sync: SyncArgs,
     },
@@ -232,6 +241,10 @@ fn run(task: Task) -> anyhow::Result<ExitCode> {
                 edited_manifest: Some(text),
                 ..options
             })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Task::List { json, sync: args } => {
+            list::list(&args.options()?.root, json)?;
             Ok(ExitCode::SUCCESS)
         }
         Task::NewPlugin { name, path } => {

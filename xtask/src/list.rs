@@ -1,0 +1,244 @@
+//! `cargo xtask list [--json]`: the release engineer's audit view. Each
+//! plugin as declared (plugins.toml), locked (plugins.lock) and present
+//! (its files where sync put them), with its source and commit, and the code
+//! it runs at build time: a build script, or proc-macro crates among its own
+//! dependencies (read from `cargo metadata`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use anyhow::Context as _;
+use build_support::lockfile::{LockedPlugin, Lockfile};
+use build_support::manifest::Manifest;
+use build_support::{LOCK_FILE, MANIFEST_FILE, PLUGIN_SET_DIR};
+use cargo_metadata::{Metadata, MetadataCommand, PackageId, TargetKind};
+
+use crate::checksum;
+
+#[derive(Debug, serde::Serialize)]
+struct Row {
+    name: String,
+    package: String,
+    declared: bool,
+    enabled: bool,
+    locked: bool,
+    present: bool,
+    version: Option<String>,
+    source: Option<String>,
+    rev: Option<String>,
+    checksum: Option<String>,
+    /// `None` when cargo could not tell (not synced, or resolution failed).
+    build_script: Option<bool>,
+    proc_macros: Option<Vec<String>>,
+}
+
+pub fn list(root: &Path, json: bool) -> anyhow::Result<()> {
+    let manifest = Manifest::load(&root.join(MANIFEST_FILE))?;
+    let lock_path = root.join(LOCK_FILE);
+    let lock = if lock_path.exists() {
+        Some(Lockfile::load(&lock_path)?)
+    } else {
+        None
+    };
+    let metadata = MetadataCommand::new()
+        .manifest_path(root.join("Cargo.toml"))
+        .other_options(vec!["--offline".to_owned()])
+        .exec();
+    let metadata = match metadata {
+        Ok(metadata) => Some(metadata),
+        Err(error) => {
+            eprintln!("warning: cannot tell what runs at build time: {error}");
+            None
+        }
+    };
+    let locked: BTreeMap<&str, &LockedPlugin> = lock
+        .iter()
+        .flat_map(|l| &l.plugins)
+        .map(|p| (p.name.as_str(), p))
+        .collect();
+    let mut rows = Vec::new();
+    for declaration in &manifest.plugins {
+        let entry = locked.get(declaration.name.as_str()).copied();
+        let crate_dir = entry.map(|e| root.join(PLUGIN_SET_DIR).join(e.crate_dir()));
+        let present = match entry {
+            None => false,
+            Some(e) => match &e.checksum {
+                Some(expected) => {
+                    let dir = root.join(e.git_checkout_dir());
+                    dir.is_dir()
+                        && checksum::sums(&dir)
+                            .is_ok_and(|sums| checksum::digest(&sums) == *expected)
+                }
+                None => crate_dir
+                    .as_ref()
+                    .is_some_and(|d| d.join("Cargo.toml").is_file()),
+            },
+        };
+        let (build_script, proc_macros) = match (&metadata, &crate_dir) {
+            (Some(metadata), Some(dir)) if present => build_time_code(metadata, dir)
+                .map_or((None, None), |(script, macros)| {
+                    (Some(script), Some(macros))
+                }),
+            _ => (None, None),
+        };
+        rows.push(Row {
+            name: declaration.name.clone(),
+            package: declaration.package.clone(),
+            declared: true,
+            enabled: declaration.enabled,
+            locked: entry.is_some(),
+            present,
+            version: entry.map(|e| e.version.clone()),
+            source: entry.map(|e| e.source.clone()),
+            rev: entry
+                .and_then(|e| e.git_source())
+                .map(|(_, c)| c.to_owned()),
+            checksum: entry.and_then(|e| e.checksum.clone()),
+            build_script,
+            proc_macros,
+        });
+    }
+    // Locked but no longer declared: the lock is stale.
+    for (name, entry) in &locked {
+        if !manifest.plugins.iter().any(|d| d.name == *name) {
+            rows.push(Row {
+                name: (*name).to_owned(),
+                package: entry.package.clone(),
+                declared: false,
+                enabled: false,
+                locked: true,
+                present: false,
+                version: Some(entry.version.clone()),
+                source: Some(entry.source.clone()),
+                rev: entry.git_source().map(|(_, c)| c.to_owned()),
+                checksum: entry.checksum.clone(),
+                build_script: None,
+                proc_macros: None,
+            });
+        }
+    }
+    rows.sort_by(|a, b| a.name.cmp(&b.name));
+    if json {
+        let document = serde_json::json!({ "plugins": rows });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&document).context("failed to render JSON")?
+        );
+    } else {
+        print_table(&rows);
+    }
+    Ok(())
+}
+
+/// Whether the crate at `dir` has a build script, and the proc-macro
+/// crates in its dependency tree (without plugin-api's own, which come with
+/// the host).
+fn build_time_code(metadata: &Metadata, dir: &Path) -> Option<(bool, Vec<String>)> {
+    let manifest = dir.join("Cargo.toml").canonicalize().ok()?;
+    let package = metadata
+        .packages
+        .iter()
+        .find(|p| p.manifest_path.as_std_path().canonicalize().ok().as_ref() == Some(&manifest))?;
+    let build_script = package
+        .targets
+        .iter()
+        .any(|t| t.kind.contains(&TargetKind::CustomBuild));
+    let resolve = metadata.resolve.as_ref()?;
+    let deps_of = |id: &PackageId| -> Vec<PackageId> {
+        resolve
+            .nodes
+            .iter()
+            .find(|n| &n.id == id)
+            .map(|n| n.deps.iter().map(|d| d.pkg.clone()).collect())
+            .unwrap_or_default()
+    };
+    let reachable = |start: Vec<PackageId>| -> BTreeSet<PackageId> {
+        let mut seen = BTreeSet::new();
+        let mut stack = start;
+        while let Some(id) = stack.pop() {
+            if seen.insert(id.clone()) {
+                stack.extend(deps_of(&id));
+            }
+        }
+        seen
+    };
+    let host_api: Vec<PackageId> = metadata
+        .packages
+        .iter()
+        .filter(|p| *p.name == *"plugin-api")
+        .map(|p| p.id.clone())
+        .collect();
+    let from_host = reachable(host_api);
+    let mut proc_macros: Vec<String> = reachable(deps_of(&package.id))
+        .iter()
+        .filter(|id| !from_host.contains(*id))
+        .filter_map(|id| metadata.packages.iter().find(|p| &p.id == id))
+        .filter(|p| {
+            p.targets
+                .iter()
+                .any(|t| t.kind.contains(&TargetKind::ProcMacro))
+        })
+        .map(|p| p.name.to_string())
+        .collect();
+    proc_macros.sort();
+    proc_macros.dedup();
+    Some((build_script, proc_macros))
+}
+
+fn print_table(rows: &[Row]) {
+    let cells: Vec<[String; 5]> = rows
+        .iter()
+        .map(|r| {
+            let state = if !r.declared {
+                "locked, not declared (run sync)".to_owned()
+            } else if !r.enabled {
+                "disabled".to_owned()
+            } else if !r.locked {
+                "declared, not locked (run sync)".to_owned()
+            } else if !r.present {
+                "locked, files missing (run sync)".to_owned()
+            } else {
+                "present".to_owned()
+            };
+            let build = match (&r.build_script, &r.proc_macros) {
+                (Some(script), Some(macros)) => {
+                    let mut parts = Vec::new();
+                    if *script {
+                        parts.push("build.rs".to_owned());
+                    }
+                    parts.extend(macros.iter().map(|m| format!("proc-macro {m}")));
+                    if parts.is_empty() {
+                        "-".to_owned()
+                    } else {
+                        parts.join(", ")
+                    }
+                }
+                _ => "?".to_owned(),
+            };
+            [
+                r.name.clone(),
+                state,
+                r.source.clone().unwrap_or_else(|| "-".to_owned()),
+                r.rev
+                    .as_deref()
+                    .map_or("-".to_owned(), |c| c[..12].to_owned()),
+                build,
+            ]
+        })
+        .collect();
+    let header = ["NAME", "STATE", "SOURCE", "COMMIT", "BUILD-TIME CODE"].map(str::to_owned);
+    let mut widths = header.each_ref().map(|h| h.len());
+    for row in &cells {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.len());
+        }
+    }
+    for row in std::iter::once(&header).chain(&cells) {
+        let line: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        println!("{}", line.join("  ").trim_end());
+    }
+}
