@@ -6,6 +6,7 @@
 mod api;
 mod cache;
 mod checksum;
+mod dist;
 mod edit;
 mod files;
 mod git;
@@ -61,6 +62,14 @@ enum Task {
         names: Vec<String>,
         #[command(flatten)]
         sync: SyncArgs,
+    },
+    /// Reproducible release build: sync --locked, then a path-remapped release build
+    Dist {
+        #[command(flatten)]
+        sync: SyncArgs,
+        /// Package of the host binary
+        #[arg(long, short = 'p', default_value = "example-app")]
+        package: String,
     },
     /// Show each plugin as declared, locked and present, and what runs at build time
     List {
@@ -241,6 +250,20 @@ fn run(task: Task) -> anyhow::Result<ExitCode> {
                 edited_manifest: Some(text),
                 ..options
             })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Task::Dist {
+            sync: args,
+            package,
+        } => {
+            let options = sync::Options {
+                locked: true,
+                ..args.options()?
+            };
+            sync::sync(&options)?;
+            let dist = dist::dist(&options.root, &package, options.offline)?;
+            println!("{}  {}", dist.sha256, dist.binary.display());
+            eprintln!("{:>12} {}", "Manifest", dist.manifest.display());
             Ok(ExitCode::SUCCESS)
         }
         Task::List { json, sync: args } => {
