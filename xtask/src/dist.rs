@@ -43,10 +43,13 @@ pub fn dist(root: &Path, package: &str, offline: bool) -> anyhow::Result<Dist> {
     let target_dir = PathBuf::from(metadata.target_directory.as_std_path());
     std::fs::create_dir_all(&target_dir)
         .with_context(|| format!("failed to create {}", target_dir.display()))?;
-    let target_dir = target_dir.canonicalize().context("failed to resolve the target directory")?;
+    let target_dir = target_dir
+        .canonicalize()
+        .context("failed to resolve the target directory")?;
 
     // Longest prefixes first: the target directory is often inside the root.
-    let mut remaps: Vec<(PathBuf, &str)> = vec![(target_dir.clone(), "/target"), (root.to_owned(), "/host")];
+    let mut remaps: Vec<(PathBuf, &str)> =
+        vec![(target_dir.clone(), "/target"), (root.to_owned(), "/host")];
     if let Some(cargo_home) = home("CARGO_HOME", ".cargo") {
         remaps.push((cargo_home, "/cargo"));
     }
@@ -82,7 +85,8 @@ pub fn dist(root: &Path, package: &str, offline: bool) -> anyhow::Result<Dist> {
     let binary = target_dir
         .join("release")
         .join(format!("{package}{}", std::env::consts::EXE_SUFFIX));
-    let bytes = std::fs::read(&binary).with_context(|| format!("failed to read {}", binary.display()))?;
+    let bytes =
+        std::fs::read(&binary).with_context(|| format!("failed to read {}", binary.display()))?;
     let sha256 = build_support::sha256_hex(&bytes);
     let lock = std::fs::read_to_string(root.join(LOCK_FILE))
         .with_context(|| format!("failed to read {LOCK_FILE}"))?;

@@ -1,0 +1,147 @@
+//! Release builds: the same lock gives the same bytes from two checkouts at
+//! different paths, offline rebuilds need no network, and every plugin stays
+//! registered under every release profile a user may pick.
+
+use std::path::Path;
+use std::process::Command;
+
+use e2e::{GitRepo, Host, PluginCrate, expect_success, stderr, stdout};
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if name == "target" || name == "plugin-sources" {
+            continue;
+        }
+        let (src, dst) = (entry.path(), to.join(&name));
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&src, &dst);
+        } else {
+            std::fs::copy(&src, &dst).unwrap();
+        }
+    }
+}
+
+/// `xtask dist` in `root` with its own target and cache directories; the
+/// sha256 it printed.
+fn dist(root: &Path, app: &str, target: &Path, cache: &Path, extra: &[&str]) -> String {
+    let mut command = Command::new(e2e::xtask_bin());
+    e2e::hermetic_git(&mut command)
+        .current_dir(root)
+        .env("CARGO_TARGET_DIR", target)
+        .env("PLUGIN_CACHE_DIR", cache)
+        .args(["dist", "--quiet", "--package", app, "--manifest-path"])
+        .arg(root.join("Cargo.toml"))
+        .args(extra);
+    let output = expect_success(&mut command);
+    let line = stdout(&output);
+    let (sha, path) = line.trim().split_once("  ").expect("`<sha256>  <path>`");
+    assert_eq!(
+        Path::new(path),
+        target.join("release").join(app),
+        "{}",
+        stderr(&output)
+    );
+    sha.to_owned()
+}
+
+#[test]
+fn two_checkouts_at_different_paths_build_identical_binaries() {
+    let repo = GitRepo::new("reproducible");
+    repo.plugin(
+        ".",
+        &PluginCrate {
+            filters: &[("repro", None)],
+            ..PluginCrate::new("reproducible", "reproducible")
+        },
+    );
+    let commit = repo.commit("plugin");
+    repo.git(&["tag", "v1"]);
+    let first = Host::new("two_checkouts_a");
+    first.use_example_app();
+    first.plugin("plugins/local", &PluginCrate::new("local", "local"));
+    first.write(
+        "plugins.toml",
+        &format!(
+            "[plugins]\nreproducible = {{ git = \"{}\", tag = \"v1\" }}\nlocal = {{ path = \"plugins/local\" }}\n",
+            repo.url()
+        ),
+    );
+    // Full debug info embeds the compilation directory: only remapping
+    // makes the two checkouts agree.
+    let root_manifest = first.read("Cargo.toml");
+    first.write(
+        "Cargo.toml",
+        &format!("{root_manifest}\n[profile.release]\ndebug = 2\n"),
+    );
+    expect_success(&mut first.xtask(&["sync"]));
+    // The second checkout: the same files at a longer path.
+    let second_root = e2e::hosts_dir().join("two_checkouts_b_at_another_longer_path");
+    let _ = std::fs::remove_dir_all(&second_root);
+    copy_tree(&first.root, &second_root);
+
+    let scratch = e2e::repo_root().join("target/e2e-dist");
+    let _ = std::fs::remove_dir_all(&scratch);
+    let a = dist(
+        &first.root,
+        &first.app,
+        &scratch.join("target-a"),
+        &scratch.join("cache-a"),
+        &[],
+    );
+    let b = dist(
+        &second_root,
+        &first.app,
+        &scratch.join("target-b"),
+        &scratch.join("cache-b"),
+        &[],
+    );
+    assert_eq!(a, b, "the two release binaries differ");
+
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            scratch
+                .join("target-a/release")
+                .join(format!("{}.dist.json", first.app)),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(manifest["sha256"], a.as_str());
+    assert!(
+        manifest["lock_digest"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:")
+    );
+    assert!(
+        manifest["toolchain"]
+            .as_str()
+            .unwrap()
+            .starts_with("rustc ")
+    );
+    assert!(!manifest["target"].as_str().unwrap().is_empty());
+
+    // The binary really holds the git plugin, at its commit.
+    let list = stdout(&expect_success(
+        Command::new(scratch.join("target-a/release").join(&first.app))
+            .args(["plugins", "list", "--json"]),
+    ));
+    assert!(list.contains(&format!("\"rev\": \"{commit}\"")), "{list}");
+
+    // --frozen: the repository is gone, the cache and lock are enough.
+    let gone = repo.dir.with_extension("gone");
+    let _ = std::fs::remove_dir_all(&gone);
+    std::fs::rename(&repo.dir, &gone).unwrap();
+    let again = dist(
+        &first.root,
+        &first.app,
+        &scratch.join("target-a"),
+        &scratch.join("cache-a"),
+        &["--frozen"],
+    );
+    std::fs::rename(&gone, &repo.dir).unwrap();
+    assert_eq!(again, a);
+}
