@@ -145,3 +145,48 @@ fn two_checkouts_at_different_paths_build_identical_binaries() {
     std::fs::rename(&gone, &repo.dir).unwrap();
     assert_eq!(again, a);
 }
+
+#[test]
+fn every_plugin_stays_registered_under_every_release_profile() {
+    let host = Host::new("every_plugin_stays_registered_under_every_release_profile");
+    host.plugin("plugins/base", &PluginCrate {
+        filters: &[("base", None)],
+        ..PluginCrate::new("base", "base")
+    });
+    host.plugin("plugins/user", &PluginCrate {
+        filters: &[("user", None), ("extra", Some("extra"))],
+        features: &["extra"],
+        depends_on: &["base"],
+        ..PluginCrate::new("user", "user")
+    });
+    host.write(
+        "plugins.toml",
+        "[plugins]\nbase = { path = \"plugins/base\" }\nuser = { path = \"plugins/user\", features = [\"extra\"] }\n",
+    );
+    let profiles = [
+        ("fat", "lto = \"fat\""),
+        ("thin", "lto = \"thin\""),
+        ("cgu1", "codegen-units = 1"),
+        ("abort", "panic = \"abort\""),
+        ("stripped", "strip = true"),
+        ("small", "opt-level = \"s\""),
+        ("tiny", "opt-level = \"z\""),
+        ("debuginfo", "debug = 2"),
+    ];
+    let mut root = host.read("Cargo.toml");
+    for (name, setting) in profiles {
+        root.push_str(&format!("\n[profile.{name}]\ninherits = \"release\"\n{setting}\n"));
+    }
+    host.write("Cargo.toml", &root);
+    expect_success(&mut host.xtask(&["sync"]));
+    let expected = "plugin base 1.2.3 base local\nplugin user 1.2.3 user local\n\
+                    filter base base(abc)\nfilter user user(abc)\nfilter extra extra(abc)\n";
+    for (name, _) in profiles {
+        let mut build = host.cargo(&["build", "--package", &host.app, "--profile", name]);
+        let output = e2e::run(&mut build);
+        assert!(output.status.success(), "profile {name}: {}", stderr(&output));
+        let bin = e2e::shared_target_dir().join(name).join(&host.app);
+        let output = expect_success(&mut Command::new(bin));
+        assert_eq!(stdout(&output), expected, "profile {name}");
+    }
+}
