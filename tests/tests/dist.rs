@@ -7,17 +7,22 @@ use std::process::Command;
 
 use e2e::{GitRepo, Host, PluginCrate, expect_success, stderr, stdout};
 
-fn copy_tree(from: &Path, to: &Path) {
+/// Copies a host as a clone would have it: without `target/`, and without
+/// `plugin-sources/` unless it is committed (`vendored`).
+fn copy_tree(from: &Path, to: &Path, vendored: bool) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
         let name = entry.file_name();
-        if name == "target" || name == "plugin-sources" {
+        if name == "target" || (name == "plugin-sources" && !vendored) {
             continue;
         }
         let (src, dst) = (entry.path(), to.join(&name));
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&src, &dst);
+        let kind = entry.file_type().unwrap();
+        if kind.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(&src).unwrap(), &dst).unwrap();
+        } else if kind.is_dir() {
+            copy_tree(&src, &dst, vendored);
         } else {
             std::fs::copy(&src, &dst).unwrap();
         }
@@ -80,7 +85,7 @@ fn two_checkouts_at_different_paths_build_identical_binaries() {
     // The second checkout: the same files at a longer path.
     let second_root = e2e::hosts_dir().join("two_checkouts_b_at_another_longer_path");
     let _ = std::fs::remove_dir_all(&second_root);
-    copy_tree(&first.root, &second_root);
+    copy_tree(&first.root, &second_root, false);
 
     let scratch = e2e::repo_root().join("target/e2e-dist");
     let _ = std::fs::remove_dir_all(&scratch);
@@ -149,16 +154,22 @@ fn two_checkouts_at_different_paths_build_identical_binaries() {
 #[test]
 fn every_plugin_stays_registered_under_every_release_profile() {
     let host = Host::new("every_plugin_stays_registered_under_every_release_profile");
-    host.plugin("plugins/base", &PluginCrate {
-        filters: &[("base", None)],
-        ..PluginCrate::new("base", "base")
-    });
-    host.plugin("plugins/user", &PluginCrate {
-        filters: &[("user", None), ("extra", Some("extra"))],
-        features: &["extra"],
-        depends_on: &["base"],
-        ..PluginCrate::new("user", "user")
-    });
+    host.plugin(
+        "plugins/base",
+        &PluginCrate {
+            filters: &[("base", None)],
+            ..PluginCrate::new("base", "base")
+        },
+    );
+    host.plugin(
+        "plugins/user",
+        &PluginCrate {
+            filters: &[("user", None), ("extra", Some("extra"))],
+            features: &["extra"],
+            depends_on: &["base"],
+            ..PluginCrate::new("user", "user")
+        },
+    );
     host.write(
         "plugins.toml",
         "[plugins]\nbase = { path = \"plugins/base\" }\nuser = { path = \"plugins/user\", features = [\"extra\"] }\n",
@@ -175,7 +186,9 @@ fn every_plugin_stays_registered_under_every_release_profile() {
     ];
     let mut root = host.read("Cargo.toml");
     for (name, setting) in profiles {
-        root.push_str(&format!("\n[profile.{name}]\ninherits = \"release\"\n{setting}\n"));
+        root.push_str(&format!(
+            "\n[profile.{name}]\ninherits = \"release\"\n{setting}\n"
+        ));
     }
     host.write("Cargo.toml", &root);
     expect_success(&mut host.xtask(&["sync"]));
@@ -184,9 +197,85 @@ fn every_plugin_stays_registered_under_every_release_profile() {
     for (name, _) in profiles {
         let mut build = host.cargo(&["build", "--package", &host.app, "--profile", name]);
         let output = e2e::run(&mut build);
-        assert!(output.status.success(), "profile {name}: {}", stderr(&output));
+        assert!(
+            output.status.success(),
+            "profile {name}: {}",
+            stderr(&output)
+        );
         let bin = e2e::shared_target_dir().join(name).join(&host.app);
         let output = expect_success(&mut Command::new(bin));
         assert_eq!(stdout(&output), expected, "profile {name}");
     }
+}
+
+#[test]
+fn a_vendored_clone_builds_with_no_cache_and_no_network() {
+    let repo = GitRepo::new("vendored");
+    repo.plugin(
+        ".",
+        &PluginCrate {
+            filters: &[("vendored", None)],
+            ..PluginCrate::new("vendored", "vendored")
+        },
+    );
+    repo.commit("plugin");
+    repo.git(&["tag", "v1"]);
+    let host = Host::new("a_vendored_clone_builds");
+    host.write(
+        "plugins.toml",
+        &format!(
+            "[plugins]\nvendored = {{ git = \"{}\", tag = \"v1\" }}\n",
+            repo.url()
+        ),
+    );
+    expect_success(&mut host.xtask(&["vendor"]));
+    let ignore = host.read("plugin-sources/.gitignore");
+    assert!(
+        ignore.starts_with("# Vendored by `cargo xtask vendor`"),
+        "{ignore}"
+    );
+    assert!(!ignore.lines().any(|l| l == "*"), "{ignore}");
+    // Later syncs keep it vendored.
+    expect_success(&mut host.xtask(&["sync"]));
+    assert_eq!(host.read("plugin-sources/.gitignore"), ignore);
+
+    // A clone of the vendored host, the repository gone, an empty cache.
+    let clone = e2e::hosts_dir().join("a_vendored_clone_builds_clone");
+    let _ = std::fs::remove_dir_all(&clone);
+    copy_tree(&host.root, &clone, true);
+    let gone = repo.dir.with_extension("gone");
+    let _ = std::fs::remove_dir_all(&gone);
+    std::fs::rename(&repo.dir, &gone).unwrap();
+    let empty_cache = clone.with_extension("empty-cache");
+    let _ = std::fs::remove_dir_all(&empty_cache);
+    let xtask = |args: &[&str]| {
+        let mut command = Command::new(e2e::xtask_bin());
+        e2e::hermetic_git(&mut command)
+            .current_dir(&clone)
+            .env("PLUGIN_CACHE_DIR", &empty_cache)
+            .args(args);
+        command
+    };
+    let before = e2e::snapshot(&clone, &["."]);
+    expect_success(&mut xtask(&["sync", "--frozen"]));
+    e2e::assert_unchanged(&before, &e2e::snapshot(&clone, &["."]));
+    expect_success(&mut xtask(&["verify"]));
+    assert!(
+        !empty_cache.join("git").exists(),
+        "nothing was fetched or cached"
+    );
+    let mut build = Command::new(std::env::var_os("CARGO").unwrap_or("cargo".into()));
+    build
+        .current_dir(&clone)
+        .env("CARGO_TARGET_DIR", e2e::shared_target_dir())
+        .args(["build", "--offline", "--package", &host.app]);
+    let output = e2e::run(&mut build);
+    std::fs::rename(&gone, &repo.dir).unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let output = expect_success(&mut host.app_bin(false));
+    assert!(
+        stdout(&output).contains("filter vendored vendored(abc)"),
+        "{}",
+        stdout(&output)
+    );
 }

@@ -63,6 +63,11 @@ enum Task {
         #[command(flatten)]
         sync: SyncArgs,
     },
+    /// Commit the git plugins' files (plugin-sources/) so a clone builds offline
+    Vendor {
+        #[command(flatten)]
+        sync: SyncArgs,
+    },
     /// Reproducible release build: sync --locked, then a path-remapped release build
     Dist {
         #[command(flatten)]
@@ -190,6 +195,7 @@ impl SyncArgs {
             cache: cache::Cache::locate(self.cache_dir.as_deref())?,
             update: None,
             edited_manifest: None,
+            vendor: false,
         })
     }
 }
@@ -250,6 +256,17 @@ fn run(task: Task) -> anyhow::Result<ExitCode> {
                 edited_manifest: Some(text),
                 ..options
             })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Task::Vendor { sync: args } => {
+            sync::sync(&sync::Options {
+                vendor: true,
+                ..args.options()?
+            })?;
+            eprintln!(
+                "{:>12} plugin-sources/ is no longer ignored by git: commit it",
+                "Vendored"
+            );
             Ok(ExitCode::SUCCESS)
         }
         Task::Dist {

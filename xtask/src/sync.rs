@@ -41,7 +41,12 @@ pub struct Options {
     /// `add`/`remove`: the new text of plugins.toml, written only if the
     /// sync it describes succeeds.
     pub edited_manifest: Option<String>,
+    /// `vendor`: from now on, plugin-sources/ is committed, not ignored.
+    pub vendor: bool,
 }
+
+/// First line of `plugin-sources/.gitignore` once vendored; sync keeps it.
+const VENDORED: &str = "# Vendored by `cargo xtask vendor`";
 
 impl Options {
     fn updating(&self, name: &str) -> bool {
@@ -153,12 +158,20 @@ pub fn sync(options: &Options) -> anyhow::Result<Vec<String>> {
     crash_point("validated");
     let mut writes: Vec<(String, String)> = Vec::new();
     if has_git {
-        writes.push((
-            format!("{SOURCES_DIR}/.gitignore"),
+        let ignore = root.join(SOURCES_DIR).join(".gitignore");
+        let vendored = options.vendor
+            || std::fs::read_to_string(&ignore).is_ok_and(|t| t.starts_with(VENDORED));
+        let contents = if vendored {
+            format!(
+                "{VENDORED}: git plugins' files are committed, so a clone\n\
+                 # builds with no cache and no network (`cargo xtask sync --frozen`).\n"
+            )
+        } else {
             "# Written by `cargo xtask sync`: git plugins' files, restored from plugins.lock\n\
-             # and the cache. Not committed.\n*\n"
-                .to_owned(),
-        ));
+             # and the cache. Not committed (`cargo xtask vendor` commits them).\n*\n"
+                .to_owned()
+        };
+        writes.push((format!("{SOURCES_DIR}/.gitignore"), contents));
     }
     // Until the lock is written, the build sees a manifest that does not
     // match it and says to sync.
