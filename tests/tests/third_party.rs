@@ -18,19 +18,35 @@ fn repo_with_api_dep(name: &str, dep: &str) -> GitRepo {
         },
     );
     let manifest = std::fs::read_to_string(repo.dir.join("Cargo.toml")).unwrap();
-    let start = manifest.find("plugin-api = ").unwrap();
-    let end = start + manifest[start..].find('\n').unwrap();
     write_file(
         &repo.dir.join("Cargo.toml"),
-        &format!(
-            "{}plugin-api = {dep}{}",
-            &manifest[..start],
-            &manifest[end..]
-        ),
+        &with_api_line(&manifest, &format!("plugin-api = {dep}")),
     );
     repo.commit("plugin");
     repo.git(&["tag", "v1"]);
     repo
+}
+
+/// A git repository holding a crate named `plugin-api` that is not the
+/// host's.
+fn foreign_plugin_api(name: &str) -> GitRepo {
+    let repo = GitRepo::new(name);
+    repo.write(
+        "Cargo.toml",
+        "[package]\nname = \"plugin-api\"\nversion = \"0.1.0\"\nedition = \"2024\"\n",
+    );
+    repo.write("src/lib.rs", "//! Not the host's plugin-api.\n");
+    repo.commit("another plugin-api");
+    repo
+}
+
+/// `manifest` with its `plugin-api = …` line replaced by `line`.
+fn with_api_line(manifest: &str, line: &str) -> String {
+    let start = manifest
+        .find("plugin-api = ")
+        .expect("a plugin-api dependency");
+    let end = start + manifest[start..].find('\n').expect("a line end");
+    format!("{}{line}{}", &manifest[..start], &manifest[end..])
 }
 
 fn declare(host: &Host, repos: &[&GitRepo]) {
@@ -142,13 +158,7 @@ fn a_crate_that_does_not_depend_on_plugin_api_is_not_a_plugin() {
 fn a_plugin_depending_on_plugin_api_by_git_url_gets_the_host_one_once_patched() {
     // The repository the plugin names: cargo reads it to resolve the
     // dependency, then the patch replaces it with the host's plugin-api.
-    let upstream = GitRepo::new("upstream-plugin-api");
-    upstream.write(
-        "Cargo.toml",
-        "[package]\nname = \"plugin-api\"\nversion = \"0.1.0\"\nedition = \"2024\"\n",
-    );
-    upstream.write("src/lib.rs", "//! Not the host's plugin-api.\n");
-    upstream.commit("upstream");
+    let upstream = foreign_plugin_api("upstream-plugin-api");
     let url = upstream.url();
     let repo = repo_with_api_dep("by-git", &format!("{{ git = \"{url}\" }}"));
     let host = Host::new("a_plugin_depending_on_plugin_api_by_git_url");
@@ -195,15 +205,9 @@ fn a_monorepo_plugin_with_workspace_inheritance_builds_in_the_host() {
         },
     );
     let manifest = std::fs::read_to_string(repo.dir.join("crates/mono-a/Cargo.toml")).unwrap();
-    let start = manifest.find("plugin-api = ").unwrap();
-    let end = start + manifest[start..].find('\n').unwrap();
-    let manifest = format!(
-        "{}plugin-api.workspace = true{}",
-        &manifest[..start],
-        &manifest[end..]
-    )
-    .replace("version = \"1.2.3\"", "version.workspace = true")
-    .replace("edition = \"2024\"", "edition.workspace = true");
+    let manifest = with_api_line(&manifest, "plugin-api.workspace = true")
+        .replace("version = \"1.2.3\"", "version.workspace = true")
+        .replace("edition = \"2024\"", "edition.workspace = true");
     repo.write("crates/mono-a/Cargo.toml", &manifest);
     // A second member that is not declared: it must not get in the way.
     repo.plugin("crates/other", &PluginCrate::new("other", "other"));
@@ -253,13 +257,7 @@ fn a_path_dependency_on_another_plugin_api_is_refused() {
 fn a_second_plugin_api_through_a_dependency_is_caught_by_the_graph_check_and_nothing_written() {
     // The plugin itself uses the host's plugin-api, but a helper crate in its
     // repository pulls another one from git: only the resolved graph shows it.
-    let upstream = GitRepo::new("second-api-upstream");
-    upstream.write(
-        "Cargo.toml",
-        "[package]\nname = \"plugin-api\"\nversion = \"0.1.0\"\nedition = \"2024\"\n",
-    );
-    upstream.write("src/lib.rs", "//! Another plugin-api.\n");
-    upstream.commit("upstream");
+    let upstream = foreign_plugin_api("second-api-upstream");
     let repo = GitRepo::new("sneaky");
     repo.plugin(".", &PluginCrate::new("sneaky", "sneaky"));
     repo.write(
