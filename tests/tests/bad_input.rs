@@ -195,3 +195,94 @@ fn locked_sync_that_would_change_the_lock_fails_and_writes_nothing() {
     host.write("plugins.toml", GOOD);
     expect_success(&mut host.xtask(&["sync", "--locked"]));
 }
+
+#[test]
+fn manifest_path_and_missing_plugins_toml_are_clear_errors() {
+    let host = host("manifest_path_errors", false);
+    let mut command = std::process::Command::new(e2e::xtask_bin());
+    command
+        .args(["sync", "--manifest-path"])
+        .arg(host.path("plugins.toml"));
+    let output = expect_failure(&mut command);
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "error: --manifest-path must point at a Cargo.toml, got {}\n",
+            host.path("plugins.toml").display()
+        )
+    );
+    let mut command = std::process::Command::new(e2e::xtask_bin());
+    command
+        .args(["sync", "--manifest-path"])
+        .arg(host.path("nope/Cargo.toml"));
+    let output = expect_failure(&mut command);
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "error: manifest path {} does not exist\n",
+            host.path("nope/Cargo.toml").display()
+        )
+    );
+    // No plugins.toml at or above the current directory.
+    let outside = e2e::hosts_dir().join("no_plugins_toml_here");
+    std::fs::create_dir_all(&outside).unwrap();
+    let mut command = std::process::Command::new(e2e::xtask_bin());
+    command.current_dir(&outside).arg("sync");
+    let output = expect_failure(&mut command);
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "error: could not find plugins.toml in {} or any parent directory; create one with a \
+             `[plugins]` table, or pass --manifest-path\n",
+            outside.canonicalize().unwrap().display()
+        )
+    );
+}
+
+#[test]
+fn a_broken_lock_is_rewritten_but_refused_with_locked() {
+    let host = host("broken_lock", true);
+    host.write("plugins.lock", "version = 7\n");
+    let before = host.snapshot();
+    let output = expect_failure(&mut host.xtask(&["sync", "--locked"]));
+    let root = host.root.canonicalize().unwrap();
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "error: {}/plugins.lock is not a valid lockfile: lockfile version 7 is not supported \
+             (this tool reads version 1); run `cargo xtask sync` to rewrite it\n",
+            root.display()
+        )
+    );
+    assert_unchanged(&before, &host.snapshot());
+    let output = expect_success(&mut host.xtask(&["sync"]));
+    assert!(
+        stderr(&output).starts_with("warning: ignoring plugins.lock: "),
+        "{}",
+        stderr(&output)
+    );
+    assert!(host.read("plugins.lock").contains("version = 1\n"));
+    expect_success(&mut host.xtask(&["sync", "--locked"]));
+}
+
+#[test]
+fn verify_without_a_lock_and_new_plugin_with_a_bad_name_fail_clearly() {
+    let host = host("verify_without_lock", false);
+    let output = expect_failure(&mut host.xtask(&["verify"]));
+    assert!(
+        stderr(&output).starts_with("error: nothing to verify; run `cargo xtask sync` first\n"),
+        "{}",
+        stderr(&output)
+    );
+    let mut command = std::process::Command::new(e2e::xtask_bin());
+    command
+        .args(["new-plugin", "Bad Name", "--path"])
+        .arg(host.path("bad"));
+    let output = expect_failure(&mut command);
+    assert_eq!(
+        stderr(&output),
+        "error: invalid plugin name `Bad Name`: use lowercase ASCII letters, digits, `-` and `_`, \
+         starting with a letter (it is both the crate name and the plugin id)\n"
+    );
+    assert!(!host.path("bad").exists());
+}

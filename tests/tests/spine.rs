@@ -166,6 +166,17 @@ fn editing_plugins_toml_without_sync_fails_the_build() {
     );
     assert!(!log.contains("panicked"), "{log}");
 
+    // A missing lock says so too.
+    let lock = host.read("plugins.lock");
+    std::fs::remove_file(host.path("plugins.lock")).unwrap();
+    let build = host.build(false);
+    assert!(
+        stderr(&build).contains("plugins.lock is missing; run cargo xtask sync"),
+        "{}",
+        stderr(&build)
+    );
+    host.write("plugins.lock", &lock);
+
     // A change of comments or formatting only is not a change.
     host.write("plugins.toml", &format!("# reformatted\n{MANIFEST}"));
     let build = host.build(false);
