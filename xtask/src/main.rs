@@ -4,6 +4,7 @@
 //! crate, and (later) the only one that touches the network.
 
 mod api;
+mod bench;
 mod cache;
 mod checksum;
 mod dist;
@@ -75,6 +76,15 @@ enum Task {
         /// Package of the host binary
         #[arg(long, short = 'p', default_value = "example-app")]
         package: String,
+    },
+    /// Benchmark sync against cargo fetch and git clone; print a Markdown report
+    Bench {
+        /// Small sizes, one run each (what the test suite runs)
+        #[arg(long)]
+        quick: bool,
+        /// Scratch directory for fixtures and hosts
+        #[arg(long, value_name = "DIR", default_value = "target/bench")]
+        dir: PathBuf,
     },
     /// Show each plugin as declared, locked and present, and what runs at build time
     List {
@@ -281,6 +291,11 @@ fn run(task: Task) -> anyhow::Result<ExitCode> {
             let dist = dist::dist(&options.root, &package, options.offline)?;
             println!("{}  {}", dist.sha256, dist.binary.display());
             eprintln!("{:>12} {}", "Manifest", dist.manifest.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Task::Bench { quick, dir } => {
+            let report = bench::bench(&bench::Options { dir, quick })?;
+            println!("{report}");
             Ok(ExitCode::SUCCESS)
         }
         Task::List { json, sync: args } => {
