@@ -65,14 +65,20 @@ fn git(dir: &Path) -> Command {
 /// Plugin repository `i` with `history` commits, the last one tagged `v1`
 /// holding the crate `bench-plugin-<i>`; made once and reused.
 fn fixture(dir: &Path, i: usize, history: usize) -> anyhow::Result<PathBuf> {
-    let repo = dir.join("repos").join(format!("p{i}-h{history}"));
+    // Fixtures name this checkout's plugin-api by path: key them by it, so a
+    // scratch directory shared by two checkouts never mixes them up.
+    let api = repo_root().join("plugin-api");
+    let key = build_support::sha256_hex(api.to_string_lossy().as_bytes());
+    let repo = dir
+        .join("repos")
+        .join(&key[..12])
+        .join(format!("p{i}-h{history}"));
     if repo.join(".git/refs/tags/v1").is_file() {
         return Ok(repo);
     }
     let _ = std::fs::remove_dir_all(&repo);
     std::fs::create_dir_all(&repo)?;
     run(git(&repo).args(["init", "--quiet", "--initial-branch=main"]))?;
-    let api = repo_root().join("plugin-api");
     let manifest = format!(
         "[package]\nname = \"bench-plugin-{i}\"\nversion = \"1.0.0\"\nedition = \"2024\"\n\n\
          [dependencies]\nplugin-api = {{ path = {:?} }}\n",
@@ -155,16 +161,24 @@ fn host(dir: &Path, name: &str, repos: &[PathBuf]) -> anyhow::Result<PathBuf> {
     Ok(root)
 }
 
+/// `bench-plugin-<i> = { git = "file://…", tag = "v1" }`, one line per
+/// repository: the same in plugins.toml and in a Cargo.toml.
+fn git_dependencies(repos: &[PathBuf]) -> String {
+    repos
+        .iter()
+        .map(|repo| {
+            let name = repo.file_name().expect("named").to_string_lossy();
+            let index = name[1..].split('-').next().expect("p<i>-h<n>").to_owned();
+            format!(
+                "bench-plugin-{index} = {{ git = \"file://{}\", tag = \"v1\" }}\n",
+                repo.display()
+            )
+        })
+        .collect()
+}
+
 fn declare(root: &Path, repos: &[PathBuf]) -> anyhow::Result<()> {
-    let mut manifest = String::from("[plugins]\n");
-    for repo in repos {
-        let name = repo.file_name().expect("named").to_string_lossy();
-        let index = name[1..].split('-').next().expect("p<i>-h<n>");
-        manifest.push_str(&format!(
-            "bench-plugin-{index} = {{ git = \"file://{}\", tag = \"v1\" }}\n",
-            repo.display()
-        ));
-    }
+    let manifest = format!("[plugins]\n{}", git_dependencies(repos));
     std::fs::write(root.join("plugins.toml"), manifest)?;
     Ok(())
 }
@@ -238,15 +252,7 @@ fn cargo_fetch(dir: &Path, repos: &[PathBuf], runs: usize) -> anyhow::Result<Dur
     let mut manifest = String::from(
         "[package]\nname = \"fetch-project\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[workspace]\n\n[dependencies]\n",
     );
-    for (i, repo) in repos.iter().enumerate() {
-        let name = repo.file_name().expect("named").to_string_lossy();
-        let index = name[1..].split('-').next().expect("p<i>-h<n>");
-        manifest.push_str(&format!(
-            "bench-plugin-{index} = {{ git = \"file://{}\", tag = \"v1\" }}\n",
-            repo.display()
-        ));
-        let _ = i;
-    }
+    manifest.push_str(&git_dependencies(repos));
     std::fs::write(project.join("Cargo.toml"), manifest)?;
     std::fs::write(project.join("src/lib.rs"), "")?;
     let real_home = std::env::var_os("CARGO_HOME")
