@@ -82,9 +82,10 @@ enum Task {
         /// Small sizes, one run each (what the test suite runs)
         #[arg(long)]
         quick: bool,
-        /// Scratch directory for fixtures and hosts
-        #[arg(long, value_name = "DIR", default_value = "target/bench")]
-        dir: PathBuf,
+        /// Scratch directory for fixtures and hosts [default: a directory in
+        /// the system's temp dir, outside any workspace]
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
     },
     /// Show each plugin as declared, locked and present, and what runs at build time
     List {
@@ -294,6 +295,7 @@ fn run(task: Task) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Task::Bench { quick, dir } => {
+            let dir = dir.unwrap_or_else(|| std::env::temp_dir().join("static-plugins-bench"));
             let report = bench::bench(&bench::Options { dir, quick })?;
             println!("{report}");
             Ok(ExitCode::SUCCESS)
