@@ -183,6 +183,16 @@ fn declare(root: &Path, repos: &[PathBuf]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `xtask sync --quiet` of the host at `root` with cache `cache`.
+fn sync_command(root: &Path, cache: &Path) -> anyhow::Result<Command> {
+    let mut command = xtask()?;
+    command
+        .env("PLUGIN_CACHE_DIR", cache)
+        .args(["sync", "--quiet", "--manifest-path"])
+        .arg(root.join("Cargo.toml"));
+    Ok(command)
+}
+
 fn xtask() -> anyhow::Result<Command> {
     Ok(Command::new(
         std::env::current_exe().context("no current executable")?,
@@ -214,11 +224,7 @@ fn cold_sync(dir: &Path, repos: &[PathBuf], runs: usize) -> anyhow::Result<Durat
     timed(runs, || {
         let root = host(dir, "cold", repos)?;
         let _ = std::fs::remove_dir_all(&cache);
-        let mut command = xtask()?;
-        command
-            .env("PLUGIN_CACHE_DIR", &cache)
-            .args(["sync", "--quiet", "--manifest-path"])
-            .arg(root.join("Cargo.toml"));
+        let command = sync_command(&root, &cache)?;
         Ok(command)
     })
 }
@@ -377,11 +383,7 @@ pub fn bench(options: &Options) -> anyhow::Result<String> {
         let root = host(dir, &format!("warm-{n}"), &repos)?;
         let cache = dir.join(format!("warm-cache-{n}"));
         let sync = |root: &Path| -> anyhow::Result<Command> {
-            let mut command = xtask()?;
-            command
-                .env("PLUGIN_CACHE_DIR", &cache)
-                .args(["sync", "--quiet", "--manifest-path"])
-                .arg(root.join("Cargo.toml"));
+            let command = sync_command(root, &cache)?;
             Ok(command)
         };
         run(&mut sync(&root)?)?;
@@ -440,11 +442,7 @@ pub fn bench(options: &Options) -> anyhow::Result<String> {
     let target = dir.join("target");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let sync = || -> anyhow::Result<String> {
-        let mut command = xtask()?;
-        command
-            .env("PLUGIN_CACHE_DIR", &cache)
-            .args(["sync", "--quiet", "--manifest-path"])
-            .arg(root.join("Cargo.toml"));
+        let mut command = sync_command(&root, &cache)?;
         run(&mut command)
     };
     let build = || -> anyhow::Result<Vec<String>> {
@@ -489,11 +487,7 @@ pub fn bench(options: &Options) -> anyhow::Result<String> {
     let root = host(dir, "memory", &repos)?;
     let cache = dir.join("memory-cache");
     let _ = std::fs::remove_dir_all(&cache);
-    let mut command = xtask()?;
-    command
-        .env("PLUGIN_CACHE_DIR", &cache)
-        .args(["sync", "--quiet", "--manifest-path"])
-        .arg(root.join("Cargo.toml"));
+    let mut command = sync_command(&root, &cache)?;
     #[cfg(unix)]
     line(format!(
         "- {} MiB (maximum resident set of the xtask process)",
