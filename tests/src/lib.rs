@@ -41,22 +41,26 @@ fn cargo() -> Command {
     command
 }
 
-/// The `xtask` binary, built once per test process.
+/// The `xtask` binary (the product's command line plus `bench`), built once
+/// per test process.
 ///
-/// Built in the target directory of the `cargo test` that runs these tests
-/// (cargo has released it by the time tests run), where its dependencies are
-/// already compiled for xtask's own unit tests.
+/// `xtask` is a workspace of its own; it is built in the target directory of
+/// the `cargo test` that runs these tests (cargo has released it by the time
+/// tests run), where `plugin-sync` and gix are already compiled.
 pub fn xtask_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
         let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-        command.current_dir(repo_root()).args([
-            "build",
-            "--offline",
-            "--package",
-            "xtask",
-            "--message-format=json-render-diagnostics",
-        ]);
+        command
+            .current_dir(repo_root())
+            .env("CARGO_TARGET_DIR", outer_target_dir())
+            .args([
+                "build",
+                "--offline",
+                "--manifest-path",
+                "xtask/Cargo.toml",
+                "--message-format=json-render-diagnostics",
+            ]);
         let output = expect_success(&mut command);
         stdout(&output)
             .lines()
@@ -65,6 +69,16 @@ pub fn xtask_bin() -> &'static Path {
             .find_map(|message| message["executable"].as_str().map(PathBuf::from))
             .expect("cargo reports the xtask executable")
     })
+}
+
+/// The target directory of the `cargo test` running this test binary
+/// (`<target>/debug/deps/<test>`).
+pub fn outer_target_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary has a path");
+    exe.ancestors()
+        .nth(3)
+        .expect("test binaries live in <target>/<profile>/deps")
+        .to_owned()
 }
 
 /// Runs `command`, returning its output whatever the status.

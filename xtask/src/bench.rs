@@ -10,6 +10,42 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 
+/// `cargo xtask bench`: benchmark sync against cargo fetch and git clone;
+/// print a Markdown report (maintainers only, not part of the product's CLI)
+#[derive(Debug, clap::Parser)]
+#[command(name = "cargo xtask bench", bin_name = "cargo xtask bench")]
+struct Cli {
+    /// Small sizes, one run each (what the test suite runs)
+    #[arg(long)]
+    quick: bool,
+    /// Scratch directory for fixtures and hosts [default: a directory in
+    /// the system's temp dir, outside any workspace]
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+}
+
+/// Runs `cargo xtask bench …` (the first argument is `bench`).
+pub fn main() -> std::process::ExitCode {
+    use clap::Parser as _;
+    let cli = Cli::parse_from(std::env::args_os().skip(1));
+    let dir = cli
+        .dir
+        .unwrap_or_else(|| std::env::temp_dir().join("static-plugins-bench"));
+    match bench(&Options {
+        dir,
+        quick: cli.quick,
+    }) {
+        Ok(report) => {
+            println!("{report}");
+            std::process::ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct Options {
     /// Scratch directory (fixtures are kept and reused between runs).

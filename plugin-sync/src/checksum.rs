@@ -10,8 +10,11 @@ use std::path::Path;
 use anyhow::Context as _;
 use build_support::sha256_hex;
 
+/// Written last into a cache checkout; a checkout without it is never used.
+pub const CHECKOUT_MARKER: &str = ".plugin-ok";
+
 /// Files that belong to the cache's bookkeeping, not to the plugin.
-pub const IGNORED: &[&str] = &[crate::cache::CHECKOUT_MARKER];
+pub const IGNORED: &[&str] = &[CHECKOUT_MARKER];
 
 /// Every file of a tree: relative `/`-separated path → `kind:sha256`, where
 /// kind is `f` (file), `x` (executable) or `l` (symlink, hashing its target).

@@ -4,7 +4,7 @@
 use std::path::{Component, Path, PathBuf};
 
 use anyhow::{Context as _, bail};
-use build_support::{MANIFEST_FILE, PLUGIN_SET_DIR, SOURCES_DIR};
+use build_support::{MANIFEST_FILE, PLUGIN_SET_DIR, PLUGIN_SET_PACKAGE, SOURCES_DIR};
 use toml_edit::{Document, Item};
 
 /// The host workspace root: the directory of `--manifest-path`, else the
@@ -114,6 +114,39 @@ fn glob_matches(pattern: &str, name: &str) -> bool {
                 && name.starts_with(prefix)
                 && name.ends_with(suffix)
         }
+    }
+}
+
+/// The host binary's package: `flag` if given, else the one workspace member
+/// with a binary that depends on the generated crate.
+pub fn binary_package(root: &Path, flag: Option<String>) -> anyhow::Result<String> {
+    if let Some(package) = flag {
+        return Ok(package);
+    }
+    let metadata = cargo_metadata::MetadataCommand::new()
+        .manifest_path(root.join("Cargo.toml"))
+        .no_deps()
+        .other_options(vec!["--offline".to_owned()])
+        .exec()
+        .context("failed to list the host's packages (`cargo metadata`)")?;
+    let mut found: Vec<&str> = metadata
+        .workspace_packages()
+        .into_iter()
+        .filter(|p| p.targets.iter().any(|t| t.is_bin()))
+        .filter(|p| p.dependencies.iter().any(|d| d.name == PLUGIN_SET_PACKAGE))
+        .map(|p| p.name.as_str())
+        .collect();
+    found.sort_unstable();
+    match found.as_slice() {
+        [one] => Ok((*one).to_owned()),
+        [] => bail!(
+            "no package of the host has a binary that depends on `{PLUGIN_SET_PACKAGE}`; \
+             pass --package, or add `{PLUGIN_SET_PACKAGE}` to the dependencies of your binary"
+        ),
+        several => bail!(
+            "several host binaries depend on `{PLUGIN_SET_PACKAGE}` ({}); choose one with --package",
+            several.join(", ")
+        ),
     }
 }
 

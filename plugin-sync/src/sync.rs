@@ -22,7 +22,7 @@ use build_support::{LOCK_FILE, MANIFEST_FILE, PLUGIN_SET_DIR, SOURCES_DIR};
 use crate::cache::{Cache, CachedRepo, RepoUrl};
 use crate::checksum;
 use crate::files::{Backup, Written, write_if_changed};
-use crate::{api, git, graph, host, scan};
+use crate::{api, crash, git, graph, host, scan};
 
 #[derive(Debug)]
 pub struct Options {
@@ -155,7 +155,7 @@ pub fn sync(options: &Options) -> anyhow::Result<Vec<String>> {
     }
 
     // Validation is over: write.
-    crash_point("validated");
+    crash::point("validated");
     let mut writes: Vec<(String, String)> = Vec::new();
     if has_git {
         let ignore = root.join(SOURCES_DIR).join(".gitignore");
@@ -202,7 +202,7 @@ pub fn sync(options: &Options) -> anyhow::Result<Vec<String>> {
             let dest = root.join(r.locked.git_checkout_dir());
             replace_dir(from, &dest)?;
             changed.push(format!("{}/", r.locked.git_checkout_dir()));
-            crash_point("copied");
+            crash::point("copied");
         }
     }
     for (relative, contents) in &writes {
@@ -218,11 +218,11 @@ pub fn sync(options: &Options) -> anyhow::Result<Vec<String>> {
         backup.restore();
         return Err(error);
     }
-    crash_point("generated");
+    crash::point("generated");
     if write_if_changed(&lock_path, &lock_text)? == Written::Changed {
         changed.push(LOCK_FILE.to_owned());
     }
-    crash_point("locked");
+    crash::point("locked");
     remove_stale_sources(root, &lock)?;
 
     if !options.quiet {
@@ -263,17 +263,6 @@ fn report(options: &Options, manifest: &Manifest, resolved: &[Resolved], changed
         );
     } else {
         eprintln!("{:>12} {}", "Wrote", changed.join(", "));
-    }
-}
-
-/// Test hook: `__PLUGIN_SYNC_CRASH_AT=<point>` aborts the process at that
-/// point, as a kill would, so tests can check that every interrupted sync
-/// leaves a usable state. Points: `fetched`, `checked-out`, `validated`,
-/// `copied`, `generated`, `locked`.
-pub fn crash_point(point: &str) {
-    if std::env::var_os("__PLUGIN_SYNC_CRASH_AT").is_some_and(|p| p == point) {
-        eprintln!("crashing at `{point}` as __PLUGIN_SYNC_CRASH_AT asks");
-        std::process::abort();
     }
 }
 
@@ -613,7 +602,7 @@ fn fetch(
     let _lock = repo.lock()?;
     options.progress("Fetching", &format!("{name} ({}, {reference})", url.fetch));
     let commit = git::fetch(&repo.db, &repo.fetch_url, reference)?;
-    crash_point("fetched");
+    crash::point("fetched");
     Ok(commit)
 }
 

@@ -10,8 +10,7 @@ use anyhow::{Context as _, bail};
 
 use crate::git;
 
-/// Written last into a checkout; a checkout without it is never used.
-pub const CHECKOUT_MARKER: &str = ".plugin-ok";
+use crate::checksum::CHECKOUT_MARKER;
 
 /// Environment variable that overrides the cache location.
 pub const CACHE_ENV: &str = "PLUGIN_CACHE_DIR";
@@ -229,7 +228,7 @@ impl CachedRepo {
             .checkouts
             .join(format!(".{commit}.tmp-{}", std::process::id()));
         let result = git::checkout(&self.db, commit, &temp).and_then(|()| {
-            crate::sync::crash_point("checked-out");
+            crate::crash::point("checked-out");
             std::fs::write(temp.join(CHECKOUT_MARKER), "")
                 .with_context(|| format!("failed to write the marker in {}", temp.display()))?;
             std::fs::rename(&temp, &dir)

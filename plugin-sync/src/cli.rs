@@ -1,0 +1,369 @@
+//! The command line: `cargo xtask <task>` in a host (its xtask's `main` is
+//! [`main`]), or `cargo plugins <task>` once installed. Parses the flags each
+//! task honours, runs the task, prints `error: …` with its causes.
+
+use std::path::PathBuf;
+use std::process::{Command, ExitCode};
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+
+use crate::{cache, dist, edit, host, list, scaffold, sync, verify};
+
+/// Build-time plugin aggregator: syncs the plugins of plugins.toml into the
+/// generated `plugin-set` crate.
+#[derive(Debug, Parser)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    arg_required_else_help = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Debug, Subcommand)]
+enum Task {
+    /// Resolve plugins.toml, write plugins.lock and the plugin-set crate
+    Sync(SyncArgs),
+    /// Move branch plugins to their newest commits; re-check tags
+    Update {
+        #[command(flatten)]
+        sync: SyncArgs,
+        /// Plugins to update [default: all]
+        names: Vec<String>,
+    },
+    /// Declare a plugin in plugins.toml (keeping its comments), then sync
+    Add {
+        #[command(flatten)]
+        plugin: AddArgs,
+        #[command(flatten)]
+        sync: SyncArgs,
+    },
+    /// Remove plugins from plugins.toml (keeping its comments), then sync
+    Remove {
+        /// Plugins to remove
+        #[arg(required = true)]
+        names: Vec<String>,
+        #[command(flatten)]
+        sync: SyncArgs,
+    },
+    /// Commit the git plugins' files (plugin-sources/) so a clone builds offline
+    Vendor {
+        #[command(flatten)]
+        sync: SyncArgs,
+    },
+    /// Reproducible release build: sync --locked, then a path-remapped release build
+    Dist {
+        #[command(flatten)]
+        sync: SyncArgs,
+        /// Package of the host binary [default: the one binary that depends on
+        /// plugin-set]
+        #[arg(long, short = 'p', value_name = "SPEC")]
+        package: Option<String>,
+    },
+    /// Show each plugin as declared, locked and present, and what runs at build time
+    List {
+        /// Print JSON for machines
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        host: HostArgs,
+    },
+    /// Create a plugin crate that builds into the example app once declared
+    NewPlugin {
+        /// Crate name and plugin id
+        name: String,
+        /// Directory to create [default: ./NAME]
+        #[arg(long, value_name = "DIR")]
+        path: Option<PathBuf>,
+    },
+    /// Check every git plugin's files against plugins.lock's checksums
+    Verify {
+        #[command(flatten)]
+        host: HostArgs,
+        /// Print nothing but errors
+        #[arg(long, short = 'q')]
+        quiet: bool,
+        /// Cache directory [default: $PLUGIN_CACHE_DIR, else the user's cache
+        /// directory]
+        #[arg(long, value_name = "DIR")]
+        cache_dir: Option<PathBuf>,
+    },
+    /// Manage the shared cache of git sources
+    Cache {
+        #[command(subcommand)]
+        action: CacheAction,
+        /// Cache directory [default: $PLUGIN_CACHE_DIR, else the user's cache
+        /// directory]
+        #[arg(long, value_name = "DIR", global = true)]
+        cache_dir: Option<PathBuf>,
+    },
+    /// Sync, then `cargo run` the host binary with the given arguments
+    Run {
+        #[command(flatten)]
+        sync: SyncArgs,
+        /// Package of the host binary to run [default: the one binary that
+        /// depends on plugin-set]
+        #[arg(long, short = 'p', value_name = "SPEC")]
+        package: Option<String>,
+        /// Arguments for the host binary
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CacheAction {
+    /// Print where the cache is
+    Dir,
+    /// Remove every cached repository and checkout
+    Clean,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["git", "path"])))]
+struct AddArgs {
+    /// Name of the plugin (its key in plugins.toml)
+    name: String,
+    /// Git repository URL
+    #[arg(long, value_name = "URL")]
+    git: Option<String>,
+    /// Local crate directory
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["git", "tag", "branch", "rev", "subdir"])]
+    path: Option<String>,
+    /// Git tag
+    #[arg(long, requires = "git", conflicts_with_all = ["branch", "rev"])]
+    tag: Option<String>,
+    /// Git branch
+    #[arg(long, requires = "git", conflicts_with = "rev")]
+    branch: Option<String>,
+    /// Full 40-hex git commit
+    #[arg(long, requires = "git")]
+    rev: Option<String>,
+    /// Directory of the crate in the repository
+    #[arg(long, requires = "git")]
+    subdir: Option<String>,
+    /// Package name of the crate, when it differs from NAME
+    #[arg(long)]
+    package: Option<String>,
+    /// Cargo features to enable (comma-separated or repeated)
+    #[arg(long, short = 'F', value_delimiter = ',')]
+    features: Vec<String>,
+    /// Do not enable the crate's default features
+    #[arg(long)]
+    no_default_features: bool,
+}
+
+#[derive(Debug, Args)]
+struct HostArgs {
+    /// Path to the host workspace's Cargo.toml [default: the nearest
+    /// directory at or above the current one that has plugins.toml]
+    #[arg(long, value_name = "PATH")]
+    manifest_path: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct SyncArgs {
+    #[command(flatten)]
+    host: HostArgs,
+    /// Fail instead of changing plugins.lock
+    #[arg(long)]
+    locked: bool,
+    /// Never touch the network
+    #[arg(long)]
+    offline: bool,
+    /// Both --locked and --offline
+    #[arg(long)]
+    frozen: bool,
+    /// Print nothing but errors
+    #[arg(long, short = 'q')]
+    quiet: bool,
+    /// Cache directory [default: $PLUGIN_CACHE_DIR, else the user's cache
+    /// directory]
+    #[arg(long, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+}
+
+impl SyncArgs {
+    fn options(&self) -> anyhow::Result<sync::Options> {
+        Ok(sync::Options {
+            root: host::locate(self.host.manifest_path.as_deref())?,
+            locked: self.locked || self.frozen,
+            offline: self.offline || self.frozen,
+            quiet: self.quiet,
+            cache: cache::Cache::locate(self.cache_dir.as_deref())?,
+            update: None,
+            edited_manifest: None,
+            vendor: false,
+        })
+    }
+}
+
+/// Runs the command line on this process's arguments; what a host's
+/// `xtask/src/main.rs` calls.
+pub fn main() -> ExitCode {
+    // Run as `cargo plugins …`, cargo passes the subcommand's name first.
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|a| a == "plugins") {
+        args.remove(1);
+    }
+    let cli = Cli::parse_from(args);
+    match run(cli.task) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error}");
+            for cause in error.chain().skip(1) {
+                eprintln!("\nCaused by:\n  {cause}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(task: Task) -> anyhow::Result<ExitCode> {
+    match task {
+        Task::Sync(args) => {
+            sync::sync(&args.options()?)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Task::Update { sync: args, names } => {
+            let options = sync::Options {
+                update: Some(names),
+                ..args.options()?
+            };
+            sync::sync(&options)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Task::Add { plugin, sync: args } => {
+            let options = args.options()?;
+            let declaration = edit::Declaration {
+                name: plugin.name,
+                path: plugin.path,
+                git: plugin.git,
+                tag: plugin.tag,
+                branch: plugin.branch,
+                rev: plugin.rev,
+                subdir: plugin.subdir,
+                package: plugin.package,
+                features: plugin.features,
+                no_default_features: plugin.no_default_features,
+            };
+            let text = edit::add(&options.root, &declaration)?;
+            sync::sync(&sync::Options {
+                edited_manifest: Some(text),
+                ..options
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Task::Remove { names, sync: args } => {
+            let options = args.options()?;
+            let text = edit::remove(&options.root, &names)?;
+            sync::sync(&sync::Options {
+                edited_manifest: Some(text),
+                ..options
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Task::Vendor { sync: args } => {
+            sync::sync(&sync::Options {
+                vendor: true,
+                ..args.options()?
+            })?;
+            eprintln!(
+                "{:>12} plugin-sources/ is no longer ignored by git: commit it",
+                "Vendored"
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Task::Dist {
+            sync: args,
+            package,
+        } => {
+            let options = sync::Options {
+                locked: true,
+                ..args.options()?
+            };
+            sync::sync(&options)?;
+            let package = host::binary_package(&options.root, package)?;
+            let dist = dist::dist(&options.root, &package, options.offline)?;
+            println!("{}  {}", dist.sha256, dist.binary.display());
+            eprintln!("{:>12} {}", "Manifest", dist.manifest.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Task::List { json, host: args } => {
+            list::list(&host::locate(args.manifest_path.as_deref())?, json)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Task::NewPlugin { name, path } => {
+            let dir = path.unwrap_or_else(|| PathBuf::from(&name));
+            scaffold::new_plugin(&name, &dir)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Task::Verify {
+            host: args,
+            quiet,
+            cache_dir,
+        } => {
+            let root = host::locate(args.manifest_path.as_deref())?;
+            let cache = cache::Cache::locate(cache_dir.as_deref())?;
+            let problems = verify::verify(&root, &cache, quiet)?;
+            for problem in &problems {
+                eprintln!("error: {problem}");
+            }
+            Ok(if problems.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Task::Cache { action, cache_dir } => {
+            let cache = cache::Cache::locate(cache_dir.as_deref())?;
+            match action {
+                CacheAction::Dir => println!("{}", cache.root.display()),
+                CacheAction::Clean => {
+                    if cache.clean()? {
+                        eprintln!("{:>12} {}", "Removed", cache.root.join("git").display());
+                    } else {
+                        eprintln!("{:>12} {} is empty", "Fresh", cache.root.display());
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Task::Run {
+            sync: args,
+            package,
+            args: program_args,
+        } => {
+            let options = args.options()?;
+            sync::sync(&options)?;
+            let package = host::binary_package(&options.root, package)?;
+            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+            let mut command = Command::new(cargo);
+            command
+                .arg("run")
+                .arg("--quiet")
+                .arg("--manifest-path")
+                .arg(options.root.join("Cargo.toml"))
+                .args(["--package", &package]);
+            if options.locked {
+                command.arg("--locked");
+            }
+            if options.offline {
+                command.arg("--offline");
+            }
+            let status = command
+                .arg("--")
+                .args(&program_args)
+                .status()
+                .with_context(|| format!("failed to run `cargo run --package {package}`"))?;
+            Ok(match status.code() {
+                Some(0) => ExitCode::SUCCESS,
+                Some(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+                None => ExitCode::FAILURE,
+            })
+        }
+    }
+}

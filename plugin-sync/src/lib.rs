@@ -1,0 +1,31 @@
+//! The plugin aggregator's engine: resolves `plugins.toml`, fetches git
+//! plugins into a shared cache, writes `plugins.lock` and the generated
+//! `plugin-set` crate, and the command line over all of it.
+//!
+//! A host's `xtask/src/main.rs` is three lines:
+//!
+//! ```no_run
+//! fn main() -> std::process::ExitCode {
+//!     plugin_sync::cli::main()
+//! }
+//! ```
+//!
+//! The only crate of the project that touches the network, and the only
+//! writer of `plugins.lock` and `plugin-set/`.
+
+mod api;
+mod cache;
+mod checksum;
+pub mod cli;
+mod crash;
+mod dist;
+mod edit;
+mod files;
+mod git;
+mod graph;
+mod host;
+mod list;
+mod scaffold;
+mod scan;
+mod sync;
+mod verify;
