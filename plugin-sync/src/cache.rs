@@ -144,7 +144,7 @@ impl RepoUrl {
 }
 
 /// `path` without `.` and `..` components, without touching the filesystem.
-fn lexical_normal(path: &Path) -> PathBuf {
+pub fn lexical_normal(path: &Path) -> PathBuf {
     let mut out = PathBuf::new();
     for component in path.components() {
         match component {

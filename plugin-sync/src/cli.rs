@@ -5,10 +5,10 @@
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 
-use anyhow::Context as _;
+use anyhow::{Context as _, bail};
 use clap::{Args, Parser, Subcommand};
 
-use crate::{cache, dist, edit, host, list, scaffold, sync, verify};
+use crate::{cache, dist, edit, host, init, list, scaffold, sync, verify};
 
 /// Build-time plugin aggregator: syncs the plugins of plugins.toml into the
 /// generated `plugin-set` crate.
@@ -63,6 +63,8 @@ enum Task {
         #[arg(long, short = 'p', value_name = "SPEC")]
         package: Option<String>,
     },
+    /// Make an existing Cargo project a host of plugins (run from the tool)
+    Init(InitArgs),
     /// Show each plugin as declared, locked and present, and what runs at build time
     List {
         /// Print JSON for machines
@@ -71,13 +73,15 @@ enum Task {
         #[command(flatten)]
         host: HostArgs,
     },
-    /// Create a plugin crate that builds into the example app once declared
+    /// Create a plugin crate that builds and tests alone and in this host
     NewPlugin {
         /// Crate name and plugin id
         name: String,
         /// Directory to create [default: ./NAME]
         #[arg(long, value_name = "DIR")]
         path: Option<PathBuf>,
+        #[command(flatten)]
+        host: HostArgs,
     },
     /// Check every git plugin's files against plugins.lock's checksums
     Verify {
@@ -154,6 +158,80 @@ struct AddArgs {
     /// Do not enable the crate's default features
     #[arg(long)]
     no_default_features: bool,
+}
+
+#[derive(Debug, Args)]
+struct InitArgs {
+    /// Path to the project's root Cargo.toml [default: ./Cargo.toml]
+    #[arg(long, value_name = "PATH")]
+    manifest_path: Option<PathBuf>,
+    /// The binary package to build plugins into [default: the project's only
+    /// binary]
+    #[arg(long, short = 'p', value_name = "SPEC")]
+    package: Option<String>,
+    /// Take the tool (plugin-api, build-support, the engine) from this git
+    /// repository [default: the checkout this tool was built from, by path]
+    #[arg(long, value_name = "URL")]
+    git: Option<String>,
+    /// Commit of --git [default: the commit this tool was built from]
+    #[arg(long, requires = "git", conflicts_with_all = ["tag", "branch"])]
+    rev: Option<String>,
+    /// Tag of --git
+    #[arg(long, requires = "git", conflicts_with = "branch")]
+    tag: Option<String>,
+    /// Branch of --git
+    #[arg(long, requires = "git")]
+    branch: Option<String>,
+    /// Take the tool from this checkout of its repository
+    #[arg(long, value_name = "DIR", conflicts_with = "git")]
+    path: Option<PathBuf>,
+    /// Never touch the network
+    #[arg(long)]
+    offline: bool,
+    /// Print nothing but errors
+    #[arg(long, short = 'q')]
+    quiet: bool,
+    /// Cache directory [default: $PLUGIN_CACHE_DIR, else the user's cache
+    /// directory]
+    #[arg(long, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+}
+
+impl InitArgs {
+    fn source(&self) -> anyhow::Result<init::ToolSource> {
+        let own = init::ToolSource::running_tool();
+        if let Some(url) = &self.git {
+            let pin = match (&self.rev, &self.tag, &self.branch) {
+                (Some(rev), _, _) => init::Pin::Rev(rev.clone()),
+                (_, Some(tag), _) => init::Pin::Tag(tag.clone()),
+                (_, _, Some(branch)) => init::Pin::Branch(branch.clone()),
+                _ => init::Pin::Rev(own.as_deref().and_then(crate::git::head_commit).context(
+                    "cannot tell which commit this tool was built from; pass --rev, \
+                             --tag or --branch with --git",
+                )?),
+            };
+            return Ok(init::ToolSource::Git {
+                url: url.clone(),
+                pin,
+            });
+        }
+        let dir = match &self.path {
+            Some(path) => path
+                .canonicalize()
+                .with_context(|| format!("{} does not exist", path.display()))?,
+            None => own.context(
+                "this tool was not built from a checkout of its repository; pass --git URL \
+                 (with --rev, --tag or --branch) or --path DIR",
+            )?,
+        };
+        if !dir.join("plugin-api/Cargo.toml").is_file() {
+            bail!(
+                "{} is not a checkout of the plugin tool (no plugin-api/Cargo.toml)",
+                dir.display()
+            );
+        }
+        Ok(init::ToolSource::Path(dir))
+    }
 }
 
 #[derive(Debug, Args)]
@@ -292,13 +370,51 @@ fn run(task: Task) -> anyhow::Result<ExitCode> {
             eprintln!("{:>12} {}", "Manifest", dist.manifest.display());
             Ok(ExitCode::SUCCESS)
         }
+        Task::Init(args) => {
+            let manifest = args
+                .manifest_path
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("Cargo.toml"));
+            let report = init::init(&init::Options {
+                manifest,
+                package: args.package.clone(),
+                source: args.source()?,
+                offline: args.offline,
+                cache: cache::Cache::locate(args.cache_dir.as_deref())?,
+            })?;
+            if !args.quiet {
+                if report.changed.is_empty() {
+                    eprintln!("{:>12} already a host; nothing changed", "Fresh");
+                } else {
+                    eprintln!("{:>12} {}", "Wrote", report.changed.join(", "));
+                }
+                eprintln!(
+                    "{:>12} add these two lines to `main` in {} (package `{}`):\n\n    \
+                     let mut registry = plugin_api::Registry::build(&plugin_set::SET)?;\n    \
+                     for (id, error) in registry.init() {{ eprintln!(\"plugin {{id}}: {{error}}\"); }}\n\n\
+                     {:>12} then declare plugins with `cargo xtask add` (`cargo xtask --help`)",
+                    "Next", report.main, report.package, ""
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Task::List { json, host: args } => {
             list::list(&host::locate(args.manifest_path.as_deref())?, json)?;
             Ok(ExitCode::SUCCESS)
         }
-        Task::NewPlugin { name, path } => {
+        Task::NewPlugin { name, path, host } => {
             let dir = path.unwrap_or_else(|| PathBuf::from(&name));
-            scaffold::new_plugin(&name, &dir)?;
+            // The host's plugin-api, or else this tool's own checkout's.
+            let root = match host.manifest_path.as_deref() {
+                Some(path) => Some(host::locate(Some(path))?),
+                None => host::locate(None).ok(),
+            };
+            let patch = match (&root, init::ToolSource::running_tool()) {
+                (Some(root), _) => scaffold::api_patch(root, &dir)?,
+                (None, Some(tool)) => scaffold::api_patch(&tool, &dir)?,
+                (None, None) => None,
+            };
+            scaffold::new_plugin(&name, &dir, patch.as_ref())?;
             Ok(ExitCode::SUCCESS)
         }
         Task::Verify {

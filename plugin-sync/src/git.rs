@@ -270,6 +270,13 @@ fn make_executable(_: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The commit checked out in the work tree at `dir`, if it is a git
+/// repository with a commit.
+pub fn head_commit(dir: &Path) -> Option<String> {
+    let repo = gix::open_opts(dir, gix::open::Options::isolated()).ok()?;
+    repo.head_id().ok().map(|id| id.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::check_link_inside;

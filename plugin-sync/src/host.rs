@@ -103,7 +103,7 @@ pub fn check_workspace(root: &Path, has_git_plugins: bool) -> anyhow::Result<()>
 }
 
 /// Cargo's member globs, as far as one path component: `*` matches any run.
-fn glob_matches(pattern: &str, name: &str) -> bool {
+pub fn glob_matches(pattern: &str, name: &str) -> bool {
     let pattern = pattern.trim_start_matches("./").trim_end_matches('/');
     match pattern.split_once('*') {
         None => pattern == name,

@@ -24,6 +24,7 @@ mod files;
 mod git;
 mod graph;
 mod host;
+mod init;
 mod list;
 mod scaffold;
 mod scan;

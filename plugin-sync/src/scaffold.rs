@@ -1,15 +1,61 @@
 //! `cargo xtask new-plugin NAME [--path DIR]`: a plugin crate that builds
-//! into example-app once declared, with a unit test, depending on
-//! plugin-api the way the plugin-author guide recommends.
+//! into the host once declared, with a unit test, depending on plugin-api
+//! the way the plugin-author guide recommends: by version, with a `[patch]`
+//! (taken from the host) that lets it build and test in its own repository.
 
 use std::path::Path;
 
 use anyhow::{Context as _, bail};
+use toml_edit::{DocumentMut, InlineTable, Item};
 
 use crate::files::write_if_changed;
 
+/// Where the new crate's own builds take plugin-api from: the host's
+/// `[workspace.dependencies] plugin-api` (git as is, a path rebased onto
+/// `dir`), or `None` when the host takes it from a registry.
+pub fn api_patch(host_root: &Path, dir: &Path) -> anyhow::Result<Option<InlineTable>> {
+    let manifest = host_root.join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest)
+        .with_context(|| format!("failed to read {}", manifest.display()))?;
+    let document = text
+        .parse::<DocumentMut>()
+        .with_context(|| format!("failed to parse {}", manifest.display()))?;
+    let Some(declared) = document
+        .get("workspace")
+        .and_then(|w| w.get("dependencies"))
+        .and_then(|d| d.get("plugin-api"))
+        .and_then(Item::as_table_like)
+    else {
+        return Ok(None);
+    };
+    let string = |key: &str| declared.get(key).and_then(Item::as_str);
+    let mut patch = InlineTable::new();
+    if let Some(url) = string("git") {
+        patch.insert("git", url.into());
+        for key in ["rev", "tag", "branch"] {
+            if let Some(value) = string(key) {
+                patch.insert(key, value.into());
+            }
+        }
+    } else if let Some(path) = string("path") {
+        let api = host_root.join(path);
+        let api = api
+            .canonicalize()
+            .with_context(|| format!("the host's plugin-api ({}) does not exist", api.display()))?;
+        // `dir` need not exist yet: absolute, without `.`/`..` (the current
+        // directory is physical, as getcwd returns it).
+        let cwd = std::env::current_dir().context("failed to read the current directory")?;
+        let base = crate::cache::lexical_normal(&cwd.join(dir));
+        patch.insert("path", crate::host::relative_path(&base, &api).into());
+    } else {
+        return Ok(None);
+    }
+    Ok(Some(patch))
+}
+
 /// Writes the crate; refuses a directory that exists and is not empty.
-pub fn new_plugin(name: &str, dir: &Path) -> anyhow::Result<()> {
+/// `patch` is where its own builds take plugin-api from (see [`api_patch`]).
+pub fn new_plugin(name: &str, dir: &Path, patch: Option<&InlineTable>) -> anyhow::Result<()> {
     let valid = name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
         && name
             .chars()
@@ -35,6 +81,13 @@ pub fn new_plugin(name: &str, dir: &Path) -> anyhow::Result<()> {
     let major_minor: Vec<&str> = api_version.split('.').take(2).collect();
     let requirement = major_minor.join(".");
     let rust_name = name.replace('-', "_");
+    let patch = patch.map_or_else(String::new, |source| {
+        format!(
+            "\n# Where this crate's own builds and tests take plugin-api from. Cargo honours\n\
+             # [patch] only in the workspace being built: a host ignores it and uses its own.\n\
+             [patch.crates-io]\nplugin-api = {source}\n"
+        )
+    });
     let files = [
         (
             "Cargo.toml",
@@ -44,7 +97,9 @@ pub fn new_plugin(name: &str, dir: &Path) -> anyhow::Result<()> {
                  [dependencies]\n\
                  # A version requirement, as for any crates.io dependency: the host replaces it\n\
                  # with its own plugin-api (a [patch]), and sync checks the requirement matches.\n\
-                 plugin-api = \"{requirement}\"\n"
+                 plugin-api = \"{requirement}\"\n{patch}\n\
+                 # A workspace of its own: the crate builds and tests alone wherever it lives.\n\
+                 [workspace]\n"
             ),
         ),
         (

@@ -1,0 +1,470 @@
+//! `init`: makes an existing Cargo project a host. Edits its manifests with
+//! `toml_edit` (keeping comments and layout), adds `plugins.toml`, the
+//! `xtask` crate and the alias, then syncs the (empty) plugin set. Every
+//! conflict is found before the first write; if the sync fails, every file is
+//! put back.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail};
+use build_support::{MANIFEST_FILE, PLUGIN_SET_DIR, PLUGIN_SET_PACKAGE, SOURCES_DIR};
+use toml_edit::{Array, DocumentMut, InlineTable, Item, Table, Value};
+
+use crate::files::{Backup, Written, write_if_changed};
+use crate::{host, sync};
+
+/// Where the host gets `plugin-api`, `build-support` and the engine from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ToolSource {
+    /// A checkout of the tool's repository.
+    Path(PathBuf),
+    /// The tool's git repository, pinned.
+    Git { url: String, pin: Pin },
+}
+
+/// How a git [`ToolSource`] is pinned (cargo's keys).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pin {
+    Rev(String),
+    Tag(String),
+    Branch(String),
+}
+
+impl ToolSource {
+    /// The dependency on crate `name` of the tool, for a manifest in `dir`.
+    fn dependency(&self, name: &str, dir: &Path) -> InlineTable {
+        let mut table = InlineTable::new();
+        match self {
+            ToolSource::Path(root) => {
+                let path = host::relative_path(dir, &root.join(name));
+                table.insert("path", path.into());
+            }
+            ToolSource::Git { url, pin } => {
+                table.insert("git", url.as_str().into());
+                let (key, value) = match pin {
+                    Pin::Rev(v) => ("rev", v),
+                    Pin::Tag(v) => ("tag", v),
+                    Pin::Branch(v) => ("branch", v),
+                };
+                table.insert(key, value.as_str().into());
+            }
+        }
+        table
+    }
+
+    /// The running tool's own repository, when this binary was built from a
+    /// checkout that still exists (not from cargo's git cache, whose URL
+    /// this binary cannot know).
+    pub fn running_tool() -> Option<PathBuf> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent()?;
+        let is_checkout = root.join("plugin-api/Cargo.toml").is_file()
+            && root.join("build-support/Cargo.toml").is_file();
+        let in_cargo_cache = root
+            .components()
+            .any(|c| c.as_os_str() == "checkouts" || c.as_os_str() == "registry");
+        (is_checkout && !in_cargo_cache).then(|| root.canonicalize().ok())?
+    }
+}
+
+#[derive(Debug)]
+pub struct Options {
+    /// The project's root `Cargo.toml`.
+    pub manifest: PathBuf,
+    /// The binary to build plugins into; inferred when the project has one.
+    pub package: Option<String>,
+    pub source: ToolSource,
+    pub offline: bool,
+    pub cache: crate::cache::Cache,
+}
+
+/// The alias an adopted host gets: its xtask is a workspace of its own.
+pub const ALIAS: &str = "run --quiet --manifest-path xtask/Cargo.toml --";
+
+const PLUGINS_TOML: &str = "\
+# The plugins built into this host. Edit, then run `cargo xtask sync`
+# (or use `cargo xtask add` / `cargo xtask remove`).
+# Syntax: Cargo's dependency syntax, one entry per plugin, e.g.
+#   auth = { git = \"https://github.com/acme/auth-plugin\", tag = \"v1.2.0\" }
+#   local = { path = \"plugins/local\" }
+#   off = { git = \"https://github.com/acme/off\", branch = \"main\", enabled = false }
+[plugins]
+";
+
+const XTASK_MAIN: &str = "\
+//! This host's `cargo xtask`: the plugin tool's command line.
+fn main() -> std::process::ExitCode {
+    plugin_sync::cli::main()
+}
+";
+
+/// What `init` did.
+#[derive(Debug)]
+pub struct Report {
+    /// The binary package plugins are built into.
+    pub package: String,
+    /// Its main source file, relative to the root.
+    pub main: String,
+    /// Files written, relative to the root.
+    pub changed: Vec<String>,
+}
+
+fn parse(path: &Path) -> anyhow::Result<(String, DocumentMut)> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("failed to read {}", path.display()))?;
+    let document = text
+        .parse::<DocumentMut>()
+        .with_context(|| format!("failed to parse {}", path.display()))?;
+    Ok((text, document))
+}
+
+/// `table[key]` as a table, created (implicit when `implicit`) if missing.
+fn table<'a>(
+    parent: &'a mut Table,
+    key: &str,
+    implicit: bool,
+    file: &Path,
+) -> anyhow::Result<&'a mut Table> {
+    let item = parent.entry(key).or_insert_with(|| {
+        let mut t = Table::new();
+        t.set_implicit(implicit);
+        Item::Table(t)
+    });
+    if let Some(inline) = item.as_inline_table() {
+        let converted = inline.clone().into_table();
+        *item = Item::Table(converted);
+    }
+    item.as_table_mut()
+        .with_context(|| format!("`{key}` in {} is not a table", file.display()))
+}
+
+/// Appends `value` to the string array `table[key]` unless `present` says an
+/// element already covers it.
+fn push_unless(
+    table: &mut Table,
+    key: &str,
+    value: &str,
+    present: impl Fn(&str) -> bool,
+    file: &Path,
+) -> anyhow::Result<()> {
+    let item = table
+        .entry(key)
+        .or_insert_with(|| Item::Value(Value::Array(Array::new())));
+    let array = item
+        .as_array_mut()
+        .with_context(|| format!("`workspace.{key}` in {} is not an array", file.display()))?;
+    if !array.iter().filter_map(Value::as_str).any(present) {
+        array.push(value);
+    }
+    Ok(())
+}
+
+/// A binary package of the project, from `cargo metadata`.
+struct Binary {
+    name: String,
+    manifest: PathBuf,
+    main: PathBuf,
+}
+
+/// The project's members with binaries, and whether some package other than
+/// the generated crate is named `plugin-set`.
+fn members(manifest: &Path, root: &Path) -> anyhow::Result<Vec<Binary>> {
+    let metadata = cargo_metadata::MetadataCommand::new()
+        .manifest_path(manifest)
+        .no_deps()
+        .other_options(vec!["--offline".to_owned()])
+        .exec()
+        .with_context(|| format!("failed to read the project at {}", manifest.display()))?;
+    let mut binaries = Vec::new();
+    for package in metadata.workspace_packages() {
+        let dir = package.manifest_path.parent().map(|p| p.as_std_path());
+        if package.name.as_str() == PLUGIN_SET_PACKAGE && dir != Some(&root.join(PLUGIN_SET_DIR)) {
+            bail!(
+                "the project already has a package named `{PLUGIN_SET_PACKAGE}` ({}); the \
+                 generated crate needs that name: rename that package, then run init again",
+                package.manifest_path
+            );
+        }
+        if let Some(bin) = package.targets.iter().find(|t| t.is_bin()) {
+            binaries.push(Binary {
+                name: package.name.to_string(),
+                manifest: package.manifest_path.clone().into_std_path_buf(),
+                main: bin.src_path.clone().into_std_path_buf(),
+            });
+        }
+    }
+    Ok(binaries)
+}
+
+/// Makes the binary's manifest depend on the runtime and the generated crate.
+fn add_dependencies(
+    doc: &mut DocumentMut,
+    file: &Path,
+    binary_dir: &Path,
+    root: &Path,
+) -> anyhow::Result<()> {
+    let wanted = host::relative_path(binary_dir, &root.join(PLUGIN_SET_DIR));
+    let dependencies = table(doc.as_table_mut(), "dependencies", false, file)?;
+    if let Some(existing) = dependencies.get(PLUGIN_SET_PACKAGE) {
+        let path = existing
+            .as_table_like()
+            .and_then(|t| t.get("path"))
+            .and_then(Item::as_str);
+        if path != Some(wanted.as_str()) {
+            bail!(
+                "{} already depends on a `{PLUGIN_SET_PACKAGE}` that is not the generated crate \
+                 ({}); remove that dependency, then run init again",
+                file.display(),
+                existing.to_string().trim()
+            );
+        }
+    } else {
+        let mut set = InlineTable::new();
+        set.insert("path", wanted.into());
+        dependencies.insert(PLUGIN_SET_PACKAGE, Item::Value(Value::InlineTable(set)));
+    }
+    if !dependencies.contains_key("plugin-api") {
+        let mut api = InlineTable::new();
+        api.insert("workspace", true.into());
+        dependencies.insert("plugin-api", Item::Value(Value::InlineTable(api)));
+    }
+    Ok(())
+}
+
+/// Adopts the project; returns what it did.
+pub fn init(options: &Options) -> anyhow::Result<Report> {
+    let manifest = options
+        .manifest
+        .canonicalize()
+        .with_context(|| format!("{} does not exist", options.manifest.display()))?;
+    let root = manifest
+        .parent()
+        .context("a Cargo.toml has a directory")?
+        .to_owned();
+    let (_, mut root_doc) = parse(&manifest)?;
+    if root_doc.get("workspace").is_none() && root_doc.get("package").is_none() {
+        bail!(
+            "{} has neither `[package]` nor `[workspace]`: it is not a Cargo project",
+            manifest.display()
+        );
+    }
+    let binaries = members(&manifest, &root)?;
+    let binary = match &options.package {
+        Some(name) => binaries
+            .into_iter()
+            .find(|b| &b.name == name)
+            .with_context(|| {
+                format!("the project has no binary package `{name}`; pass --package with one")
+            })?,
+        None => {
+            let mut binaries = binaries;
+            let names: Vec<String> = binaries.iter().map(|b| b.name.clone()).collect();
+            match binaries.len() {
+                1 => binaries.remove(0),
+                0 => bail!(
+                    "the project has no binary package to build plugins into; add one \
+                     (`cargo new --bin app`) and run init again"
+                ),
+                _ => bail!(
+                    "the project has several binaries ({}); choose one with --package",
+                    names.join(", ")
+                ),
+            }
+        }
+    };
+
+    // The generated crate's directory is the tool's, or nobody's.
+    let set_manifest = root.join(PLUGIN_SET_DIR).join("Cargo.toml");
+    if let Ok(text) = std::fs::read_to_string(&set_manifest)
+        && !text.starts_with("# Generated by `cargo xtask sync`")
+    {
+        bail!(
+            "{} exists and was not generated by this tool; the generated crate needs that \
+             directory: move it, then run init again",
+            set_manifest.display()
+        );
+    } else if root.join(PLUGIN_SET_DIR).exists() && !set_manifest.is_file() {
+        bail!(
+            "{} exists; the generated crate needs that directory: move it, then run init again",
+            root.join(PLUGIN_SET_DIR).display()
+        );
+    }
+
+    // Root manifest: a workspace with the generated member, the excludes,
+    // the runtime's dependencies and the patch third-party plugins need.
+    {
+        let doc = root_doc.as_table_mut();
+        let workspace = table(doc, "workspace", false, &manifest)?;
+        push_unless(
+            workspace,
+            "members",
+            PLUGIN_SET_DIR,
+            |m| host::glob_matches(m, PLUGIN_SET_DIR),
+            &manifest,
+        )?;
+        for excluded in [SOURCES_DIR, "xtask"] {
+            push_unless(
+                workspace,
+                "exclude",
+                excluded,
+                |e| e.trim_end_matches('/') == excluded,
+                &manifest,
+            )?;
+        }
+        let dependencies = table(workspace, "dependencies", false, &manifest)?;
+        for name in ["plugin-api", "build-support"] {
+            if !dependencies.contains_key(name) {
+                dependencies.insert(
+                    name,
+                    Item::Value(Value::InlineTable(options.source.dependency(name, &root))),
+                );
+            }
+        }
+        let patch = table(doc, "patch", true, &manifest)?;
+        let crates_io = table(patch, "crates-io", false, &manifest)?;
+        if !crates_io.contains_key("plugin-api") {
+            crates_io.insert(
+                "plugin-api",
+                Item::Value(Value::InlineTable(
+                    options.source.dependency("plugin-api", &root),
+                )),
+            );
+        }
+    }
+
+    // The binary: depends on the runtime and the generated crate.
+    let binary_dir = binary
+        .manifest
+        .parent()
+        .context("a Cargo.toml has a directory")?
+        .to_owned();
+    let mut binary_edit = None;
+    if binary.manifest == manifest {
+        add_dependencies(&mut root_doc, &binary.manifest, &binary_dir, &root)?;
+    } else {
+        let (_, mut doc) = parse(&binary.manifest)?;
+        add_dependencies(&mut doc, &binary.manifest, &binary_dir, &root)?;
+        binary_edit = Some((binary.manifest.clone(), doc.to_string()));
+    }
+
+    // The alias.
+    let config_path = root.join(".cargo/config.toml");
+    let mut config = if config_path.exists() {
+        parse(&config_path)?.1
+    } else {
+        DocumentMut::new()
+    };
+    {
+        let alias = table(config.as_table_mut(), "alias", false, &config_path)?;
+        match alias.get("xtask") {
+            None => {
+                alias.insert("xtask", toml_edit::value(ALIAS));
+            }
+            Some(item) if item.as_str() == Some(ALIAS) => {}
+            Some(item) => bail!(
+                "{} already defines the alias `xtask` ({}); the host's tool needs it: remove or \
+                 rename that alias, then run init again",
+                config_path.display(),
+                item.to_string().trim()
+            ),
+        }
+        let build = table(config.as_table_mut(), "build", false, &config_path)?;
+        if !build.contains_key("target-dir") {
+            // Relative to the directory holding `.cargo/`: the xtask's own
+            // workspace then builds into the host's target directory.
+            build.insert("target-dir", toml_edit::value("target"));
+        }
+    }
+
+    // The xtask crate: its own workspace, so it runs even when the host's
+    // workspace cannot load.
+    let xtask_dir = root.join("xtask");
+    let mut xtask = DocumentMut::new();
+    {
+        let package = table(xtask.as_table_mut(), "package", false, &xtask_dir)?;
+        package.insert("name", toml_edit::value("xtask"));
+        package.insert("version", toml_edit::value("0.0.0"));
+        package.insert("edition", toml_edit::value("2024"));
+        package.insert("publish", toml_edit::value(false));
+        let mut workspace = Table::new();
+        workspace.decor_mut().set_prefix(
+            "\n# A workspace of its own, so `cargo xtask` runs even when the host's\n\
+             # workspace cannot load (e.g. a deleted plugin-sources/).\n",
+        );
+        xtask.insert("workspace", Item::Table(workspace));
+        let dependencies = table(xtask.as_table_mut(), "dependencies", false, &xtask_dir)?;
+        dependencies.insert(
+            "plugin-sync",
+            Item::Value(Value::InlineTable(
+                options.source.dependency("plugin-sync", &xtask_dir),
+            )),
+        );
+    }
+    let xtask_text =
+        format!("# Written by `init`: this host's `cargo xtask`, the plugin tool.\n{xtask}");
+    let xtask_manifest = xtask_dir.join("Cargo.toml");
+    if let Ok(existing) = std::fs::read_to_string(&xtask_manifest)
+        && existing != xtask_text
+    {
+        bail!(
+            "{} exists and is not the xtask this tool writes; move it (the host's `cargo xtask` \
+             will be the plugin tool), then run init again",
+            xtask_manifest.display()
+        );
+    }
+
+    let mut writes: Vec<(PathBuf, String)> = vec![
+        (manifest.clone(), root_doc.to_string()),
+        (config_path.clone(), config.to_string()),
+        (xtask_manifest, xtask_text),
+        (xtask_dir.join("src/main.rs"), XTASK_MAIN.to_owned()),
+    ];
+    if let Some((path, text)) = &binary_edit {
+        writes.push((path.clone(), text.clone()));
+    }
+    let plugins = root.join(MANIFEST_FILE);
+    if !plugins.exists() {
+        writes.push((plugins, PLUGINS_TOML.to_owned()));
+    }
+
+    // Validation is over: write, then sync; put everything back if that fails.
+    let mut saved: Vec<PathBuf> = writes.iter().map(|(p, _)| p.clone()).collect();
+    saved.push(root.join(build_support::LOCK_FILE));
+    saved.push(root.join("Cargo.lock"));
+    let backup = Backup::take(
+        &saved,
+        &[
+            root.join(".cargo"),
+            xtask_dir.clone(),
+            root.join(PLUGIN_SET_DIR),
+        ],
+    )?;
+    let mut changed = Vec::new();
+    let result = (|| {
+        for (path, text) in &writes {
+            if write_if_changed(path, text)? == Written::Changed {
+                changed.push(host::relative_path(&root, path));
+            }
+        }
+        let synced = sync::sync(&sync::Options {
+            root: root.clone(),
+            locked: false,
+            offline: options.offline,
+            quiet: true,
+            cache: options.cache.clone(),
+            update: None,
+            edited_manifest: None,
+            vendor: false,
+        })?;
+        changed.extend(synced);
+        anyhow::Ok(())
+    })();
+    if let Err(error) = result {
+        backup.restore();
+        return Err(error.context("init failed; every file was put back as it was"));
+    }
+    Ok(Report {
+        package: binary.name,
+        main: host::relative_path(&root, &binary.main),
+        changed,
+    })
+}
