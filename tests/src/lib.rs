@@ -600,3 +600,45 @@ impl GitRepo {
         self.git(&["rev-parse", "HEAD"])
     }
 }
+
+/// A git repository holding this working tree (tracked and untracked files
+/// git does not ignore) in one commit: the tool as a user would fetch it.
+/// Returns it and the commit.
+pub fn tool_repo(name: &str) -> (GitRepo, String) {
+    let repo = GitRepo::new(name);
+    let mut list = Command::new("git");
+    hermetic_git(&mut list).current_dir(repo_root()).args([
+        "ls-files",
+        "-z",
+        "--cached",
+        "--others",
+        "--exclude-standard",
+    ]);
+    let files = expect_success(&mut list).stdout;
+    for relative in files.split(|b| *b == 0).filter(|p| !p.is_empty()) {
+        let relative = Path::new(std::str::from_utf8(relative).expect("UTF-8 paths"));
+        let from = repo_root().join(relative);
+        // Tracked but deleted in the working tree: not part of it.
+        if !from.is_file() {
+            continue;
+        }
+        let to = repo.dir.join(relative);
+        std::fs::create_dir_all(to.parent().expect("files have a parent")).expect("mkdir");
+        std::fs::copy(&from, &to)
+            .unwrap_or_else(|e| panic!("copy {} to {}: {e}", from.display(), to.display()));
+    }
+    let commit = repo.commit("the tool, as of this working tree");
+    (repo, commit)
+}
+
+/// `cargo <args>` as a user runs it in `dir`: hermetic git, the shared
+/// target directory, and `cache` as the tool's cache. Not `--offline`
+/// unless `args` says so.
+pub fn user_cargo(dir: &Path, cache: &Path, args: &[&str]) -> Command {
+    let mut command = cargo();
+    hermetic_git(&mut command)
+        .current_dir(dir)
+        .env("PLUGIN_CACHE_DIR", cache)
+        .args(args);
+    command
+}

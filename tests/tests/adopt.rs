@@ -1,0 +1,344 @@
+//! A new user's path, end to end: `cargo new` a project outside this
+//! repository; adopt it with `init`, taking the tool from a git repository
+//! (this working tree, committed, as a bare clone over `file://`); scaffold a
+//! plugin in its own repository, whose own `cargo test` passes; add it with
+//! the host's own `cargo xtask add`; build and run. A second `init` changes
+//! nothing, and with `plugin-sources/` deleted the host's own
+//! `cargo xtask sync` repairs it.
+
+use std::path::Path;
+
+use e2e::{
+    GitRepo, assert_unchanged, expect_success, hosts_dir, snapshot, stderr, stdout, tool_repo,
+    user_cargo, xtask_bin,
+};
+
+/// The lines `init` tells the user to add to `main`.
+fn lines_to_add(init_stderr: &str) -> Vec<String> {
+    init_stderr
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("let mut registry") || l.starts_with("for (id, error)"))
+        .map(str::to_owned)
+        .collect()
+}
+
+fn main_rs(lines: &[String]) -> String {
+    format!(
+        "//! Adopted by init.\nfn main() -> Result<(), Box<dyn std::error::Error>> {{\n    {}\n    \
+         for plugin in registry.plugins() {{\n        println!(\"plugin {{}}\", plugin.descriptor.id);\n    }}\n    \
+         Ok(())\n}}\n",
+        lines.join("\n    ")
+    )
+}
+
+fn run_host(root: &Path, cache: &Path, package: &str) -> String {
+    stdout(&expect_success(&mut user_cargo(
+        root,
+        cache,
+        &["run", "--quiet", "--offline", "--package", package],
+    )))
+}
+
+#[test]
+fn a_new_project_adopts_the_tool_from_git_and_builds_a_scaffolded_plugin() {
+    let (tool, commit) = tool_repo("adopt-tool");
+    let bare = tool.dir.with_extension("git");
+    if bare.exists() {
+        std::fs::remove_dir_all(&bare).unwrap();
+    }
+    tool.git(&["clone", "--quiet", "--bare", ".", bare.to_str().unwrap()]);
+    let tool_url = format!("file://{}", bare.display());
+
+    // A brand-new single-package project, outside this repository.
+    let base = hosts_dir().join("adopt");
+    if base.exists() {
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+    std::fs::create_dir_all(&base).unwrap();
+    let cache = base.join("cache");
+    let package = "adopted-app";
+    expect_success(&mut user_cargo(
+        &base,
+        &cache,
+        &["new", "--quiet", "--vcs", "none", "--bin", package],
+    ));
+    let root = base.join(package);
+    // Registry crates at the versions this repository builds with, so the
+    // host resolves from cargo's cache.
+    std::fs::copy(e2e::repo_root().join("Cargo.lock"), root.join("Cargo.lock")).unwrap();
+
+    let init = |extra: &[&str]| {
+        let mut command = std::process::Command::new(xtask_bin());
+        e2e::hermetic_git(&mut command)
+            .current_dir(&root)
+            .env("PLUGIN_CACHE_DIR", &cache)
+            .args(["init", "--git", &tool_url, "--rev", &commit])
+            .args(extra);
+        expect_success(&mut command)
+    };
+    let first = stderr(&init(&[]));
+    let lines = lines_to_add(&first);
+    assert_eq!(lines.len(), 2, "init prints two lines to add:\n{first}");
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    for expected in [
+        "[workspace]",
+        "\"plugin-set\"",
+        "\"plugin-sources\"",
+        &format!("plugin-api = {{ git = \"{tool_url}\", rev = \"{commit}\" }}"),
+        "[patch.crates-io]",
+        "plugin-set = { path = \"plugin-set\" }",
+    ] {
+        assert!(manifest.contains(expected), "{expected} in\n{manifest}");
+    }
+    std::fs::write(root.join("src/main.rs"), main_rs(&lines)).unwrap();
+    assert_eq!(run_host(&root, &cache, package), "", "no plugin yet");
+
+    // The plugin author: scaffold with the host's own xtask, in a
+    // directory of its own; its own tests pass there.
+    let plugin = GitRepo::new("adopt-greet");
+    std::fs::remove_dir_all(&plugin.dir).unwrap();
+    let plugin_dir = plugin.dir.to_str().unwrap();
+    expect_success(&mut user_cargo(
+        &root,
+        &cache,
+        &["xtask", "new-plugin", "greet", "--path", plugin_dir],
+    ));
+    std::fs::copy(
+        e2e::repo_root().join("Cargo.lock"),
+        plugin.dir.join("Cargo.lock"),
+    )
+    .unwrap();
+    let test = expect_success(&mut user_cargo(&plugin.dir, &cache, &["test", "--offline"]));
+    assert!(
+        stdout(&test).contains("test tests::registers_its_filter ... ok"),
+        "{}",
+        stdout(&test)
+    );
+    plugin.git(&["init", "--quiet", "--initial-branch=main"]);
+    plugin.commit("greet plugin");
+    plugin.git(&["tag", "v0.1.0"]);
+
+    // The host adds it with its own xtask, builds and runs.
+    expect_success(&mut user_cargo(
+        &root,
+        &cache,
+        &[
+            "xtask",
+            "add",
+            "greet",
+            "--git",
+            &plugin.url(),
+            "--tag",
+            "v0.1.0",
+        ],
+    ));
+    assert_eq!(run_host(&root, &cache, package), "plugin greet\n");
+
+    // A second init changes nothing.
+    let before = snapshot(&root, &["."]);
+    let again = stderr(&init(&[]));
+    assert!(again.contains("nothing changed"), "{again}");
+    assert_unchanged(&before, &snapshot(&root, &["."]));
+
+    // The host can always repair itself: plugin-sources/ deleted, cargo
+    // cannot load the workspace, yet `cargo xtask sync` runs and restores it.
+    std::fs::remove_dir_all(root.join("plugin-sources")).unwrap();
+    let broken = user_cargo(&root, &cache, &["build", "--offline"])
+        .output()
+        .unwrap();
+    assert!(!broken.status.success(), "the host does not load");
+    expect_success(&mut user_cargo(
+        &root,
+        &cache,
+        &["xtask", "sync", "--offline"],
+    ));
+    assert_eq!(run_host(&root, &cache, package), "plugin greet\n");
+}
+
+/// The plugin author's path in this repository: `new-plugin`, a git
+/// repository, `add` — and example-app has the plugin, with no manual edit.
+#[test]
+fn a_scaffolded_plugin_builds_into_this_repositorys_example_app_with_no_edit() {
+    // This working tree as the host, so the test never edits the checkout.
+    let (copy, _) = tool_repo("example-host");
+    let cache = copy.dir.with_extension("cache");
+    let manifest = copy.dir.join("Cargo.toml");
+    let xtask = |args: &[&str]| {
+        let mut command = std::process::Command::new(xtask_bin());
+        e2e::hermetic_git(&mut command)
+            .current_dir(&copy.dir)
+            .env("PLUGIN_CACHE_DIR", &cache)
+            .args(args)
+            .arg("--manifest-path")
+            .arg(&manifest);
+        expect_success(&mut command)
+    };
+
+    let plugin = GitRepo::new("bracket");
+    std::fs::remove_dir_all(&plugin.dir).unwrap();
+    xtask(&[
+        "new-plugin",
+        "bracket",
+        "--path",
+        plugin.dir.to_str().unwrap(),
+    ]);
+    plugin.git(&["init", "--quiet", "--initial-branch=main"]);
+    plugin.commit("bracket plugin");
+    plugin.git(&["tag", "v0.1.0"]);
+    xtask(&["add", "bracket", "--git", &plugin.url(), "--tag", "v0.1.0"]);
+
+    let run = |args: &[&str]| {
+        let mut all = vec![
+            "run",
+            "--quiet",
+            "--offline",
+            "--package",
+            "example-app",
+            "--",
+        ];
+        all.extend_from_slice(args);
+        stdout(&expect_success(&mut user_cargo(&copy.dir, &cache, &all)))
+    };
+    let filters = run(&["filters"]);
+    assert!(
+        filters.contains("bracket    (from plugin bracket)"),
+        "{filters}"
+    );
+    let mut filter = user_cargo(
+        &copy.dir,
+        &cache,
+        &[
+            "run",
+            "--quiet",
+            "--offline",
+            "--package",
+            "example-app",
+            "--",
+            "run",
+            "bracket",
+        ],
+    );
+    let mut child = filter
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"hi").unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output).trim(), "[hi]");
+    let list = run(&["plugins", "list"]);
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with("bracket ") && l.contains("loaded")),
+        "{list}"
+    );
+}
+
+/// A project `init` must refuse: it fails naming the conflict, and every
+/// file keeps its bytes and mtime.
+#[test]
+fn init_refuses_what_it_cannot_adopt_and_writes_nothing() {
+    let base = hosts_dir().join("adopt-refused");
+    if base.exists() {
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+    let cache = base.join("cache");
+    let app = "[package]\nname = \"refused-app\"\nversion = \"0.1.0\"\nedition = \"2024\"\n";
+    let main = "fn main() {}\n";
+    let cases: &[(&str, &[(&str, &str)], &str)] = &[
+        (
+            "no-binary",
+            &[("Cargo.toml", app), ("src/lib.rs", "//! A library.\n")],
+            "the project has no binary package to build plugins into",
+        ),
+        (
+            "alias",
+            &[
+                ("Cargo.toml", app),
+                ("src/main.rs", main),
+                (
+                    ".cargo/config.toml",
+                    "[alias]\nxtask = \"run -p mine --\"\n",
+                ),
+            ],
+            "already defines the alias `xtask` (\"run -p mine --\")",
+        ),
+        (
+            "plugin-set-package",
+            &[
+                (
+                    "Cargo.toml",
+                    "[workspace]\nmembers = [\"app\", \"tools/set\"]\n",
+                ),
+                ("app/Cargo.toml", app),
+                ("app/src/main.rs", main),
+                (
+                    "tools/set/Cargo.toml",
+                    "[package]\nname = \"plugin-set\"\nversion = \"1.0.0\"\nedition = \"2024\"\n",
+                ),
+                ("tools/set/src/lib.rs", ""),
+            ],
+            "the project already has a package named `plugin-set`",
+        ),
+        (
+            "plugin-set-directory",
+            &[
+                ("Cargo.toml", app),
+                ("src/main.rs", main),
+                ("plugin-set/notes.txt", "mine\n"),
+            ],
+            "plugin-set exists; the generated crate needs that directory",
+        ),
+        (
+            "xtask",
+            &[
+                ("Cargo.toml", app),
+                ("src/main.rs", main),
+                ("xtask/Cargo.toml", "[package]\nname = \"xtask\"\n"),
+            ],
+            "is not the xtask this tool writes",
+        ),
+        (
+            "several-binaries",
+            &[
+                ("Cargo.toml", "[workspace]\nmembers = [\"a\", \"b\"]\n"),
+                ("a/Cargo.toml", &app.replace("refused-app", "bin-a")),
+                ("a/src/main.rs", main),
+                ("b/Cargo.toml", &app.replace("refused-app", "bin-b")),
+                ("b/src/main.rs", main),
+            ],
+            "the project has several binaries (bin-a, bin-b); choose one with --package",
+        ),
+        (
+            "sync-fails",
+            &[
+                ("Cargo.toml", app),
+                ("src/main.rs", main),
+                ("plugins.toml", "[plugins]\ngone = { path = \"gone\" }\n"),
+            ],
+            "init failed; every file was put back as it was",
+        ),
+    ];
+    for (name, files, expected) in cases {
+        let root = base.join(name);
+        for (relative, contents) in *files {
+            e2e::write_file(&root.join(relative), contents);
+        }
+        let before = snapshot(&root, &["."]);
+        let mut command = std::process::Command::new(xtask_bin());
+        e2e::hermetic_git(&mut command)
+            .current_dir(&root)
+            .env("PLUGIN_CACHE_DIR", &cache)
+            .args(["init", "--offline", "--path"])
+            .arg(e2e::repo_root());
+        let output = e2e::expect_failure(&mut command);
+        let message = stderr(&output);
+        assert!(
+            message.starts_with("error: ") && message.contains(expected),
+            "{name}: expected `{expected}` in\n{message}"
+        );
+        assert_unchanged(&before, &snapshot(&root, &["."]));
+    }
+}
