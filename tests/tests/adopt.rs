@@ -236,6 +236,9 @@ fn a_scaffolded_plugin_builds_into_this_repositorys_example_app_with_no_edit() {
     );
 }
 
+/// A refused project: its name, its files, the expected error.
+type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+
 /// A project `init` must refuse: it fails naming the conflict, and every
 /// file keeps its bytes and mtime.
 #[test]
@@ -247,7 +250,7 @@ fn init_refuses_what_it_cannot_adopt_and_writes_nothing() {
     let cache = base.join("cache");
     let app = "[package]\nname = \"refused-app\"\nversion = \"0.1.0\"\nedition = \"2024\"\n";
     let main = "fn main() {}\n";
-    let cases: &[(&str, &[(&str, &str)], &str)] = &[
+    let cases: &[Case<'_>] = &[
         (
             "no-binary",
             &[("Cargo.toml", app), ("src/lib.rs", "//! A library.\n")],
