@@ -4,7 +4,6 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::lockfile::{self, Lockfile};
 use crate::manifest::{self, Manifest};
 use crate::{LOCK_FILE, MANIFEST_FILE, PLUGIN_SET_DIR};
 
@@ -20,8 +19,14 @@ pub enum Error {
     Mismatch,
     #[error(transparent)]
     Manifest(#[from] manifest::Error),
-    #[error(transparent)]
-    Lockfile(#[from] lockfile::Error),
+    #[error("failed to read {}", path.display())]
+    ReadLock {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{} has no valid `manifest-digest`; run cargo xtask sync", path.display())]
+    BadLock { path: PathBuf },
     #[error("CARGO_MANIFEST_DIR is not set: `check_sync` must run from a build script")]
     NotBuildScript,
 }
@@ -60,18 +65,22 @@ pub fn check(root: &Path, lock_digest: &str, emit_rerun: bool) -> Result<(), Err
     if !lock_path.exists() {
         return Err(Error::NoLock { path: lock_path });
     }
-    let text = std::fs::read_to_string(&lock_path).map_err(|source| lockfile::Error::Read {
+    let text = std::fs::read_to_string(&lock_path).map_err(|source| Error::ReadLock {
         path: lock_path.clone(),
         source,
     })?;
-    if lockfile::digest_text(&text) != lock_digest {
+    // The lock's own digest, as the engine computes it: `sha256:` of its text.
+    if format!("sha256:{}", crate::sha256_hex(text.as_bytes())) != lock_digest {
         return Err(Error::Mismatch);
     }
-    let lock = Lockfile::parse(&text).map_err(|message| lockfile::Error::Invalid {
-        path: lock_path.clone(),
-        message,
-    })?;
-    if lock.manifest_digest != manifest.digest() {
+    // The engine validates the whole lock; the build needs one field of it.
+    let manifest_digest = toml_edit::Document::parse(text.as_str())
+        .ok()
+        .and_then(|d| d.get("manifest-digest")?.as_str().map(str::to_owned))
+        .ok_or_else(|| Error::BadLock {
+            path: lock_path.clone(),
+        })?;
+    if manifest_digest != manifest.digest() {
         return Err(Error::Stale {
             manifest: manifest_path,
         });

@@ -1,18 +1,15 @@
-//! `plugins.toml` and `plugins.lock`: their types, parsing and validation, the
-//! code of the generated `plugin-set` crate, and the stale-sync check that
-//! the generated crate's build script runs.
+//! What the generated `plugin-set` crate's build script needs: `plugins.toml`
+//! (its types, parsing and canonical digest) and the stale-sync check. The
+//! engine (`plugin-sync`) reuses the manifest parser.
 //!
-//! Offline and deterministic: reads files, never fetches; the same inputs give
-//! the same bytes. Writing files is `xtask`'s job.
+//! Offline and deterministic: reads files, never fetches, never writes.
 
-pub mod codegen;
 pub mod fresh;
-pub mod lockfile;
 pub mod manifest;
 mod text;
 
 pub use fresh::check_sync;
-pub use text::sha256_hex;
+pub use text::{line_col, sha256_hex};
 
 /// File name of the manifest, at the host workspace root.
 pub const MANIFEST_FILE: &str = "plugins.toml";

@@ -542,7 +542,9 @@ fn normalize_subdir(subdir: &str) -> Result<String, &'static str> {
 }
 
 /// Plugin and package names follow cargo's rules for dependency names.
-fn check_name(name: &str) -> Result<(), String> {
+/// Checks a plugin or package name: ASCII letters, digits, `-` and `_`,
+/// starting with a letter or `_`, and not a name the generated crate uses.
+pub fn check_name(name: &str) -> Result<(), String> {
     let mut chars = name.chars();
     let first_ok = chars
         .next()

@@ -2,13 +2,10 @@
 //!
 //! Names every plugin crate so the linker keeps its registrations, and lists
 //! the crates `plugin_api::Registry::build` must find in the binary.
-
 #![no_std]
-
 extern crate rot as _;
 extern crate shout as _;
 extern crate upper as _;
-
 /// The plugins of this build. Pass it to `plugin_api::Registry::build`.
 pub static SET: ::plugin_api::PluginSet = ::plugin_api::PluginSet {
     lock_digest: "sha256:98a7174e28cbcb034a25cc8c311557135ab66606f67a57a06640df399ee83ba4",

@@ -74,6 +74,12 @@ fn is_executable(_: &std::fs::DirEntry) -> anyhow::Result<bool> {
     Ok(false)
 }
 
+/// Whether `dir` holds exactly the files whose checksum is `checksum` (a
+/// missing directory does not): the one "is this copy intact" check.
+pub fn intact(dir: &Path, checksum: &str) -> anyhow::Result<bool> {
+    Ok(dir.is_dir() && digest(&sums(dir)?) == checksum)
+}
+
 /// The checksum recorded in `plugins.lock`: `sha256:` + SHA-256 of the sums,
 /// one `path kind:hash` line each, sorted by path.
 pub fn digest(sums: &Sums) -> String {

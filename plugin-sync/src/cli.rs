@@ -262,20 +262,41 @@ struct SyncArgs {
     /// directory]
     #[arg(long, value_name = "DIR")]
     cache_dir: Option<PathBuf>,
+    /// How to print the report: `human` on stderr, or one `json` object on
+    /// stdout
+    #[arg(long, value_name = "FMT", default_value = "human")]
+    message_format: MessageFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum MessageFormat {
+    Human,
+    Json,
 }
 
 impl SyncArgs {
-    fn options(&self) -> anyhow::Result<sync::Options> {
-        Ok(sync::Options {
+    fn config(&self) -> anyhow::Result<sync::Config> {
+        Ok(sync::Config {
             root: host::locate(self.host.manifest_path.as_deref())?,
             locked: self.locked || self.frozen,
             offline: self.offline || self.frozen,
-            quiet: self.quiet,
+            quiet: self.quiet || self.message_format == MessageFormat::Json,
             cache: cache::Cache::locate(self.cache_dir.as_deref())?,
-            update: None,
-            edited_manifest: None,
-            vendor: false,
         })
+    }
+
+    /// Syncs in `mode` and prints the report as asked.
+    fn sync(&self, config: &sync::Config, mode: &sync::Mode) -> anyhow::Result<sync::Report> {
+        let report = sync::sync(config, mode)?;
+        match self.message_format {
+            MessageFormat::Json => println!(
+                "{}",
+                serde_json::to_string(&report).context("failed to render the report")?
+            ),
+            MessageFormat::Human if !self.quiet => sync::print(&report),
+            MessageFormat::Human => {}
+        }
+        Ok(report)
     }
 }
 
@@ -303,19 +324,15 @@ pub fn main() -> ExitCode {
 fn run(task: Task) -> anyhow::Result<ExitCode> {
     match task {
         Task::Sync(args) => {
-            sync::sync(&args.options()?)?;
+            args.sync(&args.config()?, &sync::Mode::Sync)?;
             Ok(ExitCode::SUCCESS)
         }
         Task::Update { sync: args, names } => {
-            let options = sync::Options {
-                update: Some(names),
-                ..args.options()?
-            };
-            sync::sync(&options)?;
+            args.sync(&args.config()?, &sync::Mode::Update(names))?;
             Ok(ExitCode::SUCCESS)
         }
         Task::Add { plugin, sync: args } => {
-            let options = args.options()?;
+            let config = args.config()?;
             let declaration = edit::Declaration {
                 name: plugin.name,
                 path: plugin.path,
@@ -328,27 +345,18 @@ fn run(task: Task) -> anyhow::Result<ExitCode> {
                 features: plugin.features,
                 no_default_features: plugin.no_default_features,
             };
-            let text = edit::add(&options.root, &declaration)?;
-            sync::sync(&sync::Options {
-                edited_manifest: Some(text),
-                ..options
-            })?;
+            let text = edit::add(&config.root, &declaration)?;
+            args.sync(&config, &sync::Mode::Edit(text))?;
             Ok(ExitCode::SUCCESS)
         }
         Task::Remove { names, sync: args } => {
-            let options = args.options()?;
-            let text = edit::remove(&options.root, &names)?;
-            sync::sync(&sync::Options {
-                edited_manifest: Some(text),
-                ..options
-            })?;
+            let config = args.config()?;
+            let text = edit::remove(&config.root, &names)?;
+            args.sync(&config, &sync::Mode::Edit(text))?;
             Ok(ExitCode::SUCCESS)
         }
         Task::Vendor { sync: args } => {
-            sync::sync(&sync::Options {
-                vendor: true,
-                ..args.options()?
-            })?;
+            args.sync(&args.config()?, &sync::Mode::Vendor)?;
             eprintln!(
                 "{:>12} plugin-sources/ is no longer ignored by git: commit it",
                 "Vendored"
@@ -359,13 +367,13 @@ fn run(task: Task) -> anyhow::Result<ExitCode> {
             sync: args,
             package,
         } => {
-            let options = sync::Options {
+            let config = sync::Config {
                 locked: true,
-                ..args.options()?
+                ..args.config()?
             };
-            sync::sync(&options)?;
-            let package = host::binary_package(&options.root, package)?;
-            let dist = dist::dist(&options.root, &package, options.offline)?;
+            args.sync(&config, &sync::Mode::Sync)?;
+            let package = host::binary_package(&config.root, package)?;
+            let dist = dist::dist(&config.root, &package, config.offline)?;
             println!("{}  {}", dist.sha256, dist.binary.display());
             eprintln!("{:>12} {}", "Manifest", dist.manifest.display());
             Ok(ExitCode::SUCCESS)
@@ -453,8 +461,8 @@ fn run(task: Task) -> anyhow::Result<ExitCode> {
             package,
             args: program_args,
         } => {
-            let options = args.options()?;
-            sync::sync(&options)?;
+            let options = args.config()?;
+            args.sync(&options, &sync::Mode::Sync)?;
             let package = host::binary_package(&options.root, package)?;
             let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
             let mut command = Command::new(cargo);

@@ -8,9 +8,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::lockfile::digest_text;
 use anyhow::{Context as _, bail};
 use build_support::LOCK_FILE;
-use build_support::lockfile::digest_text;
 
 use crate::files::write_if_changed;
 

@@ -6,9 +6,9 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::lockfile::Lockfile;
 use anyhow::{Context as _, bail};
 use build_support::MANIFEST_FILE;
-use build_support::lockfile::Lockfile;
 use cargo_metadata::{Metadata, MetadataCommand, Package, PackageId};
 
 /// Resolves the host workspace (offline when asked) and checks the graph.

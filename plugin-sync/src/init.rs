@@ -445,17 +445,15 @@ pub fn init(options: &Options) -> anyhow::Result<Report> {
                 changed.push(host::relative_path(&root, path));
             }
         }
-        let synced = sync::sync(&sync::Options {
+        let config = sync::Config {
             root: root.clone(),
             locked: false,
             offline: options.offline,
             quiet: true,
             cache: options.cache.clone(),
-            update: None,
-            edited_manifest: None,
-            vendor: false,
-        })?;
-        changed.extend(synced);
+        };
+        let report = sync::sync(&config, &sync::Mode::Sync)?;
+        changed.extend(report.changed);
         anyhow::Ok(())
     })();
     if let Err(error) = result {

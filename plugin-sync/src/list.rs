@@ -8,12 +8,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use anyhow::Context as _;
-use build_support::lockfile::{LockedPlugin, Lockfile};
 use build_support::manifest::Manifest;
 use build_support::{LOCK_FILE, MANIFEST_FILE, PLUGIN_SET_DIR};
 use cargo_metadata::{Metadata, MetadataCommand, PackageId, TargetKind};
 
 use crate::checksum;
+use crate::lockfile::{LockedPlugin, Lockfile};
 
 #[derive(Debug, serde::Serialize)]
 struct Row {
@@ -62,13 +62,9 @@ pub fn list(root: &Path, json: bool) -> anyhow::Result<()> {
         let crate_dir = entry.map(|e| root.join(PLUGIN_SET_DIR).join(e.crate_dir()));
         let present = match entry {
             None => false,
-            Some(e) => match &e.checksum {
-                Some(expected) => {
-                    let dir = root.join(e.git_checkout_dir());
-                    dir.is_dir()
-                        && checksum::sums(&dir)
-                            .is_ok_and(|sums| checksum::digest(&sums) == *expected)
-                }
+            Some(e) => match e.git() {
+                Some(pin) => checksum::intact(&root.join(pin.host_dir(&e.name)), &pin.checksum)
+                    .unwrap_or(false),
                 None => crate_dir
                     .as_ref()
                     .is_some_and(|d| d.join("Cargo.toml").is_file()),
@@ -88,12 +84,10 @@ pub fn list(root: &Path, json: bool) -> anyhow::Result<()> {
             enabled: declaration.enabled,
             locked: entry.is_some(),
             present,
-            version: entry.map(|e| e.version.clone()),
-            source: entry.map(|e| e.source.clone()),
-            rev: entry
-                .and_then(|e| e.git_source())
-                .map(|(_, c)| c.to_owned()),
-            checksum: entry.and_then(|e| e.checksum.clone()),
+            version: entry.map(|e| e.version.to_string()),
+            source: entry.map(LockedPlugin::source_field),
+            rev: entry.and_then(|e| e.git()).map(|g| g.commit.to_string()),
+            checksum: entry.and_then(|e| e.git()).map(|g| g.checksum.clone()),
             build_script,
             proc_macros,
         });
@@ -108,10 +102,10 @@ pub fn list(root: &Path, json: bool) -> anyhow::Result<()> {
                 enabled: false,
                 locked: true,
                 present: false,
-                version: Some(entry.version.clone()),
-                source: Some(entry.source.clone()),
-                rev: entry.git_source().map(|(_, c)| c.to_owned()),
-                checksum: entry.checksum.clone(),
+                version: Some(entry.version.to_string()),
+                source: Some(entry.source_field()),
+                rev: entry.git().map(|g| g.commit.to_string()),
+                checksum: entry.git().map(|g| g.checksum.clone()),
                 build_script: None,
                 proc_macros: None,
             });

@@ -5,10 +5,10 @@ use std::path::Path;
 
 use anyhow::Context as _;
 use build_support::LOCK_FILE;
-use build_support::lockfile::Lockfile;
 
 use crate::cache::{Cache, RepoUrl};
 use crate::checksum;
+use crate::lockfile::Lockfile;
 
 /// Returns the problems found, one line each; empty means verified.
 pub fn verify(root: &Path, cache: &Cache, quiet: bool) -> anyhow::Result<Vec<String>> {
@@ -17,13 +17,14 @@ pub fn verify(root: &Path, cache: &Cache, quiet: bool) -> anyhow::Result<Vec<Str
     let mut problems = Vec::new();
     let mut checked = 0;
     for plugin in &lock.plugins {
-        let Some((source, commit)) = plugin.git_source() else {
+        let Some(pin) = plugin.git() else {
             continue;
         };
         checked += 1;
         let name = &plugin.name;
-        let expected = plugin.checksum.as_deref().unwrap_or_default();
-        let dir = root.join(plugin.git_checkout_dir());
+        let expected = pin.checksum.as_str();
+        let commit = pin.commit.as_str();
+        let dir = root.join(pin.host_dir(name));
         if !dir.is_dir() {
             problems.push(format!(
                 "plugin `{name}`: {} is missing; run `cargo xtask sync` to restore it",
@@ -36,8 +37,7 @@ pub fn verify(root: &Path, cache: &Cache, quiet: bool) -> anyhow::Result<Vec<Str
             continue;
         }
         // Name the files, from a pristine cache checkout when there is one.
-        let url = source.split_once('?').map_or(source, |(url, _)| url);
-        let pristine = Some(cache.repo(&RepoUrl::parse(url, root)))
+        let pristine = Some(cache.repo(&RepoUrl::parse(&pin.url, root)))
             .filter(|repo| repo.has_checkout(commit))
             .and_then(|repo| checksum::sums(&repo.checkout_dir(commit)).ok())
             .filter(|sums| checksum::digest(sums) == expected);

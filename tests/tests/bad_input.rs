@@ -249,8 +249,8 @@ fn a_broken_lock_is_rewritten_but_refused_with_locked() {
     assert_eq!(
         stderr(&output),
         format!(
-            "error: {}/plugins.lock is not a valid lockfile: lockfile version 7 is not supported \
-             (this tool reads version 1); run `cargo xtask sync` to rewrite it\n",
+            "error: {}/plugins.lock:1:11: lockfile version 7 is not supported (this tool reads \
+             version 1); run `cargo xtask sync` to rewrite it\n",
             root.display()
         )
     );

@@ -1,0 +1,135 @@
+//! The apply phase: carries out a [`Plan`] — backup, copy the git plugins'
+//! files, write the generated files, check the graph with cargo, write the
+//! lock last, prune what the new lock no longer uses. Every file is written
+//! beside and renamed; if cargo refuses the new graph, every file is put
+//! back.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use build_support::{LOCK_FILE, PLUGIN_SET_DIR, SOURCES_DIR};
+
+use super::plan::Plan;
+use super::{Config, Report};
+use crate::files::{Backup, Written, write_if_changed};
+use crate::lockfile::Lockfile;
+use crate::{checksum, crash, graph};
+
+pub fn run(config: &Config, plan: Plan) -> anyhow::Result<Report> {
+    let root = &config.root;
+    crash::point("validated");
+    // cargo metadata below may rewrite Cargo.lock: it is put back too if
+    // the check fails.
+    let mut backed_up: Vec<PathBuf> = plan.writes.iter().map(|(r, _)| root.join(r)).collect();
+    backed_up.push(root.join("Cargo.lock"));
+    let mut new_dirs = vec![root.join(PLUGIN_SET_DIR), root.join(SOURCES_DIR)];
+    new_dirs.extend(plan.copies.iter().map(|(_, to)| root.join(to)));
+    let backup = Backup::take(&backed_up, &new_dirs)?;
+
+    let mut changed = Vec::new();
+    for (from, to) in &plan.copies {
+        replace_dir(from, &root.join(to))?;
+        changed.push(format!("{to}/"));
+        crash::point("copied");
+    }
+    for (relative, contents) in &plan.writes {
+        if write_if_changed(&root.join(relative), contents)? == Written::Changed {
+            changed.push(relative.clone());
+        }
+    }
+    // What cargo resolves is the last word, checked before the lock makes
+    // the new state official; a no-op sync does not need to ask.
+    if !changed.is_empty()
+        && let Err(error) = graph::check(root, &plan.lock, config.offline)
+    {
+        backup.restore();
+        return Err(error);
+    }
+    crash::point("generated");
+    if write_if_changed(&root.join(LOCK_FILE), &plan.lock_text)? == Written::Changed {
+        changed.push(LOCK_FILE.to_owned());
+    }
+    crash::point("locked");
+    remove_stale_sources(root, &plan.lock)?;
+    Ok(Report {
+        changed,
+        ..plan.report
+    })
+}
+
+/// Replaces directory `dest` with a copy of `from` (without the cache's
+/// marker): copy beside, then swap with renames.
+fn replace_dir(from: &Path, dest: &Path) -> anyhow::Result<()> {
+    let parent = dest.parent().context("sources live in a directory")?;
+    let name = dest
+        .file_name()
+        .context("a source directory has a name")?
+        .to_string_lossy()
+        .into_owned();
+    let temp = parent.join(format!(".{name}.new-{}", std::process::id()));
+    let old = parent.join(format!(".{name}.old-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&temp);
+    copy_tree(from, &temp, true)
+        .with_context(|| format!("failed to copy {} to {}", from.display(), temp.display()))?;
+    if dest.exists() {
+        std::fs::rename(dest, &old)
+            .with_context(|| format!("failed to move {} aside", dest.display()))?;
+    }
+    std::fs::rename(&temp, dest)
+        .with_context(|| format!("failed to move {} into place", dest.display()))?;
+    let _ = std::fs::remove_dir_all(&old);
+    Ok(())
+}
+
+fn copy_tree(from: &Path, to: &Path, top: bool) -> anyhow::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if top && checksum::IGNORED.iter().any(|i| name == *i) {
+            continue;
+        }
+        let (src, dst) = (entry.path(), to.join(&name));
+        let kind = entry.file_type()?;
+        if kind.is_symlink() {
+            let target = std::fs::read_link(&src)?;
+            #[cfg(unix)]
+            std::os::unix::fs::symlink(&target, &dst)?;
+            #[cfg(not(unix))]
+            anyhow::bail!(
+                "symlink {} -> {}: symlinks are only supported on Unix",
+                src.display(),
+                target.display()
+            );
+        } else if kind.is_dir() {
+            copy_tree(&src, &dst, false)?;
+        } else {
+            std::fs::copy(&src, &dst)?;
+        }
+    }
+    Ok(())
+}
+
+/// Removes directories under `plugin-sources/` that belong to no locked
+/// plugin: removed plugins, older commits, interrupted copies. Runs after the
+/// lock is written, so until then the previous lock's files stay in place.
+fn remove_stale_sources(root: &Path, lock: &Lockfile) -> anyhow::Result<()> {
+    let dir = root.join(SOURCES_DIR);
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let current = name == ".gitignore"
+            || lock.plugins.iter().any(|p| {
+                p.git()
+                    .is_some_and(|pin| pin.host_dir(&p.name) == format!("{SOURCES_DIR}/{name}"))
+            });
+        if !current {
+            let path = entry.path();
+            std::fs::remove_dir_all(&path)
+                .with_context(|| format!("failed to remove the stale {}", path.display()))?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,233 @@
+//! `sync`, `update`, `add`/`remove` and `vendor`: from plugins.toml to
+//! plugins.lock and the generated crate (and, for git plugins, their files
+//! under `plugin-sources/`), as four phases, each a function from one type to
+//! the next:
+//!
+//! - [`load`]: the manifest, the previous lock and the host's checks → [`Input`];
+//! - [`resolve::all`]: every enabled declaration → [`resolve::Resolved`]; the
+//!   only phase that may touch the network (a bounded pool of workers);
+//! - [`plan::make`]: pure checks (duplicates, plugin-api, `--locked`,
+//!   warnings) → the [`plan::Plan`] that is apply's only input;
+//! - [`apply::run`]: backup, copy, write, graph check, lock, prune → [`Report`].
+//!
+//! Nothing is written in the host before apply, so "validated before the
+//! first write" holds by construction, not by statement order.
+
+mod apply;
+mod plan;
+mod resolve;
+
+use std::fs::File;
+use std::io::IsTerminal as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail};
+use build_support::manifest::{Manifest, Source};
+use build_support::{LOCK_FILE, MANIFEST_FILE, SOURCES_DIR};
+
+use crate::api::{self, HostApi};
+use crate::cache::Cache;
+use crate::host;
+use crate::lockfile::Lockfile;
+
+/// How to sync: where, with which cache, and under which constraints.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Canonical host workspace root.
+    pub root: PathBuf,
+    pub cache: Cache,
+    /// Fail rather than change `plugins.lock`.
+    pub locked: bool,
+    /// Never touch the network.
+    pub offline: bool,
+    /// Print no progress.
+    pub quiet: bool,
+}
+
+impl Config {
+    fn progress(&self, what: &str, message: &str) {
+        if !self.quiet && std::io::stderr().is_terminal() {
+            eprintln!("{what:>12} {message}");
+        }
+    }
+}
+
+/// What the sync is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// Bring the lock and the generated crate in line with plugins.toml.
+    Sync,
+    /// Move these plugins' branches to their newest commits (all when
+    /// empty) and re-check their tags.
+    Update(Vec<String>),
+    /// `add`/`remove`: the new text of plugins.toml, written only if the sync
+    /// it describes succeeds.
+    Edit(String),
+    /// From now on, `plugin-sources/` is committed, not ignored.
+    Vendor,
+}
+
+impl Mode {
+    fn updating(&self, name: &str) -> bool {
+        match self {
+            Mode::Update(names) => names.is_empty() || names.iter().any(|n| n == name),
+            _ => false,
+        }
+    }
+}
+
+/// What a sync did: data, printed by the command line as text or JSON.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Report {
+    /// Enabled plugins synced.
+    pub synced: usize,
+    /// Declared but disabled.
+    pub disabled: usize,
+    /// Git plugins whose commit changed.
+    pub updates: Vec<Update>,
+    /// Whether this was an `update`.
+    pub update: bool,
+    pub warnings: Vec<String>,
+    /// Paths written, relative to the root (directories end in `/`).
+    pub changed: Vec<String>,
+}
+
+/// A git plugin moved from one commit to another.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Update {
+    pub name: String,
+    pub from: String,
+    pub to: String,
+    /// The declared reference, as text (`branch `main``).
+    pub reference: String,
+}
+
+/// What the load phase read.
+#[derive(Debug)]
+pub struct Input {
+    pub manifest: Manifest,
+    pub previous: Option<Lockfile>,
+    /// The bytes of plugins.lock, when it exists (for `--locked`).
+    pub previous_text: Option<String>,
+    pub host_api: HostApi,
+    pub has_git: bool,
+    /// `plugin-sources/.gitignore` says the sources are committed.
+    pub vendored: bool,
+    pub warnings: Vec<String>,
+}
+
+/// First line of `plugin-sources/.gitignore` once vendored; sync keeps it.
+const VENDORED: &str = "# Vendored by `cargo xtask vendor`";
+
+/// Runs the four phases under the workspace lock.
+pub fn sync(config: &Config, mode: &Mode) -> anyhow::Result<Report> {
+    // One sync per workspace at a time: the lock is taken on the workspace
+    // directory itself, so taking it writes nothing.
+    let _workspace = lock_exclusive(&config.root)?;
+    let input = load(config, mode)?;
+    let resolved = resolve::all(config, mode, &input)?;
+    let plan = plan::make(config, mode, &input, resolved)?;
+    apply::run(config, plan)
+}
+
+/// Reads the manifest (or the edited text), the previous lock and the host's
+/// workspace; checks what can be checked before resolving.
+pub fn load(config: &Config, mode: &Mode) -> anyhow::Result<Input> {
+    let root = &config.root;
+    let manifest_path = root.join(MANIFEST_FILE);
+    let manifest = match mode {
+        Mode::Edit(text) => Manifest::parse(text, &manifest_path)?,
+        _ => Manifest::load(&manifest_path)?,
+    };
+    let has_git = manifest
+        .enabled()
+        .any(|d| matches!(d.source, Source::Git { .. }));
+    host::check_workspace(root, has_git)?;
+    let host_api = api::host(root)?;
+    if let Mode::Update(names) = mode {
+        for name in names {
+            if !manifest.plugins.iter().any(|d| &d.name == name) {
+                bail!("`{name}` is not declared in {MANIFEST_FILE}; nothing to update");
+            }
+        }
+    }
+    let lock_path = root.join(LOCK_FILE);
+    let mut warnings = Vec::new();
+    let previous_text = match std::fs::read_to_string(&lock_path) {
+        Ok(text) => Some(text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e).with_context(|| format!("failed to read {}", lock_path.display())),
+    };
+    let previous = match &previous_text {
+        None => None,
+        Some(text) => match Lockfile::parse(text, &lock_path) {
+            Ok(lock) => Some(lock),
+            Err(e) if config.locked => return Err(e.into()),
+            // Without --locked a broken lock is rewritten, like cargo does.
+            Err(e) => {
+                warnings.push(format!("ignoring {LOCK_FILE}: {e}"));
+                None
+            }
+        },
+    };
+    let vendored = std::fs::read_to_string(root.join(SOURCES_DIR).join(".gitignore"))
+        .is_ok_and(|t| t.starts_with(VENDORED));
+    Ok(Input {
+        manifest,
+        previous,
+        previous_text,
+        host_api,
+        has_git,
+        vendored,
+        warnings,
+    })
+}
+
+/// Takes an exclusive lock on an existing file or directory, waiting for
+/// other holders.
+fn lock_exclusive(path: &Path) -> anyhow::Result<File> {
+    let file = File::open(path).with_context(|| format!("failed to open {}", path.display()))?;
+    file.lock()
+        .with_context(|| format!("failed to lock {}", path.display()))?;
+    Ok(file)
+}
+
+/// Prints a report as cargo prints its status lines.
+pub fn print(report: &Report) {
+    for warning in &report.warnings {
+        eprintln!("warning: {warning}");
+    }
+    for u in &report.updates {
+        eprintln!(
+            "{:>12} {}: {} → {} ({})",
+            "Updating",
+            u.name,
+            u.from.get(..12).unwrap_or(&u.from),
+            u.to.get(..12).unwrap_or(&u.to),
+            u.reference
+        );
+    }
+    if report.update && report.updates.is_empty() {
+        eprintln!("{:>12} every plugin is at its newest commit", "Unchanged");
+    }
+    let disabled = if report.disabled > 0 {
+        format!(" ({} disabled)", report.disabled)
+    } else {
+        String::new()
+    };
+    eprintln!(
+        "{:>12} {} plugin{} from {MANIFEST_FILE}{disabled}",
+        "Synced",
+        report.synced,
+        if report.synced == 1 { "" } else { "s" },
+    );
+    if report.changed.is_empty() {
+        eprintln!(
+            "{:>12} {LOCK_FILE} and {}/ unchanged",
+            "Fresh",
+            build_support::PLUGIN_SET_DIR
+        );
+    } else {
+        eprintln!("{:>12} {}", "Wrote", report.changed.join(", "));
+    }
+}

@@ -1,0 +1,474 @@
+//! The resolve phase: every enabled declaration → a [`Resolved`] plugin
+//! (its lock entry, its crate's facts, and for git plugins the cache
+//! checkout to copy). The only phase that may touch the network, and it
+//! writes only into the shared cache, never into the host. Declarations are
+//! resolved by a bounded pool of workers.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use anyhow::{Context as _, anyhow, bail};
+use build_support::manifest::{Declaration, GitReference, Source};
+use build_support::{LOCK_FILE, MANIFEST_FILE};
+
+use super::{Config, Input, Mode, Update};
+use crate::cache::{CachedRepo, RepoUrl};
+use crate::lockfile::{Commit, GitPin, LockSource, LockedPlugin, Lockfile, RelativePath};
+use crate::{api, checksum, crash, git, host, scan};
+
+/// At most this many declarations resolve at once: fetching is I/O bound,
+/// and every worker may hold a pack in memory.
+const MAX_WORKERS: usize = 8;
+
+/// One resolved plugin.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub locked: LockedPlugin,
+    /// What makes two declarations the same crate: its directory, or its
+    /// repository and subdir.
+    pub identity: String,
+    /// Plugin ids its sources register, as far as `scan` can tell.
+    pub ids: Vec<String>,
+    /// How the crate depends on plugin-api.
+    pub api: api::ApiSource,
+    pub git: Option<GitResolved>,
+}
+
+/// What resolving a git plugin found beyond its lock entry.
+#[derive(Debug, Clone)]
+pub struct GitResolved {
+    /// The canonical repository URL.
+    pub repo: String,
+    /// A cache checkout to copy into `plugin-sources/<name>-<commit>`, when
+    /// the copy there is missing or differs.
+    pub copy_from: Option<PathBuf>,
+    /// The commit moved (`update`, or a changed declaration).
+    pub change: Option<Update>,
+    /// `update` found the declared tag pointing elsewhere than the lock.
+    pub moved_tag: Option<String>,
+}
+
+/// Resolves every enabled declaration, in declaration order; the first
+/// failure (in that order) is the error.
+pub fn all(config: &Config, mode: &Mode, input: &Input) -> anyhow::Result<Vec<Resolved>> {
+    let declarations: Vec<&Declaration> = input.manifest.enabled().collect();
+    let workers = std::thread::available_parallelism()
+        .map_or(2, std::num::NonZero::get)
+        .saturating_mul(2)
+        .clamp(1, MAX_WORKERS)
+        .min(declarations.len());
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let slots: Vec<Mutex<Option<anyhow::Result<Resolved>>>> =
+        declarations.iter().map(|_| Mutex::new(None)).collect();
+    let panicked = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    while !failed.load(Ordering::Relaxed) {
+                        let index = next.fetch_add(1, Ordering::Relaxed);
+                        let (Some(declaration), Some(slot)) =
+                            (declarations.get(index), slots.get(index))
+                        else {
+                            break;
+                        };
+                        let result = resolve(config, mode, input.previous.as_ref(), declaration);
+                        if result.is_err() {
+                            failed.store(true, Ordering::Relaxed);
+                        }
+                        *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
+                    }
+                })
+            })
+            .collect();
+        handles.into_iter().any(|h| h.join().is_err())
+    });
+    if panicked {
+        bail!("resolving a plugin panicked");
+    }
+    let mut resolved = Vec::with_capacity(slots.len());
+    for slot in slots {
+        match slot.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            Some(result) => resolved.push(result?),
+            // Not reached: another declaration failed first.
+            None => continue,
+        }
+    }
+    Ok(resolved)
+}
+
+fn resolve(
+    config: &Config,
+    mode: &Mode,
+    previous: Option<&Lockfile>,
+    declaration: &Declaration,
+) -> anyhow::Result<Resolved> {
+    match &declaration.source {
+        Source::Path(declared) => resolve_path(&config.root, declaration, declared),
+        Source::Git {
+            url,
+            reference,
+            subdir,
+        } => resolve_git(
+            config,
+            mode,
+            previous,
+            declaration,
+            url,
+            reference,
+            subdir.as_deref(),
+        )
+        .with_context(|| {
+            format!(
+                "plugin `{}` in {MANIFEST_FILE} ({url}, {reference})",
+                declaration.name
+            )
+        }),
+    }
+}
+
+/// A crate's version as a semver version.
+fn version(text: &str, dir: &Path) -> anyhow::Result<semver::Version> {
+    semver::Version::parse(text).with_context(|| {
+        format!(
+            "{} has version `{text}`, which is not a semver version",
+            dir.join("Cargo.toml").display()
+        )
+    })
+}
+
+/// Finds a path plugin's crate and reads its package name and version.
+fn resolve_path(
+    root: &Path,
+    declaration: &Declaration,
+    declared: &str,
+) -> anyhow::Result<Resolved> {
+    let name = &declaration.name;
+    let joined = root.join(declared);
+    let dir = joined.canonicalize().with_context(|| {
+        format!(
+            "plugin `{name}` in {MANIFEST_FILE}: path `{declared}` does not exist ({})",
+            joined.display()
+        )
+    })?;
+    let in_plugin = || format!("plugin `{name}` in {MANIFEST_FILE}");
+    let (package, version_text) =
+        host::read_package(&dir, Path::new("/")).with_context(in_plugin)?;
+    check_package(declaration, &package, &dir)
+        .map_err(|e| anyhow!("plugin `{name}` in {MANIFEST_FILE}: {e}"))?;
+    let api = api_of(&package, &dir, Path::new("/")).with_context(in_plugin)?;
+    Ok(Resolved {
+        locked: LockedPlugin {
+            name: name.clone(),
+            version: version(&version_text, &dir).with_context(in_plugin)?,
+            package,
+            source: LockSource::Local {
+                path: host::relative_path(root, &dir),
+            },
+        },
+        identity: dir.display().to_string(),
+        ids: scan::plugin_ids(&dir),
+        api,
+        git: None,
+    })
+}
+
+/// How the crate in `dir` depends on plugin-api; not at all is an error.
+fn api_of(package: &str, dir: &Path, top: &Path) -> anyhow::Result<api::ApiSource> {
+    api::plugin(dir, top)?.with_context(|| {
+        format!(
+            "crate `{package}` does not depend on plugin-api, so it is not a plugin; check that \
+             this is the right crate"
+        )
+    })
+}
+
+fn check_package(declaration: &Declaration, package: &str, dir: &Path) -> anyhow::Result<()> {
+    if package == declaration.package {
+        return Ok(());
+    }
+    let fix = if package == declaration.name {
+        "remove `package = …`".to_owned()
+    } else {
+        format!("set `package = \"{package}\"`")
+    };
+    bail!(
+        "{} is package `{package}`, not `{}`; {fix}",
+        dir.join("Cargo.toml").display(),
+        declaration.package,
+    )
+}
+
+fn parse_commit(text: &str) -> anyhow::Result<Commit> {
+    Commit::parse(text).with_context(|| format!("git returned `{text}`, not a 40-hex commit"))
+}
+
+fn resolve_git(
+    config: &Config,
+    mode: &Mode,
+    previous: Option<&Lockfile>,
+    declaration: &Declaration,
+    url: &str,
+    reference: &GitReference,
+    subdir: Option<&str>,
+) -> anyhow::Result<Resolved> {
+    let name = &declaration.name;
+    let repo_url = RepoUrl::parse(url, &config.root);
+    let repo = config.cache.repo(&repo_url);
+    let previous_entry = previous.and_then(|lock| lock.plugins.iter().find(|p| &p.name == name));
+    // The lock's pin still answers this declaration.
+    let locked = previous_entry
+        .filter(|p| p.package == declaration.package)
+        .and_then(|p| {
+            p.git().filter(|pin| {
+                pin.url == url
+                    && pin.reference == *reference
+                    && (subdir.is_none() || pin.subdir.as_ref().map(RelativePath::as_str) == subdir)
+            })
+        });
+    let updating = mode.updating(name);
+    let reuse = locked.filter(|_| !(updating && reference.floats()));
+
+    let mut moved_tag = None;
+    let (commit, checkout, found_subdir, checksum) = if let Some(pin) = reuse {
+        if updating && let GitReference::Tag(tag) = reference {
+            let now = fetch(config, &repo, &repo_url, reference, name)?;
+            if now != pin.commit.as_str() {
+                moved_tag = Some(format!(
+                    "tag `{tag}` of plugin `{name}` ({url}) now points at {now}, but {LOCK_FILE} \
+                     pins {}; keeping {}. A tag that moves can mean a compromised \
+                     repository: check with its maintainers before changing the lock",
+                    pin.commit, pin.commit
+                ));
+            }
+        }
+        let host_copy = config.root.join(pin.host_dir(name));
+        let checkout = if checksum::intact(&host_copy, &pin.checksum)? {
+            None
+        } else {
+            let dir = cached_checkout(config, &repo, &repo_url, &pin.commit, name)?;
+            if !checksum::intact(&dir, &pin.checksum)? {
+                bail!(
+                    "the cached checkout {} does not match the checksum in {LOCK_FILE}; \
+                     run `cargo xtask cache clean` and sync again",
+                    dir.display()
+                );
+            }
+            Some(dir)
+        };
+        (
+            pin.commit.clone(),
+            checkout,
+            pin.subdir.clone(),
+            pin.checksum.clone(),
+        )
+    } else {
+        if config.offline {
+            bail!(
+                "{reference} is not pinned in {LOCK_FILE} yet and --offline forbids fetching it; \
+                 run `cargo xtask sync` without --offline"
+            );
+        }
+        let commit = parse_commit(&fetch(config, &repo, &repo_url, reference, name)?)?;
+        let dir = cached_checkout(config, &repo, &repo_url, &commit, name)?;
+        let checksum = checksum::digest(&checksum::sums(&dir)?);
+        let found = match subdir {
+            Some(subdir) => Some(subdir.to_owned()),
+            None => find_crate(&dir, &declaration.package)?,
+        };
+        let found = found
+            .map(|s| {
+                RelativePath::parse(&s)
+                    .with_context(|| format!("`{s}` is not a relative path inside the repository"))
+            })
+            .transpose()?;
+        let host_copy = config
+            .root
+            .join(build_support::SOURCES_DIR)
+            .join(format!("{name}-{}", commit.short()));
+        let checkout = if checksum::intact(&host_copy, &checksum)? {
+            None
+        } else {
+            Some(dir)
+        };
+        (commit, checkout, found, checksum)
+    };
+
+    let pin = GitPin {
+        url: url.to_owned(),
+        reference: reference.clone(),
+        commit,
+        subdir: found_subdir,
+        checksum,
+    };
+    let host_copy = config.root.join(pin.host_dir(name));
+    let files = checkout.as_deref().unwrap_or(&host_copy);
+    let crate_dir = match &pin.subdir {
+        Some(subdir) => files.join(subdir.as_str()),
+        None => files.to_owned(),
+    };
+    if !crate_dir.join("Cargo.toml").is_file() {
+        bail!(
+            "there is no Cargo.toml in `{}` of the repository at {}",
+            pin.subdir.as_ref().map_or(".", RelativePath::as_str),
+            pin.commit.short()
+        );
+    }
+    let (package, version_text) = host::read_package(&crate_dir, files)?;
+    check_package(declaration, &package, &crate_dir)?;
+    let change = previous_entry
+        .and_then(LockedPlugin::git)
+        .filter(|old| old.commit != pin.commit)
+        .map(|old| Update {
+            name: name.clone(),
+            from: old.commit.to_string(),
+            to: pin.commit.to_string(),
+            reference: reference.to_string(),
+        });
+    Ok(Resolved {
+        identity: match &pin.subdir {
+            Some(subdir) => format!("{} (subdir {})", repo_url.canonical, subdir.as_str()),
+            None => repo_url.canonical.clone(),
+        },
+        ids: scan::plugin_ids(&crate_dir),
+        api: api_of(&declaration.package, &crate_dir, files)?,
+        git: Some(GitResolved {
+            repo: repo_url.canonical.clone(),
+            copy_from: checkout,
+            change,
+            moved_tag,
+        }),
+        locked: LockedPlugin {
+            name: name.clone(),
+            version: version(&version_text, &crate_dir)?,
+            package,
+            source: LockSource::Git(pin),
+        },
+    })
+}
+
+/// Fetches `reference` into the cache, under the repository's lock.
+fn fetch(
+    config: &Config,
+    repo: &CachedRepo,
+    url: &RepoUrl,
+    reference: &GitReference,
+    name: &str,
+) -> anyhow::Result<String> {
+    if config.offline {
+        bail!("fetching {reference} needs the network, and --offline was given");
+    }
+    if let Some(path) = url.local_path() {
+        if !path.exists() {
+            bail!("repository {} does not exist", path.display());
+        }
+        if !git_on_path() {
+            bail!(
+                "fetching from a local repository needs `git` on PATH (gix runs `git upload-pack` \
+                 for file:// and path URLs); install git or put it on PATH"
+            );
+        }
+    }
+    let _lock = repo.lock()?;
+    config.progress("Fetching", &format!("{name} ({}, {reference})", url.fetch));
+    let commit = git::fetch(&repo.db, &repo.fetch_url, reference)?;
+    crash::point("fetched");
+    Ok(commit)
+}
+
+/// A complete cache checkout of `commit`, fetching it by id if the cache
+/// does not have it.
+fn cached_checkout(
+    config: &Config,
+    repo: &CachedRepo,
+    url: &RepoUrl,
+    commit: &Commit,
+    name: &str,
+) -> anyhow::Result<PathBuf> {
+    let commit = commit.as_str();
+    if repo.has_checkout(commit) {
+        return Ok(repo.checkout_dir(commit));
+    }
+    if !git::has_commit(&repo.db, commit) {
+        if config.offline {
+            bail!(
+                "commit {commit} is not in the cache ({}) and --offline forbids fetching it",
+                config.cache.root.display()
+            );
+        }
+        let fetched = fetch(
+            config,
+            repo,
+            url,
+            &GitReference::Rev(commit.to_owned()),
+            name,
+        )?;
+        if fetched != commit {
+            bail!("asked the remote for commit {commit} and got {fetched}");
+        }
+    }
+    let lock = repo.lock()?;
+    repo.ensure_checkout(&lock, commit)
+}
+
+/// Finds the crate named `package` in a checkout, as cargo does for git
+/// dependencies: its directory, `None` for the root.
+fn find_crate(checkout: &Path, package: &str) -> anyhow::Result<Option<String>> {
+    let mut found: Vec<(String, String)> = Vec::new();
+    collect_crates(checkout, "", &mut found);
+    found.sort();
+    let matching: Vec<&(String, String)> = found.iter().filter(|(_, p)| p == package).collect();
+    let list = || {
+        found
+            .iter()
+            .map(|(dir, p)| format!("`{p}` in {}", if dir.is_empty() { "." } else { dir }))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match matching.as_slice() {
+        [(dir, _)] => Ok(Some(dir.clone()).filter(|d| !d.is_empty())),
+        [] if found.is_empty() => {
+            bail!("the repository has no crate at all; is this the right URL?")
+        }
+        [] => bail!(
+            "the repository has no crate named `{package}`; it has {}; set `package` or `subdir`",
+            list()
+        ),
+        several => bail!(
+            "the repository has {} crates named `{package}` ({}); set `subdir` to choose one",
+            several.len(),
+            several
+                .iter()
+                .map(|(d, _)| if d.is_empty() { "." } else { d.as_str() })
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+fn collect_crates(dir: &Path, prefix: &str, out: &mut Vec<(String, String)>) {
+    if let Ok((package, _)) = host::read_package(dir, Path::new("/")) {
+        out.push((prefix.trim_end_matches('/').to_owned(), package));
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+        if is_dir && !name.starts_with('.') && name != "target" {
+            collect_crates(&entry.path(), &format!("{prefix}{name}/"), out);
+        }
+    }
+}
+
+fn git_on_path() -> bool {
+    let Some(path) = std::env::var_os("PATH") else {
+        return false;
+    };
+    std::env::split_paths(&path).any(|dir| {
+        let candidate = dir.join(format!("git{}", std::env::consts::EXE_SUFFIX));
+        candidate.is_file()
+    })
+}
