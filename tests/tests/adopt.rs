@@ -80,6 +80,10 @@ fn a_new_project_adopts_the_tool_from_git_and_builds_a_scaffolded_plugin() {
     let first = stderr(&init(&[]));
     let lines = lines_to_add(&first);
     assert_eq!(lines.len(), 2, "init prints two lines to add:\n{first}");
+    let readme = std::fs::read_to_string(e2e::repo_root().join("README.md")).unwrap();
+    for line in &lines {
+        assert!(readme.contains(line.as_str()), "the README shows `{line}`");
+    }
     let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
     for expected in [
         "[workspace]",

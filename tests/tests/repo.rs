@@ -153,6 +153,22 @@ fn crate_graph_follows_the_architecture() {
     );
     // The engine is depended on only by xtasks, which live in workspaces of
     // their own (so they run when the host's workspace cannot load).
+    let xtask: toml::Table = std::fs::read_to_string(repo_root().join("xtask/Cargo.toml"))
+        .expect("read xtask/Cargo.toml")
+        .parse()
+        .expect("xtask/Cargo.toml parses");
+    assert!(
+        xtask.contains_key("workspace"),
+        "xtask is its own workspace"
+    );
+    let xtask_deps = xtask["dependencies"]
+        .as_table()
+        .expect("xtask dependencies");
+    assert!(xtask_deps.contains_key("plugin-sync"), "{xtask_deps:?}");
+    assert!(
+        !xtask_deps.contains_key("plugin-api"),
+        "the tool never links the runtime: {xtask_deps:?}"
+    );
     for package in metadata["packages"].as_array().expect("packages") {
         assert_ne!(package["name"], "xtask", "xtask is not a member");
         for dep in package["dependencies"].as_array().expect("dependencies") {
