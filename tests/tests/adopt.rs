@@ -152,6 +152,25 @@ fn a_new_project_adopts_the_tool_from_git_and_builds_a_scaffolded_plugin() {
         .output()
         .unwrap();
     assert!(!broken.status.success(), "the host does not load");
+    let repair = expect_success(&mut user_cargo(
+        &root,
+        &cache,
+        &["xtask", "sync", "--offline", "--message-format", "json"],
+    ));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&repair)).unwrap();
+    assert_eq!(report["synced"], 1, "{report}");
+    let changed = report["changed"].as_array().unwrap();
+    assert!(
+        changed
+            .iter()
+            .any(|c| c.as_str().unwrap().starts_with("plugin-sources/greet-")),
+        "{report}"
+    );
+    assert_eq!(run_host(&root, &cache, package), "plugin greet\n");
+
+    // So can a deleted generated crate and lock.
+    std::fs::remove_dir_all(root.join("plugin-set")).unwrap();
+    std::fs::remove_file(root.join("plugins.lock")).unwrap();
     expect_success(&mut user_cargo(
         &root,
         &cache,
@@ -192,7 +211,7 @@ fn a_scaffolded_plugin_builds_into_this_repositorys_example_app_with_no_edit() {
     plugin.git(&["tag", "v0.1.0"]);
     xtask(&["add", "bracket", "--git", &plugin.url(), "--tag", "v0.1.0"]);
 
-    let run = |args: &[&str]| {
+    let example_app = |args: &[&str]| {
         let mut all = vec![
             "run",
             "--quiet",
@@ -202,27 +221,15 @@ fn a_scaffolded_plugin_builds_into_this_repositorys_example_app_with_no_edit() {
             "--",
         ];
         all.extend_from_slice(args);
-        stdout(&expect_success(&mut user_cargo(&copy.dir, &cache, &all)))
+        user_cargo(&copy.dir, &cache, &all)
     };
+    let run = |args: &[&str]| stdout(&expect_success(&mut example_app(args)));
     let filters = run(&["filters"]);
     assert!(
         filters.contains("bracket    (from plugin bracket)"),
         "{filters}"
     );
-    let mut filter = user_cargo(
-        &copy.dir,
-        &cache,
-        &[
-            "run",
-            "--quiet",
-            "--offline",
-            "--package",
-            "example-app",
-            "--",
-            "run",
-            "bracket",
-        ],
-    );
+    let mut filter = example_app(&["run", "bracket"]);
     let mut child = filter
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
