@@ -422,6 +422,13 @@ fn run(task: Task) -> anyhow::Result<ExitCode> {
                 (None, Some(tool)) => scaffold::api_patch(&tool, &dir)?,
                 (None, None) => None,
             };
+            if patch.is_none() {
+                eprintln!(
+                    "warning: no host's plugin-api to build against was found, so the new \
+                     crate's own builds take plugin-api from crates.io; pass --manifest-path \
+                     <host>/Cargo.toml to use a host's"
+                );
+            }
             scaffold::new_plugin(&name, &dir, patch.as_ref())?;
             Ok(ExitCode::SUCCESS)
         }
@@ -461,21 +468,21 @@ fn run(task: Task) -> anyhow::Result<ExitCode> {
             package,
             args: program_args,
         } => {
-            let options = args.config()?;
-            args.sync(&options, &sync::Mode::Sync)?;
-            let package = host::binary_package(&options.root, package)?;
+            let config = args.config()?;
+            args.sync(&config, &sync::Mode::Sync)?;
+            let package = host::binary_package(&config.root, package)?;
             let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
             let mut command = Command::new(cargo);
             command
                 .arg("run")
                 .arg("--quiet")
                 .arg("--manifest-path")
-                .arg(options.root.join("Cargo.toml"))
+                .arg(config.root.join("Cargo.toml"))
                 .args(["--package", &package]);
-            if options.locked {
+            if config.locked {
                 command.arg("--locked");
             }
-            if options.offline {
+            if config.offline {
                 command.arg("--offline");
             }
             let status = command
