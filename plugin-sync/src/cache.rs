@@ -224,6 +224,8 @@ impl CachedRepo {
                 }
             }
         }
+        std::fs::create_dir_all(&self.checkouts)
+            .with_context(|| format!("failed to create {}", self.checkouts.display()))?;
         let temp = self
             .checkouts
             .join(format!(".{commit}.tmp-{}", std::process::id()));

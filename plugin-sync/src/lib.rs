@@ -31,4 +31,5 @@ mod lockfile;
 mod scaffold;
 mod scan;
 mod sync;
+mod tree;
 mod verify;

@@ -271,8 +271,17 @@ fn resolve_git(
             );
         }
         let commit = parse_commit(&fetch(config, &repo, &repo_url, reference, name)?)?;
+        // The pin's checksum comes from the git objects, never from files on
+        // disk, so a tampered cache checkout cannot be locked in.
+        let checksum = checksum::digest(&git::inspect(&repo.db, commit.as_str())?.sums);
         let dir = cached_checkout(config, &repo, &repo_url, &commit, name)?;
-        let checksum = checksum::digest(&checksum::sums(&dir)?);
+        if !checksum::intact(&dir, &checksum)? {
+            bail!(
+                "the cached checkout {} differs from commit {commit} of the repository; run \
+                 `cargo xtask cache clean` and sync again",
+                dir.display()
+            );
+        }
         let found = match subdir {
             Some(subdir) => Some(subdir.to_owned()),
             None => find_crate(&dir, &declaration.package)?,
@@ -305,7 +314,10 @@ fn resolve_git(
     let host_copy = config.root.join(pin.host_dir(name));
     let files = checkout.as_deref().unwrap_or(&host_copy);
     let crate_dir = match &pin.subdir {
-        Some(subdir) => files.join(subdir.as_str()),
+        Some(subdir) => {
+            check_real_dirs(files, subdir)?;
+            files.join(subdir.as_str())
+        }
         None => files.to_owned(),
     };
     if !crate_dir.join("Cargo.toml").is_file() {
@@ -346,6 +358,29 @@ fn resolve_git(
             source: LockSource::Git(pin),
         },
     })
+}
+
+/// Checks that every component of `subdir` under `files` is a real
+/// directory, not a symlink (even one that stays inside the repository): the
+/// crate cargo builds is then the one the checksum covers.
+fn check_real_dirs(files: &Path, subdir: &RelativePath) -> anyhow::Result<()> {
+    let mut dir = files.to_owned();
+    for name in subdir.as_str().split('/') {
+        dir.push(name);
+        match std::fs::symlink_metadata(&dir) {
+            Ok(meta) if meta.file_type().is_symlink() => bail!(
+                "subdir `{}` is reached through the symlink `{name}`; point `subdir` at the real \
+                 directory",
+                subdir.as_str()
+            ),
+            Ok(meta) if meta.is_dir() => {}
+            _ => bail!(
+                "the repository has no directory `{}` at this commit",
+                subdir.as_str()
+            ),
+        }
+    }
+    Ok(())
 }
 
 /// Fetches `reference` into the cache, under the repository's lock.
