@@ -1,0 +1,232 @@
+//! Hostile repositories: trees that `git add` would never make, built with
+//! `git hash-object --literally -t tree`, are refused before anything is
+//! written — in the host, in the cache's checkouts, or outside both.
+
+use std::io::Write as _;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use e2e::{GitRepo, Host, PluginCrate, assert_unchanged, expect_failure, stderr};
+
+/// Runs git in `repo` with `input` on stdin; returns its trimmed stdout.
+fn git_with_input(repo: &GitRepo, args: &[&str], input: &[u8]) -> String {
+    let mut command = Command::new("git");
+    e2e::hermetic_git(&mut command)
+        .current_dir(&repo.dir)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().expect("spawn git");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input)
+        .expect("write stdin");
+    let output = child.wait_with_output().expect("git runs");
+    assert!(
+        output.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+fn blob(repo: &GitRepo, contents: &str) -> String {
+    git_with_input(repo, &["hash-object", "-w", "--stdin"], contents.as_bytes())
+}
+
+/// A tree object with exactly these `(mode, name, id)` entries, in this
+/// order, duplicates and forbidden names included.
+fn raw_tree(repo: &GitRepo, entries: &[(&str, &str, &str)]) -> String {
+    let mut bytes = Vec::new();
+    for (mode, name, id) in entries {
+        bytes.extend_from_slice(format!("{mode} {name}\0").as_bytes());
+        for pair in id.as_bytes().chunks(2) {
+            let hex = std::str::from_utf8(pair).expect("hex");
+            bytes.push(u8::from_str_radix(hex, 16).expect("hex digit"));
+        }
+    }
+    git_with_input(
+        repo,
+        &["hash-object", "-w", "--literally", "-t", "tree", "--stdin"],
+        &bytes,
+    )
+}
+
+/// A repository whose `main` is a valid plugin crate plus `extra` root
+/// entries.
+fn crafted(name: &str, extra: &dyn Fn(&GitRepo) -> Vec<(String, String, String)>) -> GitRepo {
+    let repo = GitRepo::new(name);
+    repo.plugin(
+        ".",
+        &PluginCrate {
+            filters: &[(name, None)],
+            ..PluginCrate::new(name, name)
+        },
+    );
+    repo.commit("a valid plugin");
+    let listing = repo.git(&["ls-tree", "HEAD"]);
+    let mut entries: Vec<(String, String, String)> = listing
+        .lines()
+        .map(|line| {
+            let (meta, name) = line.split_once('\t').expect("tab");
+            let mut parts = meta.split(' ');
+            let mode = parts.next().expect("mode").to_owned();
+            let id = parts.nth(1).expect("id").to_owned();
+            (mode, name.to_owned(), id)
+        })
+        .collect();
+    entries.extend(extra(&repo));
+    let borrowed: Vec<(&str, &str, &str)> = entries
+        .iter()
+        .map(|(m, n, i)| (m.as_str(), n.as_str(), i.as_str()))
+        .collect();
+    let tree = raw_tree(&repo, &borrowed);
+    let commit = repo.git(&["commit-tree", &tree, "-p", "HEAD", "-m", "crafted"]);
+    repo.git(&["update-ref", "refs/heads/main", &commit]);
+    repo
+}
+
+/// Syncs `repo` in a fresh host and checks it fails with `expected` in the
+/// error, with the host unchanged and no checkout left in the cache.
+#[track_caller]
+fn refused(name: &str, repo: &GitRepo, expected: &str) -> Host {
+    let host = Host::new(name);
+    host.write(
+        "plugins.toml",
+        &format!(
+            "[plugins]\n{} = {{ git = \"{}\" }}\n",
+            repo.dir.file_name().unwrap().to_str().unwrap(),
+            repo.url()
+        ),
+    );
+    let before = host.snapshot();
+    let output = expect_failure(&mut host.xtask(&["sync"]));
+    let message = stderr(&output);
+    assert!(message.contains(expected), "`{expected}` not in\n{message}");
+    assert_unchanged(&before, &host.snapshot());
+    let checkouts = host.cache_dir().join("git/checkouts");
+    let written: Vec<_> = walk(&checkouts);
+    assert!(written.is_empty(), "the cache holds {written:?}");
+    host
+}
+
+fn walk(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                out.extend(walk(&path));
+            } else {
+                out.push(path.display().to_string());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn a_dot_git_entry_in_any_spelling_is_refused() {
+    for (case, name) in [
+        ("lower", ".git"),
+        ("upper", ".GIT"),
+        ("ntfs", "git~1"),
+        ("dots", ".git. "),
+    ] {
+        let repo = crafted(&format!("dotgit-{case}"), &|repo| {
+            let hook = blob(repo, "[core]\n\tfsmonitor = echo pwned\n");
+            let inner = raw_tree(repo, &[("100644", "config", &hook)]);
+            vec![("40000".to_owned(), name.to_owned(), inner)]
+        });
+        refused(
+            &format!("dotgit_{case}"),
+            &repo,
+            "that git would treat as a `.git` directory",
+        );
+    }
+}
+
+#[test]
+fn a_symlink_chain_leaving_the_repository_and_an_entry_below_it_write_nothing() {
+    // `s -> .` and `x -> s/s/../../<victim>`: each link alone looks inside,
+    // the chain leaves; `x/pwned` is stored below the link.
+    let victim = e2e::hosts_dir().join("hostile-victim");
+    let _ = std::fs::remove_dir_all(&victim);
+    std::fs::create_dir_all(&victim).unwrap();
+    let repo = crafted("chain", &|repo| {
+        let dot = blob(repo, ".");
+        let out = blob(repo, &format!("s/s/../../{}", victim.display()));
+        let pwned = blob(repo, "pwned\n");
+        let below = raw_tree(repo, &[("100644", "pwned", &pwned)]);
+        vec![
+            ("120000".to_owned(), "s".to_owned(), dot),
+            ("120000".to_owned(), "x".to_owned(), out),
+            ("40000".to_owned(), "x".to_owned(), below),
+        ]
+    });
+    refused("chain", &repo, "the repository's tree lists `x` twice");
+    assert!(
+        walk(&victim).is_empty(),
+        "nothing written outside: {:?}",
+        walk(&victim)
+    );
+
+    let repo = crafted("chain-only", &|repo| {
+        let dot = blob(repo, ".");
+        let out = blob(repo, "s/s/../../escaped");
+        vec![
+            ("120000".to_owned(), "s".to_owned(), dot),
+            ("120000".to_owned(), "x".to_owned(), out),
+        ]
+    });
+    refused(
+        "chain_only",
+        &repo,
+        "symlink `x` points outside the repository (`s/s/../../escaped`)",
+    );
+}
+
+#[test]
+fn gitmodules_as_a_symlink_is_refused() {
+    let repo = crafted("gitmodules-link", &|repo| {
+        let target = blob(repo, "Cargo.toml");
+        vec![("120000".to_owned(), ".gitmodules".to_owned(), target)]
+    });
+    refused("gitmodules_link", &repo, "`.gitmodules` as a symlink");
+}
+
+#[test]
+fn a_subdir_reached_through_a_symlink_is_refused() {
+    let repo = GitRepo::new("subdir-link");
+    repo.plugin(
+        "crates/real",
+        &PluginCrate {
+            filters: &[("real", None)],
+            ..PluginCrate::new("real", "real")
+        },
+    );
+    std::os::unix::fs::symlink("crates/real", repo.dir.join("alias")).unwrap();
+    repo.commit("a crate and a link to it");
+    let host = Host::new("subdir_link");
+    host.write(
+        "plugins.toml",
+        &format!(
+            "[plugins]\nreal = {{ git = \"{}\", subdir = \"alias\" }}\n",
+            repo.url()
+        ),
+    );
+    let before = host.snapshot();
+    let output = expect_failure(&mut host.xtask(&["sync"]));
+    assert!(
+        stderr(&output).contains(
+            "subdir `alias` is reached through the symlink `alias`; point `subdir` at the real \
+             directory"
+        ),
+        "{}",
+        stderr(&output)
+    );
+    assert_unchanged(&before, &host.snapshot());
+}
