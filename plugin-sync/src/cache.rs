@@ -139,7 +139,7 @@ impl RepoUrl {
             .take(40)
             .collect();
         let hash = build_support::sha256_hex(self.canonical.as_bytes());
-        format!("{name}-{}", &hash[..16])
+        format!("{name}-{}", hash.get(..16).unwrap_or(&hash))
     }
 }
 

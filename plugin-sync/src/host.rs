@@ -212,8 +212,8 @@ pub fn relative_path(base: &Path, path: &Path) -> String {
     let common = base.iter().zip(&path).take_while(|(a, b)| a == b).count();
     let mut parts: Vec<String> = vec!["..".to_owned(); base.len() - common];
     parts.extend(
-        path[common..]
-            .iter()
+        path.iter()
+            .skip(common)
             .map(|c| c.as_os_str().to_string_lossy().into_owned()),
     );
     if parts.is_empty() {

@@ -13,6 +13,11 @@
 //! The only crate of the project that touches the network, and the only
 //! writer of `plugins.lock` and `plugin-set/`.
 
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::indexing_slicing, clippy::string_slice)
+)]
+
 mod api;
 mod cache;
 mod checksum;

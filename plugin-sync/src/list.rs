@@ -215,7 +215,7 @@ fn print_table(rows: &[Row]) {
                 r.source.clone().unwrap_or_else(|| "-".to_owned()),
                 r.rev
                     .as_deref()
-                    .map_or("-".to_owned(), |c| c[..12].to_owned()),
+                    .map_or("-".to_owned(), |c| c.get(..12).unwrap_or(c).to_owned()),
                 build,
             ]
         })

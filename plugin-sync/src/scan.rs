@@ -1,9 +1,14 @@
-//! Finds the plugin ids a crate registers by reading its sources for
-//! `#[…plugin(id = "…")]`, so duplicate ids across plugins are reported at
-//! sync instead of at start-up. A best effort: an id built by a macro is not
-//! seen here, and the registry still checks every id when it is built.
+//! Finds the plugin ids a crate registers by parsing its sources for
+//! `#[…plugin(id = "…")]` on structs, enums and unions, so duplicate ids
+//! across plugins are reported at sync instead of at start-up. A best effort:
+//! an id built by a macro is not seen here, and the registry still checks
+//! every id when it is built. Files over 4 MiB are not read.
 
 use std::path::Path;
+
+/// Larger source files are not read (a hostile repository could hold one of
+/// any size).
+const MAX_SOURCE: u64 = 4 << 20;
 
 /// The ids in `#[plugin(id = "…")]` attributes (any path ending in `plugin`)
 /// in the `.rs` files under `crate_dir/src`, sorted.
@@ -24,6 +29,7 @@ fn walk(dir: &Path, ids: &mut Vec<String>) {
         if entry.file_type().is_ok_and(|t| t.is_dir()) {
             walk(&path, ids);
         } else if path.extension().is_some_and(|e| e == "rs")
+            && entry.metadata().is_ok_and(|m| m.len() <= MAX_SOURCE)
             && let Ok(text) = std::fs::read_to_string(&path)
         {
             ids.extend(ids_in(&text));
@@ -31,68 +37,57 @@ fn walk(dir: &Path, ids: &mut Vec<String>) {
     }
 }
 
-/// The ids of the `#[…plugin(…id = "…"…)]` attributes in `text`.
+/// The ids of the `#[…plugin(…id = "…"…)]` attributes on the items of
+/// `text`, parsed as Rust (so a doc comment or a string that shows such an
+/// attribute is not a registration); a file that does not parse has none.
 fn ids_in(text: &str) -> Vec<String> {
+    let Ok(file) = syn::parse_file(text) else {
+        return Vec::new();
+    };
     let mut ids = Vec::new();
-    let mut rest = text;
-    while let Some(start) = rest.find("#[") {
-        rest = &rest[start + 2..];
-        let path_len = rest
-            .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':' || c.is_whitespace()))
-            .unwrap_or(rest.len());
-        let path: String = rest[..path_len]
-            .chars()
-            .filter(|c| !c.is_whitespace())
-            .collect();
-        let is_plugin = path == "plugin" || path.ends_with("::plugin");
-        if !is_plugin || !rest[path_len..].starts_with('(') {
-            continue;
-        }
-        let args = &rest[path_len + 1..];
-        if let Some(id) = id_argument(args) {
-            ids.push(id);
-        }
-    }
+    collect(&file.items, &mut ids);
     ids
 }
 
-/// `"x"` from `id = "x"` at the top level of an argument list.
-fn id_argument(args: &str) -> Option<String> {
-    let mut at_argument_start = true;
-    let mut chars = args.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
-        match c {
-            ')' => return None,
-            ',' => at_argument_start = true,
-            '"' => {
-                // Skip a string literal.
-                let mut escaped = false;
-                for (_, c) in chars.by_ref() {
-                    match c {
-                        '\\' if !escaped => escaped = true,
-                        '"' if !escaped => break,
-                        _ => escaped = false,
-                    }
+fn collect(items: &[syn::Item], ids: &mut Vec<String>) {
+    for item in items {
+        let attrs = match item {
+            syn::Item::Struct(s) => &s.attrs,
+            syn::Item::Enum(e) => &e.attrs,
+            syn::Item::Union(u) => &u.attrs,
+            syn::Item::Mod(m) => {
+                if let Some((_, inner)) = &m.content {
+                    collect(inner, ids);
                 }
-                at_argument_start = false;
+                continue;
             }
-            c if c.is_whitespace() => {}
-            _ if at_argument_start => {
-                at_argument_start = false;
-                let word: String = args[i..]
-                    .chars()
-                    .take_while(|c| c.is_alphanumeric() || *c == '_')
-                    .collect();
-                if word == "id" {
-                    let after = args[i + 2..].trim_start().strip_prefix('=')?.trim_start();
-                    let literal = after.strip_prefix('"')?;
-                    return Some(literal[..literal.find('"')?].to_owned());
-                }
-            }
-            _ => {}
-        }
+            _ => continue,
+        };
+        ids.extend(attrs.iter().filter_map(plugin_id));
     }
-    None
+}
+
+/// `"x"` from `#[plugin(…, id = "x", …)]` or `#[path::plugin(…)]`.
+fn plugin_id(attr: &syn::Attribute) -> Option<String> {
+    use proc_macro2::TokenTree;
+    let last = attr.path().segments.last()?;
+    if last.ident != "plugin" {
+        return None;
+    }
+    let list = attr.meta.require_list().ok()?;
+    let tokens: Vec<TokenTree> = list.tokens.clone().into_iter().collect();
+    // Top-level `id = "…"`: groups (`[…]`, `(…)`) are single tokens here,
+    // so an `id` inside another argument's value is never matched.
+    tokens.windows(3).find_map(|w| match w {
+        [
+            TokenTree::Ident(key),
+            TokenTree::Punct(eq),
+            TokenTree::Literal(lit),
+        ] if key == "id" && eq.as_char() == '=' => syn::parse_str::<syn::LitStr>(&lit.to_string())
+            .ok()
+            .map(|s| s.value()),
+        _ => None,
+    })
 }
 
 #[cfg(test)]
@@ -101,7 +96,7 @@ mod tests {
 
     #[test]
     fn finds_ids_in_plugin_attributes_only() {
-        let text = r#"
+        let text = r##"
             #[plugin(id = "upper")]
             struct A;
             #[plugin_api::plugin(description = "x, id = \"no\"", id = "lower", depends_on = ["a"])]
@@ -115,7 +110,19 @@ mod tests {
             #[not_a_plugin(id = "nope")]
             #[cfg_attr(test, plugin(id = "hidden"))]
             struct D;
-        "#;
-        assert_eq!(ids_in(text), ["upper", "lower", "spaced"]);
+            /// Use it like this:
+            /// #[plugin(id = "in-a-doc-comment")]
+            struct E;
+            const EXAMPLE: &str = "#[plugin(id = \"in-a-string\")] struct F;";
+            mod inner {
+                #[plugin(id = "nested")]
+                enum G { A }
+            }
+        "##;
+        assert_eq!(ids_in(text), ["upper", "lower", "spaced", "nested"]);
+        assert!(
+            ids_in("#[plugin(id = \"x\")] struct").is_empty(),
+            "no parse, no ids"
+        );
     }
 }

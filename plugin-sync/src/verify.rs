@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use anyhow::Context as _;
+use anyhow::bail;
 use build_support::LOCK_FILE;
 
 use crate::cache::{Cache, RepoUrl};
@@ -12,8 +12,14 @@ use crate::lockfile::Lockfile;
 
 /// Returns the problems found, one line each; empty means verified.
 pub fn verify(root: &Path, cache: &Cache, quiet: bool) -> anyhow::Result<Vec<String>> {
-    let lock = Lockfile::load(&root.join(LOCK_FILE))
-        .context("nothing to verify; run `cargo xtask sync` first")?;
+    let path = root.join(LOCK_FILE);
+    if !path.exists() {
+        bail!(
+            "{} is missing: nothing to verify; run `cargo xtask sync` first",
+            path.display()
+        );
+    }
+    let lock = Lockfile::load(&path)?;
     let mut problems = Vec::new();
     let mut checked = 0;
     for plugin in &lock.plugins {

@@ -269,10 +269,12 @@ fn a_broken_lock_is_rewritten_but_refused_with_locked() {
 fn verify_without_a_lock_and_new_plugin_with_a_bad_name_fail_clearly() {
     let host = host("verify_without_lock", false);
     let output = expect_failure(&mut host.xtask(&["verify"]));
-    assert!(
-        stderr(&output).starts_with("error: nothing to verify; run `cargo xtask sync` first\n"),
-        "{}",
-        stderr(&output)
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "error: {}/plugins.lock is missing: nothing to verify; run `cargo xtask sync` first\n",
+            host.root.canonicalize().unwrap().display()
+        )
     );
     let mut command = std::process::Command::new(e2e::xtask_bin());
     command

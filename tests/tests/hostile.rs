@@ -230,3 +230,62 @@ fn a_subdir_reached_through_a_symlink_is_refused() {
     );
     assert_unchanged(&before, &host.snapshot());
 }
+
+/// A tampered `plugins.lock` is untrusted input: a `subdir` that leaves the
+/// repository or a short commit is an error naming file, line and field —
+/// never honoured, never a panic — and nothing is written.
+#[test]
+fn a_tampered_lock_is_refused_with_its_position_and_never_honoured() {
+    let repo = GitRepo::new("tampered");
+    repo.plugin(
+        ".",
+        &PluginCrate {
+            filters: &[("tampered", None)],
+            ..PluginCrate::new("tampered", "tampered")
+        },
+    );
+    repo.commit("plugin");
+    let host = Host::new("tampered_lock");
+    host.write(
+        "plugins.toml",
+        &format!("[plugins]\ntampered = {{ git = \"{}\" }}\n", repo.url()),
+    );
+    e2e::expect_success(&mut host.xtask(&["sync"]));
+    let good = host.read("plugins.lock");
+    let root = host.root.canonicalize().unwrap();
+    let commit = repo.head();
+
+    let escaping = good.replace("checksum = ", "subdir = \"../../x\"\nchecksum = ");
+    let short = good.replace(&commit, &commit[..8]);
+    for (lock, line, expected) in [
+        (
+            &escaping,
+            "subdir",
+            "plugin `tampered`: `../../x` is not a relative path inside the repository",
+        ),
+        (&short, "source", "is not a full 40-hex commit id"),
+    ] {
+        host.write("plugins.lock", lock);
+        let at = lock
+            .lines()
+            .position(|l| l.starts_with(line))
+            .expect("the field's line")
+            + 1;
+        let before = host.snapshot();
+        for args in [&["sync", "--locked"][..], &["verify"], &["list"]] {
+            let output = expect_failure(&mut host.xtask(args));
+            let message = stderr(&output);
+            assert!(
+                message.starts_with(&format!("error: {}/plugins.lock:{at}:", root.display()))
+                    && message.contains(expected)
+                    && !message.contains("panicked"),
+                "{args:?}: {message}"
+            );
+            assert_unchanged(&before, &host.snapshot());
+        }
+    }
+    // Without --locked a broken lock is rewritten from plugins.toml.
+    let output = e2e::expect_success(&mut host.xtask(&["sync"]));
+    assert!(stderr(&output).starts_with("warning: ignoring plugins.lock: "));
+    assert_eq!(host.read("plugins.lock"), good);
+}
