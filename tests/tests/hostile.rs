@@ -57,7 +57,10 @@ fn raw_tree(repo: &GitRepo, entries: &[(&str, &str, &str)]) -> String {
 
 /// A repository whose `main` is a valid plugin crate plus `extra` root
 /// entries.
-fn crafted(name: &str, extra: &dyn Fn(&GitRepo) -> Vec<(String, String, String)>) -> GitRepo {
+/// A raw tree entry: mode, name, object id.
+type RawEntry = (String, String, String);
+
+fn crafted(name: &str, extra: &dyn Fn(&GitRepo) -> Vec<RawEntry>) -> GitRepo {
     let repo = GitRepo::new(name);
     repo.plugin(
         ".",
@@ -68,7 +71,7 @@ fn crafted(name: &str, extra: &dyn Fn(&GitRepo) -> Vec<(String, String, String)>
     );
     repo.commit("a valid plugin");
     let listing = repo.git(&["ls-tree", "HEAD"]);
-    let mut entries: Vec<(String, String, String)> = listing
+    let mut entries: Vec<RawEntry> = listing
         .lines()
         .map(|line| {
             let (meta, name) = line.split_once('\t').expect("tab");
