@@ -292,3 +292,100 @@ fn a_tampered_lock_is_refused_with_its_position_and_never_honoured() {
     assert!(stderr(&output).starts_with("warning: ignoring plugins.lock: "));
     assert_eq!(host.read("plugins.lock"), good);
 }
+
+/// A synced host with one git plugin; returns it and the plugin repository.
+fn synced_host(name: &str) -> (Host, GitRepo) {
+    let repo = GitRepo::new(&format!("{name}-plugin"));
+    repo.plugin(
+        ".",
+        &PluginCrate {
+            filters: &[("owned", None)],
+            ..PluginCrate::new("owned", "owned")
+        },
+    );
+    repo.commit("plugin");
+    let host = Host::new(name);
+    host.write(
+        "plugins.toml",
+        &format!(
+            "[plugins]\nowned = {{ git = \"{}\", branch = \"main\" }}\n",
+            repo.url()
+        ),
+    );
+    e2e::expect_success(&mut host.xtask(&["sync"]));
+    (host, repo)
+}
+
+#[test]
+fn sync_removes_only_what_it_made_in_plugin_sources() {
+    let (host, repo) = synced_host("owned_sources");
+    // The user's own crate, kept (unwisely) in plugin-sources/.
+    host.write(
+        "plugin-sources/mine/Cargo.toml",
+        "[package]\nname = \"mine\"\n",
+    );
+    host.write("plugin-sources/mine-0123456789ab/notes.txt", "mine too\n");
+    let old: Vec<String> = std::fs::read_dir(host.path("plugin-sources"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("owned-"))
+        .collect();
+    assert_eq!(old.len(), 1, "{old:?}");
+    // A new commit: sync copies it and prunes the old copy, which it made.
+    repo.write("README.md", "new\n");
+    repo.commit("new commit");
+    let output = e2e::expect_success(&mut host.xtask(&["update"]));
+    let warnings = stderr(&output);
+    assert!(!host.path(&format!("plugin-sources/{}", old[0])).exists());
+    assert_eq!(
+        host.read("plugin-sources/mine/Cargo.toml"),
+        "[package]\nname = \"mine\"\n"
+    );
+    assert_eq!(
+        host.read("plugin-sources/mine-0123456789ab/notes.txt"),
+        "mine too\n"
+    );
+    assert!(
+        warnings
+            .contains("warning: plugin-sources/mine was not made by sync, so it was left in place"),
+        "{warnings}"
+    );
+}
+
+#[test]
+fn a_symlinked_plugin_sources_and_a_cache_inside_the_host_are_refused() {
+    let (host, _repo) = synced_host("symlinked_sources");
+    let elsewhere = e2e::hosts_dir().join("symlinked_sources-elsewhere");
+    let _ = std::fs::remove_dir_all(&elsewhere);
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::fs::write(elsewhere.join("precious.txt"), "keep\n").unwrap();
+    std::fs::remove_dir_all(host.path("plugin-sources")).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, host.path("plugin-sources")).unwrap();
+    let before = host.snapshot();
+    let output = expect_failure(&mut host.xtask(&["sync"]));
+    assert!(
+        stderr(&output).contains("plugin-sources is a symlink; sync writes the git plugins' files there and will not follow or replace it"),
+        "{}",
+        stderr(&output)
+    );
+    assert_unchanged(&before, &host.snapshot());
+    assert_eq!(
+        walk(&elsewhere).len(),
+        1,
+        "nothing written through the link"
+    );
+
+    std::fs::remove_file(host.path("plugin-sources")).unwrap();
+    let before = host.snapshot();
+    let inside = host.path("plugin-sources/cache");
+    let mut command = host.xtask(&["sync"]);
+    command.env("PLUGIN_CACHE_DIR", &inside);
+    let output = expect_failure(&mut command);
+    assert!(
+        stderr(&output).contains("is inside the host workspace"),
+        "{}",
+        stderr(&output)
+    );
+    assert_unchanged(&before, &host.snapshot());
+    assert!(!inside.exists());
+}

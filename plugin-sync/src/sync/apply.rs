@@ -11,6 +11,7 @@ use build_support::{LOCK_FILE, PLUGIN_SET_DIR, SOURCES_DIR};
 
 use super::plan::Plan;
 use super::{Config, Report};
+use crate::checksum::CHECKOUT_MARKER;
 use crate::files::{Backup, Written, write_if_changed};
 use crate::lockfile::Lockfile;
 use crate::{checksum, crash, graph};
@@ -50,11 +51,11 @@ pub fn run(config: &Config, plan: Plan) -> anyhow::Result<Report> {
         changed.push(LOCK_FILE.to_owned());
     }
     crash::point("locked");
-    remove_stale_sources(root, &plan.lock)?;
-    Ok(Report {
-        changed,
-        ..plan.report
-    })
+    let mut report = plan.report;
+    report
+        .warnings
+        .extend(remove_stale_sources(root, &plan.lock)?);
+    Ok(Report { changed, ..report })
 }
 
 /// Replaces directory `dest` with a copy of `from` (without the cache's
@@ -71,6 +72,9 @@ fn replace_dir(from: &Path, dest: &Path) -> anyhow::Result<()> {
     let _ = std::fs::remove_dir_all(&temp);
     copy_tree(from, &temp, true)
         .with_context(|| format!("failed to copy {} to {}", from.display(), temp.display()))?;
+    // Written last: what prune may remove is what carries it.
+    std::fs::write(temp.join(CHECKOUT_MARKER), "")
+        .with_context(|| format!("failed to write the marker in {}", temp.display()))?;
     if dest.exists() {
         std::fs::rename(dest, &old)
             .with_context(|| format!("failed to move {} aside", dest.display()))?;
@@ -110,13 +114,17 @@ fn copy_tree(from: &Path, to: &Path, top: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Removes directories under `plugin-sources/` that belong to no locked
-/// plugin: removed plugins, older commits, interrupted copies. Runs after the
-/// lock is written, so until then the previous lock's files stay in place.
-fn remove_stale_sources(root: &Path, lock: &Lockfile) -> anyhow::Result<()> {
+/// Removes what sync made under `plugin-sources/` and the new lock no
+/// longer uses: copies of removed plugins or older commits (recognised by
+/// their marker) and interrupted copies (recognised by their temporary
+/// names). Anything else there is not sync's: it is left in place, with a
+/// warning. Runs after the lock is written, so until then the previous lock's
+/// files stay in place. Never follows a symlink.
+fn remove_stale_sources(root: &Path, lock: &Lockfile) -> anyhow::Result<Vec<String>> {
     let dir = root.join(SOURCES_DIR);
+    let mut warnings = Vec::new();
     let Ok(entries) = std::fs::read_dir(&dir) else {
-        return Ok(());
+        return Ok(warnings);
     };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
@@ -125,11 +133,32 @@ fn remove_stale_sources(root: &Path, lock: &Lockfile) -> anyhow::Result<()> {
                 p.git()
                     .is_some_and(|pin| pin.host_dir(&p.name) == format!("{SOURCES_DIR}/{name}"))
             });
-        if !current {
-            let path = entry.path();
+        if current {
+            continue;
+        }
+        let path = entry.path();
+        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+        let ours = is_dir && (is_temporary(&name) || path.join(CHECKOUT_MARKER).is_file());
+        if ours {
             std::fs::remove_dir_all(&path)
                 .with_context(|| format!("failed to remove the stale {}", path.display()))?;
+        } else {
+            warnings.push(format!(
+                "{SOURCES_DIR}/{name} was not made by sync, so it was left in place; sync owns \
+                 the rest of {SOURCES_DIR}/: keep your own files elsewhere"
+            ));
         }
     }
-    Ok(())
+    Ok(warnings)
+}
+
+/// `.<dir>.new-<pid>` or `.<dir>.old-<pid>`, as [`replace_dir`] names them.
+fn is_temporary(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix('.') else {
+        return false;
+    };
+    [".new-", ".old-"].iter().any(|infix| {
+        rest.rsplit_once(infix)
+            .is_some_and(|(_, pid)| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()))
+    })
 }

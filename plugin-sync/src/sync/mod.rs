@@ -143,6 +143,7 @@ pub fn load(config: &Config, mode: &Mode) -> anyhow::Result<Input> {
         .enabled()
         .any(|d| matches!(d.source, Source::Git { .. }));
     host::check_workspace(root, has_git)?;
+    check_owned_places(config)?;
     let host_api = api::host(root)?;
     if let Mode::Update(names) = mode {
         for name in names {
@@ -181,6 +182,60 @@ pub fn load(config: &Config, mode: &Mode) -> anyhow::Result<Input> {
         vendored,
         warnings,
     })
+}
+
+/// `plugin-sources/` must be a real directory (sync writes there and never
+/// follows a symlink), and the cache must not be inside the host (sync
+/// rewrites the host's directories; the cache is shared).
+fn check_owned_places(config: &Config) -> anyhow::Result<()> {
+    let sources = config.root.join(SOURCES_DIR);
+    if let Ok(meta) = std::fs::symlink_metadata(&sources)
+        && !meta.is_dir()
+    {
+        bail!(
+            "{} is {}; sync writes the git plugins' files there and will not follow or replace \
+             it: move it away and sync again",
+            sources.display(),
+            if meta.file_type().is_symlink() {
+                "a symlink"
+            } else {
+                "not a directory"
+            }
+        );
+    }
+    let cache = physical(&config.cache.root);
+    if cache.starts_with(&config.root) {
+        bail!(
+            "the cache directory {} is inside the host workspace {}; sync would copy from and \
+             prune around it: choose one outside with --cache-dir or PLUGIN_CACHE_DIR",
+            config.cache.root.display(),
+            config.root.display()
+        );
+    }
+    Ok(())
+}
+
+/// `path` made absolute with its longest existing prefix resolved (the rest
+/// may not exist yet).
+fn physical(path: &Path) -> PathBuf {
+    let absolute = std::env::current_dir()
+        .map(|cwd| cwd.join(path))
+        .unwrap_or_else(|_| path.to_owned());
+    let absolute = crate::cache::lexical_normal(&absolute);
+    let mut existing = absolute.as_path();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(real) = existing.canonicalize() {
+            return rest.iter().rev().fold(real, |p, c| p.join(c));
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_owned());
+                existing = parent;
+            }
+            _ => return absolute,
+        }
+    }
 }
 
 /// Takes an exclusive lock on an existing file or directory, waiting for
