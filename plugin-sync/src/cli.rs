@@ -345,14 +345,13 @@ fn run(task: Task) -> anyhow::Result<ExitCode> {
                 features: plugin.features,
                 no_default_features: plugin.no_default_features,
             };
-            let text = edit::add(&config.root, &declaration)?;
-            args.sync(&config, &sync::Mode::Edit(text))?;
+            let edit = edit::add(&config.root, &declaration)?;
+            args.sync(&config, &sync::Mode::Edit(edit))?;
             Ok(ExitCode::SUCCESS)
         }
         Task::Remove { names, sync: args } => {
             let config = args.config()?;
-            let text = edit::remove(&config.root, &names)?;
-            args.sync(&config, &sync::Mode::Edit(text))?;
+            args.sync(&config, &sync::Mode::Edit(edit::Edit::Remove(names)))?;
             Ok(ExitCode::SUCCESS)
         }
         Task::Vendor { sync: args } => {

@@ -1,6 +1,8 @@
 //! `cargo xtask add` and `remove`: edit plugins.toml as `cargo add` edits
-//! Cargo.toml, keeping its comments and formatting (toml_edit), then sync.
-//! The edited text is written only if the sync it describes succeeds.
+//! Cargo.toml, keeping its comments, formatting, line endings and BOM
+//! (toml_edit), then sync. The edit is applied under the workspace lock to
+//! the file as it is then, and written only if the sync it describes
+//! succeeds.
 
 use std::path::Path;
 
@@ -23,12 +25,14 @@ pub struct Declaration {
     pub no_default_features: bool,
 }
 
-fn read(root: &Path) -> anyhow::Result<DocumentMut> {
-    let path = root.join(MANIFEST_FILE);
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("failed to read {}", path.display()))?;
-    text.parse::<DocumentMut>()
-        .with_context(|| format!("failed to parse {}", path.display()))
+/// An edit of plugins.toml, applied by sync to the file's text as it is
+/// under the workspace lock (two concurrent `add`s both land).
+#[derive(Debug, Clone)]
+pub enum Edit {
+    /// Declare a plugin (replacing the one of the same name, in its place).
+    Add(InlineTable, String),
+    /// Remove these plugins.
+    Remove(Vec<String>),
 }
 
 /// The `[plugins]` table, created at the end if missing.
@@ -54,9 +58,9 @@ fn from_cwd(root: &Path, path: &str) -> anyhow::Result<String> {
     Ok(crate::host::relative_path(root, &full))
 }
 
-/// The text of plugins.toml with `declaration` added (or replacing the
-/// plugin of the same name, keeping its place).
-pub fn add(root: &Path, declaration: &Declaration) -> anyhow::Result<String> {
+/// The edit that declares `declaration`; local paths given on the command
+/// line are made relative to plugins.toml.
+pub fn add(root: &Path, declaration: &Declaration) -> anyhow::Result<Edit> {
     let path = declaration
         .path
         .as_deref()
@@ -87,25 +91,89 @@ pub fn add(root: &Path, declaration: &Declaration) -> anyhow::Result<String> {
     if declaration.no_default_features {
         entry.insert("default-features", Value::from(false));
     }
-    let mut document = read(root)?;
-    let plugins = plugins_table(&mut document)?;
-    match plugins.get_mut(&declaration.name) {
-        Some(existing) => *existing = Item::Value(Value::InlineTable(entry)),
-        None => {
-            plugins.insert(&declaration.name, Item::Value(Value::InlineTable(entry)));
-        }
-    }
-    Ok(document.to_string())
+    Ok(Edit::Add(entry, declaration.name.clone()))
 }
 
-/// The text of plugins.toml without the plugins `names`.
-pub fn remove(root: &Path, names: &[String]) -> anyhow::Result<String> {
-    let mut document = read(root)?;
+/// `text` (plugins.toml's bytes as text) with `edit` applied, keeping its
+/// comments, layout, line endings and byte-order mark.
+pub fn apply(text: &str, edit: &Edit) -> anyhow::Result<String> {
+    let (bom, body) = match text.strip_prefix('\u{feff}') {
+        Some(body) => ("\u{feff}", body),
+        None => ("", text),
+    };
+    let crlf = body.contains("\r\n");
+    let normalized = if crlf {
+        body.replace("\r\n", "\n")
+    } else {
+        body.to_owned()
+    };
+    let mut document = normalized
+        .parse::<DocumentMut>()
+        .with_context(|| format!("failed to parse {MANIFEST_FILE}"))?;
     let plugins = plugins_table(&mut document)?;
-    for name in names {
-        if plugins.remove(name).is_none() {
-            bail!("`{name}` is not declared in {MANIFEST_FILE}; nothing to remove");
+    match edit {
+        Edit::Add(entry, name) => {
+            let mut value = Value::InlineTable(entry.clone());
+            match plugins.get_mut(name) {
+                Some(existing) => {
+                    // Keep the comment after the old value, and its spacing.
+                    if let Some(old) = existing.as_value() {
+                        *value.decor_mut() = old.decor().clone();
+                    }
+                    *existing = Item::Value(value);
+                }
+                None => {
+                    plugins.insert(name, Item::Value(value));
+                }
+            }
+        }
+        Edit::Remove(names) => {
+            for name in names {
+                if plugins.remove(name).is_none() {
+                    bail!("`{name}` is not declared in {MANIFEST_FILE}; nothing to remove");
+                }
+            }
         }
     }
-    Ok(document.to_string())
+    let rendered = document.to_string();
+    let rendered = if crlf {
+        rendered.replace('\n', "\r\n")
+    } else {
+        rendered
+    };
+    Ok(format!("{bom}{rendered}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn added(name: &str, path: &str) -> Edit {
+        let mut entry = InlineTable::new();
+        entry.insert("path", path.into());
+        Edit::Add(entry, name.to_owned())
+    }
+
+    #[test]
+    fn keeps_comments_line_endings_and_bom() {
+        let text = "\u{feff}# top\r\n[plugins]\r\n# about a\r\na = { path = \"x\" } # why a\r\nb = { path = \"y\" }\r\n";
+        let edited = apply(text, &added("a", "z")).unwrap();
+        assert_eq!(
+            edited,
+            "\u{feff}# top\r\n[plugins]\r\n# about a\r\na = { path = \"z\" } # why a\r\nb = { path = \"y\" }\r\n"
+        );
+        let edited = apply(&edited, &added("c", "w")).unwrap();
+        assert!(edited.ends_with("c = { path = \"w\" }\r\n"), "{edited:?}");
+        assert!(!edited.replace("\r\n", "").contains('\n'), "{edited:?}");
+        let removed = apply(&edited, &Edit::Remove(vec!["b".into()])).unwrap();
+        assert!(
+            removed.starts_with('\u{feff}') && !removed.contains("b = "),
+            "{removed:?}"
+        );
+        let error = apply(text, &Edit::Remove(vec!["nope".into()])).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "`nope` is not declared in plugins.toml; nothing to remove"
+        );
+    }
 }

@@ -24,6 +24,14 @@ pub fn write_if_changed(path: &Path, contents: impl AsRef<[u8]>) -> anyhow::Resu
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(e).with_context(|| format!("failed to read {}", path.display())),
     }
+    // A file made read-only is not silently replaced; its mode is kept.
+    let permissions = match fs::symlink_metadata(path) {
+        Ok(meta) if meta.is_file() => {
+            check_writable(path, &meta)?;
+            Some(meta.permissions())
+        }
+        _ => None,
+    };
     let dir = path
         .parent()
         .expect("written files have a parent directory");
@@ -37,6 +45,9 @@ pub fn write_if_changed(path: &Path, contents: impl AsRef<[u8]>) -> anyhow::Resu
         let mut file = fs::File::create(&temp)?;
         file.write_all(contents)?;
         file.sync_all()?;
+        if let Some(permissions) = &permissions {
+            fs::set_permissions(&temp, permissions.clone())?;
+        }
         fs::rename(&temp, path)
     })();
     if let Err(e) = result {
@@ -44,6 +55,18 @@ pub fn write_if_changed(path: &Path, contents: impl AsRef<[u8]>) -> anyhow::Resu
         return Err(e).with_context(|| format!("failed to write {}", path.display()));
     }
     Ok(Written::Changed)
+}
+
+/// Fails if `path` (with metadata `meta`) is read-only.
+pub fn check_writable(path: &Path, meta: &fs::Metadata) -> anyhow::Result<()> {
+    if meta.permissions().readonly() {
+        anyhow::bail!(
+            "{} is read-only, and sync would have to change it; make it writable and run sync \
+             again",
+            path.display()
+        );
+    }
+    Ok(())
 }
 
 /// A file's bytes and mtime; `None` when it did not exist.

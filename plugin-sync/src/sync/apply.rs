@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use build_support::{LOCK_FILE, PLUGIN_SET_DIR, SOURCES_DIR};
+use build_support::{LOCK_FILE, MANIFEST_FILE, PLUGIN_SET_DIR, SOURCES_DIR};
 
 use super::plan::Plan;
 use super::{Config, Report};
@@ -19,9 +19,25 @@ use crate::{checksum, crash, graph};
 pub fn run(config: &Config, plan: Plan) -> anyhow::Result<Report> {
     let root = &config.root;
     crash::point("validated");
+    // plugins.toml is the user's: written through a symlink to its target
+    // (the others are the tool's, and a symlink there is replaced, never
+    // followed).
+    let target = |relative: &str| -> anyhow::Result<PathBuf> {
+        let path = root.join(relative);
+        if relative == MANIFEST_FILE {
+            path.canonicalize()
+                .with_context(|| format!("failed to resolve {}", path.display()))
+        } else {
+            Ok(path)
+        }
+    };
+    let mut writes = Vec::with_capacity(plan.writes.len());
+    for (relative, contents) in &plan.writes {
+        writes.push((relative, target(relative)?, contents));
+    }
     // cargo metadata below may rewrite Cargo.lock: it is put back too if
     // the check fails.
-    let mut backed_up: Vec<PathBuf> = plan.writes.iter().map(|(r, _)| root.join(r)).collect();
+    let mut backed_up: Vec<PathBuf> = writes.iter().map(|(_, path, _)| path.clone()).collect();
     backed_up.push(root.join("Cargo.lock"));
     let mut new_dirs = vec![root.join(PLUGIN_SET_DIR), root.join(SOURCES_DIR)];
     new_dirs.extend(plan.copies.iter().map(|(_, to)| root.join(to)));
@@ -33,9 +49,9 @@ pub fn run(config: &Config, plan: Plan) -> anyhow::Result<Report> {
         changed.push(format!("{to}/"));
         crash::point("copied");
     }
-    for (relative, contents) in &plan.writes {
-        if write_if_changed(&root.join(relative), contents)? == Written::Changed {
-            changed.push(relative.clone());
+    for (relative, path, contents) in &writes {
+        if write_if_changed(path, contents)? == Written::Changed {
+            changed.push((*relative).clone());
         }
     }
     // What cargo resolves is the last word, checked before the lock makes

@@ -27,6 +27,7 @@ use build_support::{LOCK_FILE, MANIFEST_FILE, SOURCES_DIR};
 
 use crate::api::{self, HostApi};
 use crate::cache::Cache;
+use crate::edit::Edit;
 use crate::host;
 use crate::lockfile::Lockfile;
 
@@ -53,16 +54,16 @@ impl Config {
 }
 
 /// What the sync is for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Mode {
     /// Bring the lock and the generated crate in line with plugins.toml.
     Sync,
     /// Move these plugins' branches to their newest commits (all when
     /// empty) and re-check their tags.
     Update(Vec<String>),
-    /// `add`/`remove`: the new text of plugins.toml, written only if the sync
-    /// it describes succeeds.
-    Edit(String),
+    /// `add`/`remove`: an edit of plugins.toml, applied under the workspace
+    /// lock and written only if the sync it describes succeeds.
+    Edit(Edit),
     /// From now on, `plugin-sources/` is committed, not ignored.
     Vendor,
 }
@@ -106,6 +107,8 @@ pub struct Update {
 #[derive(Debug)]
 pub struct Input {
     pub manifest: Manifest,
+    /// For an edit: the new text of plugins.toml.
+    pub edited: Option<String>,
     pub previous: Option<Lockfile>,
     /// The bytes of plugins.lock, when it exists (for `--locked`).
     pub previous_text: Option<String>,
@@ -135,9 +138,20 @@ pub fn sync(config: &Config, mode: &Mode) -> anyhow::Result<Report> {
 pub fn load(config: &Config, mode: &Mode) -> anyhow::Result<Input> {
     let root = &config.root;
     let manifest_path = root.join(MANIFEST_FILE);
-    let manifest = match mode {
-        Mode::Edit(text) => Manifest::parse(text, &manifest_path)?,
-        _ => Manifest::load(&manifest_path)?,
+    let edited = match mode {
+        Mode::Edit(edit) => {
+            let meta = std::fs::metadata(&manifest_path)
+                .with_context(|| format!("failed to read {}", manifest_path.display()))?;
+            crate::files::check_writable(&manifest_path, &meta)?;
+            let text = std::fs::read_to_string(&manifest_path)
+                .with_context(|| format!("failed to read {}", manifest_path.display()))?;
+            Some(crate::edit::apply(&text, edit)?)
+        }
+        _ => None,
+    };
+    let manifest = match &edited {
+        Some(text) => Manifest::parse(text, &manifest_path)?,
+        None => Manifest::load(&manifest_path)?,
     };
     let has_git = manifest
         .enabled()
@@ -175,6 +189,7 @@ pub fn load(config: &Config, mode: &Mode) -> anyhow::Result<Input> {
         .is_ok_and(|t| t.starts_with(VENDORED));
     Ok(Input {
         manifest,
+        edited,
         previous,
         previous_text,
         host_api,
@@ -185,9 +200,14 @@ pub fn load(config: &Config, mode: &Mode) -> anyhow::Result<Input> {
 }
 
 /// `plugin-sources/` must be a real directory (sync writes there and never
-/// follows a symlink), and the cache must not be inside the host (sync
-/// rewrites the host's directories; the cache is shared).
+/// follows a symlink), the cache must not be inside the host (sync rewrites
+/// the host's directories; the cache is shared), and the files sync may
+/// change must be writable: all found before anything is written.
 fn check_owned_places(config: &Config) -> anyhow::Result<()> {
+    let lock = config.root.join(LOCK_FILE);
+    if let Ok(meta) = std::fs::metadata(&lock) {
+        crate::files::check_writable(&lock, &meta)?;
+    }
     let sources = config.root.join(SOURCES_DIR);
     if let Ok(meta) = std::fs::symlink_metadata(&sources)
         && !meta.is_dir()

@@ -70,7 +70,7 @@ pub fn make(
 
     let mut writes: Vec<(String, String)> = Vec::new();
     if input.has_git {
-        let contents = if *mode == Mode::Vendor || input.vendored {
+        let contents = if matches!(mode, Mode::Vendor) || input.vendored {
             format!(
                 "{VENDORED}: git plugins' files are committed, so a clone\n\
                  # builds with no cache and no network (`cargo xtask sync --frozen`).\n"
@@ -84,7 +84,7 @@ pub fn make(
     }
     // Until the lock is written, the build sees a manifest that does not
     // match it and says to sync.
-    if let Mode::Edit(text) = mode {
+    if let Some(text) = &input.edited {
         writes.push((MANIFEST_FILE.to_owned(), text.clone()));
     }
     writes.extend(
@@ -198,6 +198,7 @@ mod tests {
     fn input(previous_text: Option<String>) -> Input {
         Input {
             manifest: Manifest::parse(MANIFEST, Path::new("plugins.toml")).unwrap(),
+            edited: None,
             previous: None,
             previous_text,
             host_api: HostApi {
@@ -257,10 +258,14 @@ mod tests {
 
     #[test]
     fn plans_every_write_and_copy_with_the_lock_last() {
+        let edited = Input {
+            edited: Some(MANIFEST.into()),
+            ..input(None)
+        };
         let plan = make(
             &config(false),
-            &Mode::Edit(MANIFEST.into()),
-            &input(None),
+            &Mode::Edit(crate::edit::Edit::Remove(vec![])),
+            &edited,
             vec![local("a", &["a"]), git("b", 'e', fetched(true))],
         )
         .unwrap();
