@@ -34,6 +34,16 @@ const RESERVED_NAMES: &[&str] = &[
     "alloc",
 ];
 
+/// Rust's strict and reserved keywords (2024 edition), which cannot be the
+/// name of an `extern crate`.
+const RUST_KEYWORDS: &[&str] = &[
+    "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum",
+    "extern", "false", "fn", "for", "gen", "if", "impl", "in", "let", "loop", "match", "mod",
+    "move", "mut", "pub", "ref", "return", "self", "Self", "static", "struct", "super", "trait",
+    "true", "try", "type", "unsafe", "use", "where", "while", "abstract", "become", "box", "do",
+    "final", "macro", "override", "priv", "typeof", "unsized", "virtual", "yield",
+];
+
 /// The parsed manifest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Manifest {
@@ -363,6 +373,17 @@ impl Parser<'_> {
             if value.is_empty() {
                 return Err(self.error(value_span(k), format!("plugin `{name}`: `{k}` is empty")));
             }
+            if k != "rev"
+                && let Err(why) = check_ref_name(&value)
+            {
+                return Err(self.error(
+                    value_span(k),
+                    format!(
+                        "plugin `{name}`: `{k} = \"{}\"` is not a valid git {k} name: {why}",
+                        value.escape_debug()
+                    ),
+                ));
+            }
             reference = match k {
                 "tag" => GitReference::Tag(value),
                 "branch" => GitReference::Branch(value),
@@ -493,9 +514,39 @@ impl Parser<'_> {
 /// Accepts the URL forms cargo accepts: `https://`, `http://`, `ssh://`,
 /// `file://` and local paths. The scp-like `user@host:path` is rejected with
 /// the equivalent `ssh://` URL, as its meaning is ambiguous next to paths.
+/// git's rules for a branch or tag name (`git check-ref-format`): what a
+/// remote may list, so a pattern such as `*` never picks whatever comes first.
+fn check_ref_name(name: &str) -> Result<(), &'static str> {
+    if name.starts_with('-') || name.starts_with('/') || name.ends_with('/') {
+        return Err("it may not start with `-` or `/`, or end with `/`");
+    }
+    if name.ends_with('.') || name.ends_with(".lock") {
+        return Err("it may not end with `.` or `.lock`");
+    }
+    if name.contains("..") || name.contains("@{") || name.contains("//") || name == "@" {
+        return Err("it may not contain `..`, `@{` or `//`, or be `@`");
+    }
+    if name
+        .chars()
+        .any(|c| c.is_control() || c == ' ' || "~^:?*[\\\x7f".contains(c))
+    {
+        return Err("it may not contain spaces, control characters or any of `~^:?*[\\`");
+    }
+    if name.split('/').any(|part| part.starts_with('.')) {
+        return Err("no part of it may start with `.`");
+    }
+    Ok(())
+}
+
 fn check_git_url(url: &str) -> Result<(), String> {
     if url.is_empty() {
         return Err("`git` is empty".to_owned());
+    }
+    if url.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(format!(
+            "`git = \"{}\"` has a control or whitespace character",
+            url.escape_debug()
+        ));
     }
     if let Some((scheme, rest)) = url.split_once("://") {
         return match scheme {
@@ -557,6 +608,12 @@ pub fn check_name(name: &str) -> Result<(), String> {
     let normalized = name.replace('_', "-");
     if RESERVED_NAMES.contains(&normalized.as_str()) {
         return Err("the name is reserved by the generated crate".to_owned());
+    }
+    let ident = name.replace('-', "_");
+    if ident == "_" || RUST_KEYWORDS.contains(&ident.as_str()) {
+        return Err(format!(
+            "`{ident}` is a Rust keyword, which cannot name a crate in the generated code"
+        ));
     }
     Ok(())
 }

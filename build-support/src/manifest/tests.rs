@@ -118,6 +118,14 @@ fn bad_inputs_name_file_line_and_key() {
             "plugins.toml:2:1: invalid plugin name `9lives`: use ASCII letters, digits, `-` and `_`, starting with a letter or `_`",
         ),
         (
+            "[plugins]\nfn = { path = \"x\" }\n",
+            "plugins.toml:2:1: invalid plugin name `fn`: `fn` is a Rust keyword, which cannot name a crate in the generated code",
+        ),
+        (
+            "[plugins]\n_ = { path = \"x\" }\n",
+            "plugins.toml:2:1: invalid plugin name `_`: `_` is a Rust keyword, which cannot name a crate in the generated code",
+        ),
+        (
             "[plugins]\nplugin_api = { path = \"x\" }\n",
             "plugins.toml:2:1: invalid plugin name `plugin_api`: the name is reserved by the generated crate",
         ),
@@ -231,6 +239,22 @@ fn bad_git_sources_are_precise() {
         (
             "[plugins]\na = { git = \"https://x/a\", tag = \"\" }\n",
             "plugins.toml:2:34: plugin `a`: `tag` is empty",
+        ),
+        (
+            "[plugins]\na = { git = \"https://x/a\", tag = \"*\" }\n",
+            "plugins.toml:2:34: plugin `a`: `tag = \"*\"` is not a valid git tag name: it may not contain spaces, control characters or any of `~^:?*[\\`",
+        ),
+        (
+            "[plugins]\na = { git = \"https://x/a\", branch = \"ma..in\" }\n",
+            "plugins.toml:2:37: plugin `a`: `branch = \"ma..in\"` is not a valid git branch name: it may not contain `..`, `@{` or `//`, or be `@`",
+        ),
+        (
+            "[plugins]\na = { git = \"https://x/a\", branch = \"-x\" }\n",
+            "plugins.toml:2:37: plugin `a`: `branch = \"-x\"` is not a valid git branch name: it may not start with `-` or `/`, or end with `/`",
+        ),
+        (
+            "[plugins]\na = { git = \"https://x/\\u0007a\" }\n",
+            "plugins.toml:2:13: plugin `a`: `git = \"https://x/\\u{7}a\"` has a control or whitespace character",
         ),
     ];
     for (text, expected) in cases {
