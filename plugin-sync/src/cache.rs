@@ -189,6 +189,48 @@ impl CachedRepo {
         Ok(RepoLock { _file: file })
     }
 
+    /// Removes what a process killed while fetching into this database can
+    /// leave behind: git's `*.lock` files (which would make every later
+    /// fetch fail) and half-created databases (`<db>.init-<pid>`). The
+    /// caller holds the lock, so no other sync is using the database: every
+    /// such file is stale. Returns what it removed.
+    pub fn clear_stale(&self, _lock: &RepoLock) -> anyhow::Result<Vec<PathBuf>> {
+        fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                return Ok(());
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                let kind = entry
+                    .file_type()
+                    .with_context(|| format!("failed to stat {}", path.display()))?;
+                if kind.is_dir() {
+                    walk(&path, out)?;
+                } else if kind.is_file() && path.extension().is_some_and(|e| e == "lock") {
+                    std::fs::remove_file(&path)
+                        .with_context(|| format!("failed to remove {}", path.display()))?;
+                    out.push(path);
+                }
+            }
+            Ok(())
+        }
+        let mut removed = Vec::new();
+        walk(&self.db, &mut removed)?;
+        if let (Some(parent), Some(name)) = (self.db.parent(), self.db.file_name()) {
+            let prefix = format!("{}.init-", name.to_string_lossy());
+            for entry in std::fs::read_dir(parent).into_iter().flatten().flatten() {
+                if entry.file_name().to_string_lossy().starts_with(&prefix)
+                    && entry.file_type().is_ok_and(|t| t.is_dir())
+                {
+                    std::fs::remove_dir_all(entry.path())
+                        .with_context(|| format!("failed to remove {}", entry.path().display()))?;
+                    removed.push(entry.path());
+                }
+            }
+        }
+        Ok(removed)
+    }
+
     pub fn checkout_dir(&self, commit: &str) -> PathBuf {
         self.checkouts.join(commit)
     }

@@ -405,7 +405,13 @@ fn fetch(
             );
         }
     }
-    let _lock = repo.lock()?;
+    let lock = repo.lock()?;
+    for stale in repo.clear_stale(&lock)? {
+        config.progress(
+            "Removed",
+            &format!("{} (left by an interrupted fetch)", stale.display()),
+        );
+    }
     config.progress("Fetching", &format!("{name} ({}, {reference})", url.fetch));
     let commit = git::fetch(&repo.db, &repo.fetch_url, reference)?;
     crash::point("fetched");
