@@ -33,8 +33,7 @@ pub struct HostApi {
 }
 
 fn parse(path: &Path) -> anyhow::Result<Document<String>> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("failed to read {}", path.display()))?;
+    let text = crate::files::read_limited(path, crate::files::MAX_MANIFEST)?;
     Document::parse(text).with_context(|| format!("failed to parse {}", path.display()))
 }
 

@@ -57,6 +57,30 @@ pub fn write_if_changed(path: &Path, contents: impl AsRef<[u8]>) -> anyhow::Resu
     Ok(Written::Changed)
 }
 
+/// The most bytes a manifest read from a plugin's repository may have.
+pub const MAX_MANIFEST: u64 = 1 << 20;
+
+/// Reads a text file that a plugin's repository controls, refusing one
+/// larger than `max` bytes before reading it.
+pub fn read_limited(path: &Path, max: u64) -> anyhow::Result<String> {
+    use std::io::Read as _;
+    let file =
+        fs::File::open(path).with_context(|| format!("failed to read {}", path.display()))?;
+    let mut text = String::new();
+    // One byte more than allowed tells "too large" from "exactly the limit".
+    file.take(max + 1)
+        .read_to_string(&mut text)
+        .with_context(|| format!("failed to read {}", path.display()))?;
+    if text.len() as u64 > max {
+        anyhow::bail!(
+            "{} is larger than {} KiB; refusing to read it",
+            path.display(),
+            max / 1024
+        );
+    }
+    Ok(text)
+}
+
 /// Fails if `path` (with metadata `meta`) is read-only.
 pub fn check_writable(path: &Path, meta: &fs::Metadata) -> anyhow::Result<()> {
     if meta.permissions().readonly() {

@@ -59,9 +59,18 @@ pub fn fetch(db: &Path, url: &str, reference: &GitReference) -> anyhow::Result<C
         Ok(commit) => Ok(commit),
         Err(Failure::Receive(shallow_error)) => {
             fetch_once(&repo, url, reference, false).map_err(|failure| {
-                failure
+                let error = failure
                     .into_inner()
-                    .context(format!("a shallow fetch failed first: {shallow_error:#}"))
+                    .context(format!("a shallow fetch failed first: {shallow_error:#}"));
+                // A commit the remote does not have fails while receiving,
+                // with a protocol message; say what it means.
+                match reference {
+                    GitReference::Rev(rev) => error.context(format!(
+                        "the remote has no commit {rev} (or does not serve commits by id); \
+                         check the rev, or declare a tag or branch that contains it"
+                    )),
+                    _ => error,
+                }
             })
         }
         Err(failure) => Err(failure.into_inner()),
@@ -167,6 +176,10 @@ pub fn has_commit(db: &Path, commit: &str) -> bool {
 /// The most bytes a symlink's target may have (Linux's `PATH_MAX`).
 const MAX_LINK: usize = 4096;
 
+/// The most bytes one file of a plugin's repository may have: each is held
+/// in memory once while it is hashed and written.
+const MAX_BLOB: u64 = 256 << 20;
+
 /// A commit's whole tree, read and validated: its entries with their blob
 /// ids, and the checksum sums of its files computed from the git objects.
 pub struct Snapshot {
@@ -222,6 +235,17 @@ fn inspect_in(repo: &gix::Repository, commit: &str) -> anyhow::Result<Snapshot> 
             EntryKind::Tree => tree::Kind::Dir,
             EntryKind::Commit => tree::Kind::Submodule,
             EntryKind::Blob | EntryKind::BlobExecutable => {
+                // Sized from the object's header, before it is inflated.
+                let size = repo
+                    .find_header(record.oid)
+                    .with_context(|| format!("blob of `{path}` is missing"))?
+                    .size();
+                if size > MAX_BLOB {
+                    bail!(
+                        "`{path}` has {size} bytes, more than the {} MiB a plugin's file may have",
+                        MAX_BLOB >> 20
+                    );
+                }
                 let blob = repo
                     .find_object(record.oid)
                     .with_context(|| format!("blob of `{path}` is missing"))?;

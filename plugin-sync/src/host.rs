@@ -155,8 +155,7 @@ pub fn binary_package(root: &Path, flag: Option<String>) -> anyhow::Result<Strin
 /// `dir` that is still inside `top` (the repository or tree it came from).
 pub fn read_package(dir: &Path, top: &Path) -> anyhow::Result<(String, String)> {
     let path = dir.join("Cargo.toml");
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("failed to read {}", path.display()))?;
+    let text = crate::files::read_limited(&path, crate::files::MAX_MANIFEST)?;
     let document = Document::parse(text.as_str())
         .with_context(|| format!("failed to parse {}", path.display()))?;
     let Some(package) = document.get("package").and_then(Item::as_table_like) else {
@@ -191,7 +190,9 @@ fn workspace_version(dir: &Path, top: &Path) -> Option<String> {
     dir.ancestors()
         .skip(1)
         .take_while(|d| d.starts_with(top))
-        .filter_map(|d| std::fs::read_to_string(d.join("Cargo.toml")).ok())
+        .filter_map(|d| {
+            crate::files::read_limited(&d.join("Cargo.toml"), crate::files::MAX_MANIFEST).ok()
+        })
         .filter_map(|text| Document::parse(text).ok())
         .find_map(|document| {
             let workspace = document.get("workspace")?;

@@ -438,7 +438,9 @@ fn missing_tag_branch_and_rev_name_plugin_url_and_ref() {
     let log = stderr(&output);
     assert!(
         log.starts_with(&format!(
-            "error: plugin `refs` in plugins.toml ({}, rev `{absent}`)\n\nCaused by:\n",
+            "error: plugin `refs` in plugins.toml ({}, rev `{absent}`)\n\nCaused by:\n  \
+             the remote has no commit {absent} (or does not serve commits by id); check the rev, \
+             or declare a tag or branch that contains it\n",
             repo.url()
         )),
         "{log}"

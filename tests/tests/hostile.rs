@@ -96,6 +96,17 @@ fn crafted(name: &str, extra: &dyn Fn(&GitRepo) -> Vec<RawEntry>) -> GitRepo {
 /// error, with the host unchanged and no checkout left in the cache.
 #[track_caller]
 fn refused(name: &str, repo: &GitRepo, expected: &str) -> Host {
+    let host = refused_in_host(name, repo, expected);
+    let checkouts = host.cache_dir().join("git/checkouts");
+    let written: Vec<_> = walk(&checkouts);
+    assert!(written.is_empty(), "the cache holds {written:?}");
+    host
+}
+
+/// Syncs `repo` in a fresh host and checks it fails with `expected` in the
+/// error, with the host unchanged.
+#[track_caller]
+fn refused_in_host(name: &str, repo: &GitRepo, expected: &str) -> Host {
     let host = Host::new(name);
     host.write(
         "plugins.toml",
@@ -110,9 +121,6 @@ fn refused(name: &str, repo: &GitRepo, expected: &str) -> Host {
     let message = stderr(&output);
     assert!(message.contains(expected), "`{expected}` not in\n{message}");
     assert_unchanged(&before, &host.snapshot());
-    let checkouts = host.cache_dir().join("git/checkouts");
-    let written: Vec<_> = walk(&checkouts);
-    assert!(written.is_empty(), "the cache holds {written:?}");
     host
 }
 
@@ -483,4 +491,27 @@ fn syncs_killed_at_random_points_never_break_the_cache() {
             "seed {seed}, round {round}"
         );
     }
+}
+
+/// Files a plugin's repository controls are read with a size limit: a
+/// Cargo.toml of megabytes is refused, not read into memory.
+#[test]
+fn a_huge_manifest_in_a_plugin_repository_is_refused() {
+    let repo = GitRepo::new("huge-manifest");
+    repo.plugin(
+        ".",
+        &PluginCrate {
+            filters: &[("huge", None)],
+            ..PluginCrate::new("huge-manifest", "huge")
+        },
+    );
+    let manifest = std::fs::read_to_string(repo.dir.join("Cargo.toml")).unwrap();
+    let padding = "# padding\n".repeat(200_000);
+    repo.write("Cargo.toml", &format!("{manifest}{padding}"));
+    repo.commit("a 2 MB manifest");
+    refused_in_host(
+        "huge_manifest",
+        &repo,
+        "Cargo.toml is larger than 1024 KiB; refusing to read it",
+    );
 }

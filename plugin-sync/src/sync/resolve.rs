@@ -457,7 +457,7 @@ fn cached_checkout(
 /// dependencies: its directory, `None` for the root.
 fn find_crate(checkout: &Path, package: &str) -> anyhow::Result<Option<String>> {
     let mut found: Vec<(String, String)> = Vec::new();
-    collect_crates(checkout, "", &mut found);
+    collect_crates(checkout, "", &mut found)?;
     found.sort();
     let matching: Vec<&(String, String)> = found.iter().filter(|(_, p)| p == package).collect();
     let list = || {
@@ -488,20 +488,27 @@ fn find_crate(checkout: &Path, package: &str) -> anyhow::Result<Option<String>> 
     }
 }
 
-fn collect_crates(dir: &Path, prefix: &str, out: &mut Vec<(String, String)>) {
+fn collect_crates(dir: &Path, prefix: &str, out: &mut Vec<(String, String)>) -> anyhow::Result<()> {
+    let manifest = dir.join("Cargo.toml");
+    // A manifest too large to read is an error, not a directory without a
+    // crate: it may be the crate that was asked for.
+    if std::fs::metadata(&manifest).is_ok_and(|m| m.len() > crate::files::MAX_MANIFEST) {
+        crate::files::read_limited(&manifest, crate::files::MAX_MANIFEST)?;
+    }
     if let Ok((package, _)) = host::read_package(dir, Path::new("/")) {
         out.push((prefix.trim_end_matches('/').to_owned(), package));
     }
     let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
+        return Ok(());
     };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
         if is_dir && !name.starts_with('.') && name != "target" {
-            collect_crates(&entry.path(), &format!("{prefix}{name}/"), out);
+            collect_crates(&entry.path(), &format!("{prefix}{name}/"), out)?;
         }
     }
+    Ok(())
 }
 
 fn git_on_path() -> bool {
