@@ -339,6 +339,15 @@ impl Parser<'_> {
                     format!("plugin `{name}`: `path` is empty"),
                 ));
             }
+            if path.chars().any(char::is_control) {
+                return Err(self.error(
+                    value_span("path"),
+                    format!(
+                        "plugin `{name}`: `path = \"{}\"` has a control character",
+                        path.escape_debug()
+                    ),
+                ));
+            }
             return Ok(Source::Path(path));
         }
         let Some(url) = git else {

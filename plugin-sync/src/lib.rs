@@ -33,6 +33,8 @@ mod host;
 mod init;
 mod list;
 mod lockfile;
+#[cfg(test)]
+mod proptests;
 mod scaffold;
 mod scan;
 mod sync;

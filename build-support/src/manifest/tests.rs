@@ -110,6 +110,10 @@ fn bad_inputs_name_file_line_and_key() {
             "plugins.toml:2:18: plugin `upper`: `path` is empty",
         ),
         (
+            "[plugins]\nupper = { path = \"a\\u0000b\" }\n",
+            "plugins.toml:2:18: plugin `upper`: `path = \"a\\0b\"` has a control character",
+        ),
+        (
             "[plugins]\nupper = { version = \"1\" }\n",
             "plugins.toml:2:11: plugin `upper`: registry sources (`version`) are not supported; use `git = \"…\"` or `path = \"…\"`",
         ),
