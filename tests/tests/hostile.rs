@@ -445,11 +445,12 @@ impl Rng {
     }
 }
 
-/// `kill -9` at random points of fetches into a shared cache never leaves a
-/// database a later sync cannot use. The seed is printed; rerun a failure
-/// with `E2E_SEED=<seed>`.
+/// `kill -9` at 50 random moments of syncs — fetching, checking out,
+/// copying, writing — of three repositories sharing one cache: after each
+/// kill the next sync succeeds and `verify` passes. The seed is printed;
+/// rerun a failure with `E2E_SEED=<seed>`.
 #[test]
-fn syncs_killed_at_random_points_never_break_the_cache() {
+fn syncs_killed_at_random_moments_never_break_the_host_or_the_cache() {
     let seed = std::env::var("E2E_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -460,36 +461,74 @@ fn syncs_killed_at_random_points_never_break_the_cache() {
         });
     println!("seed = {seed} (rerun with E2E_SEED={seed})");
     let mut rng = Rng(seed);
-    let (host, repo) = synced_host("random_kills");
-    // Enough bytes that a fetch takes a while.
-    let mut noise = Vec::with_capacity(2 << 20);
-    while noise.len() < 2 << 20 {
-        noise.extend_from_slice(&rng.next().to_le_bytes());
-    }
-    for round in 0..6 {
-        noise
-            .iter_mut()
-            .take(64)
-            .for_each(|b| *b = b.wrapping_add(1));
+    let names = ["kill-a", "kill-b", "kill-c"];
+    let host = Host::new("random_kills");
+    let mut repos = Vec::new();
+    let mut manifest = String::from("[plugins]\n");
+    for name in names {
+        let repo = GitRepo::new(name);
+        repo.plugin(
+            ".",
+            &PluginCrate {
+                filters: &[(name, None)],
+                ..PluginCrate::new(name, name)
+            },
+        );
+        // Enough bytes that fetching, checking out and copying take a while.
+        let mut noise = Vec::with_capacity(1 << 20);
+        while noise.len() < 1 << 20 {
+            noise.extend_from_slice(&rng.next().to_le_bytes());
+        }
         std::fs::write(repo.dir.join("noise.bin"), &noise).unwrap();
-        let commit = repo.commit(&format!("round {round}"));
-        // A whole update takes about a second here: most kills land in the
-        // fetch or the checkout.
-        let delay = rng.next() % 600;
-        let mut child = host.xtask(&["update", "-q"]).spawn().expect("spawn update");
+        repo.commit("plugin");
+        manifest.push_str(&format!(
+            "{name} = {{ git = \"{}\", branch = \"main\" }}\n",
+            repo.url()
+        ));
+        repos.push(repo);
+    }
+    host.write("plugins.toml", &manifest);
+    let started = std::time::Instant::now();
+    e2e::expect_success(&mut host.xtask(&["sync", "-q"]));
+    // Kill moments are drawn within the length of the last complete sync.
+    let mut window = started.elapsed().as_millis().max(50) as u64;
+    for round in 0..50 {
+        let action = rng.next() % 3;
+        match action {
+            // A new commit to fetch, check out, copy and lock.
+            0 => {
+                let repo = &repos[(rng.next() % 3) as usize];
+                repo.write("round.txt", &format!("{round}\n"));
+                repo.commit(&format!("round {round}"));
+            }
+            // Copies to restore from the cache.
+            1 => std::fs::remove_dir_all(host.path("plugin-sources")).unwrap(),
+            // Checkouts to make again from the databases, then copies.
+            _ => {
+                std::fs::remove_dir_all(host.path("plugin-sources")).unwrap();
+                let _ = std::fs::remove_dir_all(host.cache_dir().join("git/checkouts"));
+            }
+        }
+        let task = if action == 0 { "update" } else { "sync" };
+        let delay = rng.next() % window;
+        let mut child = host.xtask(&[task, "-q"]).spawn().expect("spawn sync");
         std::thread::sleep(std::time::Duration::from_millis(delay));
         let _ = child.kill();
         let _ = child.wait();
-        let output = host.xtask(&["update"]).output().unwrap();
+        let context = format!("seed {seed}, round {round}, {task} killed after {delay} ms");
+        let started = std::time::Instant::now();
+        let output = host.xtask(&[task, "-q"]).output().unwrap();
+        assert!(output.status.success(), "{context}:\n{}", stderr(&output));
+        window = started.elapsed().as_millis().max(50) as u64;
+        let output = host.xtask(&["verify"]).output().unwrap();
         assert!(
             output.status.success(),
-            "seed {seed}, round {round}, killed after {delay} ms:\n{}",
+            "{context}: verify:\n{}",
             stderr(&output)
         );
-        assert!(
-            host.read("plugins.lock").contains(&commit),
-            "seed {seed}, round {round}"
-        );
+    }
+    for repo in &repos {
+        assert!(host.read("plugins.lock").contains(&repo.head()));
     }
 }
 
