@@ -105,12 +105,14 @@ fn fetch_once(
         .with_fetch_tags(Tags::None)
         .with_refspecs([spec.as_str()], Direction::Fetch)
         .map_err(|e| Failure::Connect(anyhow!("invalid reference {reference}: {e}")))?;
+    // Keep gix's whole chain of causes: the last one is often the
+    // transport's own words (ssh's message, an HTTP status).
     let connection = remote
         .connect(Direction::Fetch)
-        .map_err(|e| Failure::Connect(anyhow!("failed to connect: {e}")))?;
+        .map_err(|e| Failure::Connect(anyhow::Error::new(e).context("failed to connect")))?;
     let prepare = connection
         .prepare_fetch(gix::progress::Discard, Default::default())
-        .map_err(|e| Failure::Connect(anyhow!("{e}")))?;
+        .map_err(|e| Failure::Connect(anyhow::Error::new(e)))?;
     let depth = if shallow {
         Shallow::DepthAtRemote(1.try_into().expect("1 is not zero"))
     } else if repo.is_shallow().unwrap_or(false) {

@@ -501,7 +501,22 @@ fn not_a_repository_and_unreachable_urls_are_clear_errors() {
     assert!(
         log.starts_with(
             "error: plugin `far` in plugins.toml (http://127.0.0.1:9/far.git, tag `v1`)\n\nCaused by:\n"
-        ),
+        ) && log.contains("Connection refused"),
+        "the cause, down to the refused connection: {log}"
+    );
+    assert_unchanged(&before, &host.snapshot());
+
+    // ssh's own message is shown, not only gix's "handshake failed".
+    let host = Host::new("unreachable_ssh");
+    host.write(
+        "plugins.toml",
+        "[plugins]\nfar = { git = \"ssh://git@127.0.0.1:9/far.git\", tag = \"v1\" }\n",
+    );
+    let before = host.snapshot();
+    let output = expect_failure(&mut host.xtask(&["sync"]));
+    let log = stderr(&output);
+    assert!(
+        log.contains("ssh: connect to host 127.0.0.1 port 9: Connection refused"),
         "{log}"
     );
     assert_unchanged(&before, &host.snapshot());
