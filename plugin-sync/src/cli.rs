@@ -262,6 +262,10 @@ struct SyncArgs {
     /// directory]
     #[arg(long, value_name = "DIR")]
     cache_dir: Option<PathBuf>,
+    /// Number of plugins to resolve at once [default: twice the cores, at
+    /// most 8]
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    jobs: Option<u16>,
     /// How to print the report: `human` on stderr, or one `json` object on
     /// stdout
     #[arg(long, value_name = "FMT", default_value = "human")]
@@ -282,6 +286,7 @@ impl SyncArgs {
             offline: self.offline || self.frozen,
             quiet: self.quiet || self.message_format == MessageFormat::Json,
             cache: cache::Cache::locate(self.cache_dir.as_deref())?,
+            jobs: self.jobs.map(usize::from),
         })
     }
 

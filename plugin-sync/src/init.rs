@@ -451,6 +451,7 @@ pub fn init(options: &Options) -> anyhow::Result<Report> {
             offline: options.offline,
             quiet: true,
             cache: options.cache.clone(),
+            jobs: None,
         };
         let report = sync::sync(&config, &sync::Mode::Sync)?;
         changed.extend(report.changed);

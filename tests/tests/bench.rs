@@ -16,6 +16,7 @@ fn the_benchmark_harness_runs_every_measurement() {
         "## Cold sync",
         "## Warm no-op sync",
         "## History size",
+        "## Resolve pool size",
         "## Rebuild cost",
         "## Peak memory",
         "## Registry",
@@ -44,4 +45,12 @@ fn the_benchmark_harness_runs_every_measurement() {
         "{report}"
     );
     assert!(report.contains(" MiB (maximum resident set"), "{report}");
+    for jobs in [1, 2, 4, 8, 16] {
+        assert!(
+            report
+                .lines()
+                .any(|l| l.starts_with(&format!("| {jobs} | ")) && l.ends_with("× |")),
+            "pool size {jobs}: {report}"
+        );
+    }
 }

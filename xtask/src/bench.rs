@@ -247,6 +247,9 @@ fn timed(
     let mut times = Vec::with_capacity(runs);
     for _ in 0..runs {
         let mut command = prepare()?;
+        // Flush what preparing wrote and deleted, so the timed run does not
+        // pay for the previous run's disk writes.
+        let _ = Command::new("sync").status();
         let start = Instant::now();
         run(&mut command)?;
         times.push(start.elapsed());
@@ -403,6 +406,48 @@ pub fn bench(options: &Options) -> anyhow::Result<String> {
             ms(fetch),
             ratio(sync, clone),
             ratio(sync, fetch)
+        ));
+    }
+
+    let pool = *sizes.cold.last().unwrap_or(&1);
+    line(format!(
+        "\n## Resolve pool size (cold sync of {pool} plugins; median of {} runs)\n",
+        sizes.runs
+    ));
+    line("| --jobs | cold sync | against --jobs 8 |".into());
+    line("|---|---|---|".into());
+    let repos: Vec<PathBuf> = (0..pool)
+        .map(|i| fixture(dir, i, history))
+        .collect::<Result<_, _>>()?;
+    // Interleaved, so every pool size sees the same machine.
+    let pools = [1, 2, 4, 8, 16];
+    let mut samples: Vec<Vec<Duration>> = vec![Vec::new(); pools.len()];
+    let cache = dir.join("pool-cache");
+    for _ in 0..sizes.runs {
+        for (jobs, times) in pools.iter().zip(samples.iter_mut()) {
+            times.push(timed(1, || {
+                let root = host(dir, "pool", &repos)?;
+                let _ = std::fs::remove_dir_all(&cache);
+                let mut command = sync_command(&root, &cache)?;
+                command.args(["--jobs", &jobs.to_string()]);
+                Ok(command)
+            })?);
+        }
+    }
+    let by_jobs: Vec<(usize, Duration)> = pools
+        .iter()
+        .copied()
+        .zip(samples.into_iter().map(median))
+        .collect();
+    let eight = by_jobs
+        .iter()
+        .find(|(j, _)| *j == 8)
+        .map_or(Duration::ZERO, |(_, t)| *t);
+    for (jobs, time) in &by_jobs {
+        line(format!(
+            "| {jobs} | {} | {} |",
+            ms(*time),
+            ratio(*time, eight)
         ));
     }
 

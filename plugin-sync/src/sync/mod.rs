@@ -43,6 +43,9 @@ pub struct Config {
     pub offline: bool,
     /// Print no progress.
     pub quiet: bool,
+    /// How many plugins resolve at once; `None` for the default (twice the
+    /// cores, at most 8).
+    pub jobs: Option<usize>,
 }
 
 impl Config {

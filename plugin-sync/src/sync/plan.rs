@@ -192,6 +192,7 @@ mod tests {
             locked,
             offline: false,
             quiet: true,
+            jobs: None,
         }
     }
 

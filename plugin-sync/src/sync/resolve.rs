@@ -17,8 +17,9 @@ use crate::cache::{CachedRepo, RepoUrl};
 use crate::lockfile::{Commit, GitPin, LockSource, LockedPlugin, Lockfile, RelativePath};
 use crate::{api, checksum, crash, git, host, scan};
 
-/// At most this many declarations resolve at once: fetching is I/O bound,
-/// and every worker may hold a pack in memory.
+/// By default at most this many declarations resolve at once: fetching is
+/// I/O bound, and every worker may hold a pack in memory (BENCHMARKS.md has
+/// the measurement behind the default; `--jobs` overrides it).
 const MAX_WORKERS: usize = 8;
 
 /// One resolved plugin.
@@ -53,10 +54,15 @@ pub struct GitResolved {
 /// failure (in that order) is the error.
 pub fn all(config: &Config, mode: &Mode, input: &Input) -> anyhow::Result<Vec<Resolved>> {
     let declarations: Vec<&Declaration> = input.manifest.enabled().collect();
-    let workers = std::thread::available_parallelism()
-        .map_or(2, std::num::NonZero::get)
-        .saturating_mul(2)
-        .clamp(1, MAX_WORKERS)
+    let workers = config
+        .jobs
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map_or(2, std::num::NonZero::get)
+                .saturating_mul(2)
+                .min(MAX_WORKERS)
+        })
+        .max(1)
         .min(declarations.len());
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
