@@ -250,8 +250,13 @@ impl Host {
     pub fn new(name: &str) -> Host {
         let root = hosts_dir().join(name);
         for dir in [root.clone(), root.with_extension("cache")] {
-            if dir.exists() {
-                std::fs::remove_dir_all(&dir).expect("remove the previous run's host");
+            // A test may have left a file (or a symlink) in either place.
+            match std::fs::symlink_metadata(&dir) {
+                Ok(meta) if meta.is_dir() => {
+                    std::fs::remove_dir_all(&dir).expect("remove the previous run's host");
+                }
+                Ok(_) => std::fs::remove_file(&dir).expect("remove the previous run's file"),
+                Err(_) => {}
             }
         }
         let host = Host {
