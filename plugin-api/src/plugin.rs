@@ -76,7 +76,10 @@ impl fmt::Debug for Component {
 /// queries them back with [`Registry::components`](crate::Registry::components).
 pub struct Registrar<'a> {
     pub(crate) plugin: &'static str,
-    pub(crate) components: &'a mut Vec<Component>,
+    /// The registry's components, each with the index of its plugin.
+    pub(crate) components: &'a mut Vec<(usize, Component)>,
+    /// This plugin's index in the registry.
+    pub(crate) index: usize,
     pub(crate) config: Option<&'a (dyn Any + Send + Sync)>,
 }
 
@@ -103,13 +106,16 @@ impl Registrar<'_> {
 
     /// Contributes `value` under `name` to the extension point `T`.
     pub fn add<T: Any + Send + Sync>(&mut self, name: impl Into<String>, value: T) {
-        self.components.push(Component {
-            plugin: self.plugin,
-            name: name.into(),
-            type_id: TypeId::of::<T>(),
-            type_name: std::any::type_name::<T>(),
-            value: Box::new(value),
-        });
+        self.components.push((
+            self.index,
+            Component {
+                plugin: self.plugin,
+                name: name.into(),
+                type_id: TypeId::of::<T>(),
+                type_name: std::any::type_name::<T>(),
+                value: Box::new(value),
+            },
+        ));
     }
 }
 
