@@ -13,8 +13,13 @@ use build_support::sha256_hex;
 /// Written last into a cache checkout; a checkout without it is never used.
 pub const CHECKOUT_MARKER: &str = ".plugin-ok";
 
-/// Files that belong to the cache's bookkeeping, not to the plugin.
-pub const IGNORED: &[&str] = &[CHECKOUT_MARKER];
+/// In a host copy: the stat index that lets a no-op sync prove the copy
+/// unchanged without reading it.
+pub const INDEX_FILE: &str = ".plugin-index";
+
+/// Files that belong to the tool's bookkeeping, not to the plugin (a
+/// repository holding one of these names at its root is refused).
+pub const IGNORED: &[&str] = &[CHECKOUT_MARKER, INDEX_FILE];
 
 /// Every file of a tree: relative `/`-separated path → `kind:sha256`, where
 /// kind is `f` (file), `x` (executable) or `l` (symlink, hashing its target).
@@ -75,9 +80,84 @@ fn is_executable(_: &std::fs::DirEntry) -> anyhow::Result<bool> {
 }
 
 /// Whether `dir` holds exactly the files whose checksum is `checksum` (a
-/// missing directory does not): the one "is this copy intact" check.
+/// missing directory does not): the one "is this copy intact" check. Reads
+/// and hashes every file.
 pub fn intact(dir: &Path, checksum: &str) -> anyhow::Result<bool> {
     Ok(dir.is_dir() && digest(&sums(dir)?) == checksum)
+}
+
+/// [`intact`] for a host copy made by sync, without reading its files when
+/// nothing changed: the copy's index file records, when it was written, the
+/// checksum and every entry's size, mtime, ctime and inode (as git's index
+/// does). If the marker is for `checksum` and every entry still matches,
+/// the copy is intact; on any difference, every file is hashed. `verify`
+/// always hashes.
+pub fn intact_fast(dir: &Path, checksum: &str) -> anyhow::Result<bool> {
+    let recorded = std::fs::read_to_string(dir.join(INDEX_FILE)).unwrap_or_default();
+    if let Some(index) = recorded.strip_prefix(&format!("{checksum}\n"))
+        && let Ok(now) = stat_index(dir)
+        && now == index
+    {
+        return Ok(true);
+    }
+    intact(dir, checksum)
+}
+
+/// The index of a host copy that holds the files with `checksum`: the
+/// checksum, then one line per entry with what `stat` says of it.
+pub fn index(dir: &Path, checksum: &str) -> anyhow::Result<String> {
+    Ok(format!("{checksum}\n{}", stat_index(dir)?))
+}
+
+/// `path size mtime ctime inode` of every file and symlink under `dir`
+/// (not followed), sorted by path; empty where the platform cannot say.
+fn stat_index(dir: &Path) -> anyhow::Result<String> {
+    fn walk(dir: &Path, prefix: &str, out: &mut Vec<String>) -> anyhow::Result<()> {
+        let entries =
+            std::fs::read_dir(dir).with_context(|| format!("failed to read {}", dir.display()))?;
+        for entry in entries {
+            let entry = entry.with_context(|| format!("failed to read {}", dir.display()))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if prefix.is_empty() && IGNORED.contains(&name.as_str()) {
+                continue;
+            }
+            let path = entry.path();
+            let meta = std::fs::symlink_metadata(&path)
+                .with_context(|| format!("failed to stat {}", path.display()))?;
+            let relative = format!("{prefix}{name}");
+            if meta.is_dir() {
+                walk(&path, &format!("{relative}/"), out)?;
+            } else {
+                out.push(format!("{relative}\t{}", stat_line(&meta)));
+            }
+        }
+        Ok(())
+    }
+    let mut lines = Vec::new();
+    walk(dir, "", &mut lines)?;
+    lines.sort();
+    Ok(lines.iter().map(|l| format!("{l}\n")).collect())
+}
+
+#[cfg(unix)]
+fn stat_line(meta: &std::fs::Metadata) -> String {
+    use std::os::unix::fs::MetadataExt as _;
+    format!(
+        "{} {}.{} {}.{} {} {:o}",
+        meta.size(),
+        meta.mtime(),
+        meta.mtime_nsec(),
+        meta.ctime(),
+        meta.ctime_nsec(),
+        meta.ino(),
+        meta.mode()
+    )
+}
+
+/// Without inodes and ctimes the index proves too little: always hash.
+#[cfg(not(unix))]
+fn stat_line(_: &std::fs::Metadata) -> String {
+    "unknown".to_owned()
 }
 
 /// The checksum recorded in `plugins.lock`: `sha256:` + SHA-256 of the sums,

@@ -63,8 +63,10 @@ pub fn list(root: &Path, json: bool) -> anyhow::Result<()> {
         let present = match entry {
             None => false,
             Some(e) => match e.git() {
-                Some(pin) => checksum::intact(&root.join(pin.host_dir(&e.name)), &pin.checksum)
-                    .unwrap_or(false),
+                Some(pin) => {
+                    checksum::intact_fast(&root.join(pin.host_dir(&e.name)), &pin.checksum)
+                        .unwrap_or(false)
+                }
                 None => crate_dir
                     .as_ref()
                     .is_some_and(|d| d.join("Cargo.toml").is_file()),

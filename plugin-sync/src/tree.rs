@@ -94,6 +94,13 @@ pub fn validate(entries: &[Entry]) -> Result<(), String> {
         }
     }
     for entry in entries {
+        if crate::checksum::IGNORED.contains(&entry.path.as_str()) {
+            return Err(format!(
+                "the repository has `{}` at its root, a name this tool uses for its own \
+                 bookkeeping; refusing it",
+                entry.path
+            ));
+        }
         // Every parent must be a directory of the tree: nothing is stored
         // below a symlink or a file.
         let mut parent = entry.path.as_str();
@@ -289,6 +296,8 @@ mod tests {
         );
         refused(&[link("a", "b"), link("b", "a")], "more than 40 links");
         refused(&[link(".gitmodules", "x")], "as a symlink");
+        refused(&[file(".plugin-ok")], "bookkeeping");
+        refused(&[file(".plugin-index")], "bookkeeping");
         refused(
             &[Entry {
                 path: "vendor".into(),

@@ -554,3 +554,45 @@ fn a_huge_manifest_in_a_plugin_repository_is_refused() {
         "Cargo.toml is larger than 1024 KiB; refusing to read it",
     );
 }
+
+/// A no-op sync trusts a copy's stat index (size, mtime, ctime, inode)
+/// instead of hashing every file, as git's index does; an edit that keeps
+/// the size and puts the mtime back still changes the ctime, so the copy is
+/// hashed, found changed and restored, and `verify` (which always hashes)
+/// agrees.
+#[test]
+fn an_edit_that_keeps_size_and_mtime_is_still_found() {
+    let (host, _repo) = synced_host("stat_index");
+    let copy = std::fs::read_dir(host.path("plugin-sources"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.is_dir())
+        .unwrap();
+    assert!(copy.join(".plugin-index").is_file());
+    let file = copy.join("src/lib.rs");
+    let original = std::fs::read(&file).unwrap();
+    let mtime = std::fs::metadata(&file).unwrap().modified().unwrap();
+    let mut edited = original.clone();
+    let last = edited.len() - 2;
+    edited[last] = if edited[last] == b'x' { b'y' } else { b'x' };
+    std::fs::write(&file, &edited).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&file)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().len(),
+        original.len() as u64
+    );
+    let output = host.xtask(&["verify"]).output().unwrap();
+    assert!(!output.status.success(), "verify hashes and finds the edit");
+    e2e::expect_success(&mut host.xtask(&["sync"]));
+    assert_eq!(std::fs::read(&file).unwrap(), original, "restored");
+    e2e::expect_success(&mut host.xtask(&["verify"]));
+    // A second sync is a no-op: nothing rewritten.
+    let before = host.snapshot();
+    e2e::expect_success(&mut host.xtask(&["sync"]));
+    assert_unchanged(&before, &host.snapshot());
+}

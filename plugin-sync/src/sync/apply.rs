@@ -11,7 +11,7 @@ use build_support::{LOCK_FILE, MANIFEST_FILE, PLUGIN_SET_DIR, SOURCES_DIR};
 
 use super::plan::Plan;
 use super::{Config, Report};
-use crate::checksum::CHECKOUT_MARKER;
+use crate::checksum::{CHECKOUT_MARKER, INDEX_FILE};
 use crate::files::{Backup, Written, write_if_changed};
 use crate::lockfile::Lockfile;
 use crate::{checksum, crash, graph};
@@ -40,13 +40,13 @@ pub fn run(config: &Config, plan: Plan) -> anyhow::Result<Report> {
     let mut backed_up: Vec<PathBuf> = writes.iter().map(|(_, path, _)| path.clone()).collect();
     backed_up.push(root.join("Cargo.lock"));
     let mut new_dirs = vec![root.join(PLUGIN_SET_DIR), root.join(SOURCES_DIR)];
-    new_dirs.extend(plan.copies.iter().map(|(_, to)| root.join(to)));
+    new_dirs.extend(plan.copies.iter().map(|copy| root.join(&copy.to)));
     let backup = Backup::take(&backed_up, &new_dirs)?;
 
     let mut changed = Vec::new();
-    for (from, to) in &plan.copies {
-        replace_dir(from, &root.join(to))?;
-        changed.push(format!("{to}/"));
+    for copy in &plan.copies {
+        replace_dir(&copy.from, &root.join(&copy.to), &copy.checksum)?;
+        changed.push(format!("{}/", copy.to));
         crash::point("copied");
     }
     for (relative, path, contents) in &writes {
@@ -76,7 +76,7 @@ pub fn run(config: &Config, plan: Plan) -> anyhow::Result<Report> {
 
 /// Replaces directory `dest` with a copy of `from` (without the cache's
 /// marker): copy beside, then swap with renames.
-fn replace_dir(from: &Path, dest: &Path) -> anyhow::Result<()> {
+fn replace_dir(from: &Path, dest: &Path, checksum: &str) -> anyhow::Result<()> {
     let parent = dest.parent().context("sources live in a directory")?;
     let name = dest
         .file_name()
@@ -88,7 +88,12 @@ fn replace_dir(from: &Path, dest: &Path) -> anyhow::Result<()> {
     let _ = std::fs::remove_dir_all(&temp);
     copy_tree(from, &temp, true)
         .with_context(|| format!("failed to copy {} to {}", from.display(), temp.display()))?;
-    // Written last: what prune may remove is what carries it.
+    // The index lets a no-op sync prove the copy unchanged without reading
+    // it; the marker, written last, says sync made the copy (prune removes
+    // only what carries it).
+    let index = checksum::index(&temp, checksum)?;
+    std::fs::write(temp.join(INDEX_FILE), index)
+        .with_context(|| format!("failed to write the index in {}", temp.display()))?;
     std::fs::write(temp.join(CHECKOUT_MARKER), "")
         .with_context(|| format!("failed to write the marker in {}", temp.display()))?;
     if dest.exists() {

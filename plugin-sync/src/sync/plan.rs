@@ -11,8 +11,19 @@ use build_support::{LOCK_FILE, MANIFEST_FILE, PLUGIN_SET_DIR, SOURCES_DIR};
 
 use super::resolve::Resolved;
 use super::{Config, Input, Mode, Report, VENDORED};
+use crate::checksum::INDEX_FILE;
 use crate::lockfile::{LockSource, Lockfile};
 use crate::{api, codegen};
+
+/// A cache checkout to copy into the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostCopy {
+    pub from: PathBuf,
+    /// Relative to the root.
+    pub to: String,
+    /// The checksum its files have.
+    pub checksum: String,
+}
 
 /// Everything apply does, decided.
 #[derive(Debug)]
@@ -22,8 +33,8 @@ pub struct Plan {
     /// Files to write, relative to the root, in this order (the lock is
     /// written after them, by apply).
     pub writes: Vec<(String, String)>,
-    /// Cache checkouts to copy, and where to (relative to the root).
-    pub copies: Vec<(PathBuf, String)>,
+    /// Cache checkouts to copy into the host.
+    pub copies: Vec<HostCopy>,
     /// The report so far: everything but the changed paths.
     pub report: Report,
 }
@@ -73,7 +84,9 @@ pub fn make(
         let contents = if matches!(mode, Mode::Vendor) || input.vendored {
             format!(
                 "{VENDORED}: git plugins' files are committed, so a clone\n\
-                 # builds with no cache and no network (`cargo xtask sync --frozen`).\n"
+                 # builds with no cache and no network (`cargo xtask sync --frozen`).\n\
+                 # Each copy's stat index is this machine's, not the repository's:\n\
+                 /*/{INDEX_FILE}\n"
             )
         } else {
             "# Written by `cargo xtask sync`: git plugins' files, restored from plugins.lock\n\
@@ -96,7 +109,12 @@ pub fn make(
         .iter()
         .filter_map(|r| {
             let from = r.git.as_ref()?.copy_from.clone()?;
-            Some((from, r.locked.git()?.host_dir(&r.locked.name)))
+            let pin = r.locked.git()?;
+            Some(HostCopy {
+                from,
+                to: pin.host_dir(&r.locked.name),
+                checksum: pin.checksum.clone(),
+            })
         })
         .collect();
     let report = Report {
@@ -284,10 +302,11 @@ mod tests {
         assert!(!paths.contains(&LOCK_FILE), "apply writes the lock last");
         assert_eq!(
             plan.copies,
-            [(
-                PathBuf::from("/cache/checkout"),
-                "plugin-sources/b-eeeeeeeeeeee".to_owned()
-            )]
+            [HostCopy {
+                from: PathBuf::from("/cache/checkout"),
+                to: "plugin-sources/b-eeeeeeeeeeee".to_owned(),
+                checksum: format!("sha256:{}", "0".repeat(64)),
+            }]
         );
         assert_eq!(plan.report.synced, 2);
         assert_eq!(plan.report.disabled, 1);

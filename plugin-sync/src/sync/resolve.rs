@@ -250,7 +250,7 @@ fn resolve_git(
             }
         }
         let host_copy = config.root.join(pin.host_dir(name));
-        let checkout = if checksum::intact(&host_copy, &pin.checksum)? {
+        let checkout = if checksum::intact_fast(&host_copy, &pin.checksum)? {
             None
         } else {
             let dir = cached_checkout(config, &repo, &repo_url, &pin.commit, name)?;
@@ -302,7 +302,7 @@ fn resolve_git(
             .root
             .join(build_support::SOURCES_DIR)
             .join(format!("{name}-{}", commit.short()));
-        let checkout = if checksum::intact(&host_copy, &checksum)? {
+        let checkout = if checksum::intact_fast(&host_copy, &checksum)? {
             None
         } else {
             Some(dir)
