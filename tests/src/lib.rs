@@ -647,3 +647,59 @@ pub fn user_cargo(dir: &Path, cache: &Path, args: &[&str]) -> Command {
         .args(args);
     command
 }
+
+impl GitRepo {
+    /// Runs git in the repository with `input` on stdin; returns its trimmed
+    /// stdout.
+    pub fn git_with_input(&self, args: &[&str], input: &[u8]) -> String {
+        use std::io::Write as _;
+        use std::process::Stdio;
+        let mut command = Command::new("git");
+        hermetic_git(&mut command)
+            .current_dir(&self.dir)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().expect("spawn git");
+        child
+            .stdin
+            .take()
+            .expect("stdin is piped")
+            .write_all(input)
+            .expect("write git's stdin");
+        let output = child.wait_with_output().expect("git runs");
+        assert!(
+            output.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    }
+
+    /// Writes a blob; returns its id.
+    pub fn blob(&self, contents: &[u8]) -> String {
+        self.git_with_input(&["hash-object", "-w", "--stdin"], contents)
+    }
+
+    /// Writes a tree object with exactly these `(mode, name, id)` entries, in
+    /// this order — duplicates and names `git add` refuses included (`git
+    /// hash-object --literally`); returns its id.
+    pub fn raw_tree(&self, entries: &[(&str, &[u8], &str)]) -> String {
+        let mut bytes = Vec::new();
+        for (mode, name, id) in entries {
+            bytes.extend_from_slice(mode.as_bytes());
+            bytes.push(b' ');
+            bytes.extend_from_slice(name);
+            bytes.push(0);
+            for pair in id.as_bytes().chunks(2) {
+                let hex = std::str::from_utf8(pair).expect("hex");
+                bytes.push(u8::from_str_radix(hex, 16).expect("hex digit"));
+            }
+        }
+        self.git_with_input(
+            &["hash-object", "-w", "--literally", "-t", "tree", "--stdin"],
+            &bytes,
+        )
+    }
+}

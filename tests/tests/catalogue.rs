@@ -4,9 +4,7 @@
 //! keeps its bytes and mtime, and nothing appears outside the host and the
 //! cache) or the safe outcome it must reach.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use e2e::{GitRepo, Host, PluginCrate, assert_unchanged, stderr};
 
@@ -255,46 +253,17 @@ fn tampered_locks() {
     }
 }
 
-fn git_with_input(repo: &GitRepo, args: &[&str], input: &[u8]) -> String {
-    let mut command = Command::new("git");
-    e2e::hermetic_git(&mut command)
-        .current_dir(&repo.dir)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = command.spawn().expect("spawn git");
-    child.stdin.take().unwrap().write_all(input).unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).trim().to_owned()
-}
-
 fn blob(repo: &GitRepo, contents: &[u8]) -> String {
-    git_with_input(repo, &["hash-object", "-w", "--stdin"], contents)
+    repo.blob(contents)
 }
 
 /// A tree object with exactly these entries: `(mode, name bytes, id)`.
 fn raw_tree(repo: &GitRepo, entries: &[(&str, Vec<u8>, String)]) -> String {
-    let mut bytes = Vec::new();
-    for (mode, name, id) in entries {
-        bytes.extend_from_slice(mode.as_bytes());
-        bytes.push(b' ');
-        bytes.extend_from_slice(name);
-        bytes.push(0);
-        for pair in id.as_bytes().chunks(2) {
-            bytes.push(u8::from_str_radix(std::str::from_utf8(pair).unwrap(), 16).unwrap());
-        }
-    }
-    git_with_input(
-        repo,
-        &["hash-object", "-w", "--literally", "-t", "tree", "--stdin"],
-        &bytes,
-    )
+    let borrowed: Vec<(&str, &[u8], &str)> = entries
+        .iter()
+        .map(|(mode, name, id)| (*mode, name.as_slice(), id.as_str()))
+        .collect();
+    repo.raw_tree(&borrowed)
 }
 
 type Extra = Box<dyn Fn(&GitRepo) -> Vec<(&'static str, Vec<u8>, String)>>;

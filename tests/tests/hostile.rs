@@ -2,61 +2,23 @@
 //! `git hash-object --literally -t tree`, are refused before anything is
 //! written — in the host, in the cache's checkouts, or outside both.
 
-use std::io::Write as _;
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use e2e::{GitRepo, Host, PluginCrate, assert_unchanged, expect_failure, stderr};
 
-/// Runs git in `repo` with `input` on stdin; returns its trimmed stdout.
-fn git_with_input(repo: &GitRepo, args: &[&str], input: &[u8]) -> String {
-    let mut command = Command::new("git");
-    e2e::hermetic_git(&mut command)
-        .current_dir(&repo.dir)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = command.spawn().expect("spawn git");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(input)
-        .expect("write stdin");
-    let output = child.wait_with_output().expect("git runs");
-    assert!(
-        output.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).trim().to_owned()
-}
-
 fn blob(repo: &GitRepo, contents: &str) -> String {
-    git_with_input(repo, &["hash-object", "-w", "--stdin"], contents.as_bytes())
+    repo.blob(contents.as_bytes())
 }
 
-/// A tree object with exactly these `(mode, name, id)` entries, in this
-/// order, duplicates and forbidden names included.
+/// A tree object with exactly these `(mode, name, id)` entries.
 fn raw_tree(repo: &GitRepo, entries: &[(&str, &str, &str)]) -> String {
-    let mut bytes = Vec::new();
-    for (mode, name, id) in entries {
-        bytes.extend_from_slice(format!("{mode} {name}\0").as_bytes());
-        for pair in id.as_bytes().chunks(2) {
-            let hex = std::str::from_utf8(pair).expect("hex");
-            bytes.push(u8::from_str_radix(hex, 16).expect("hex digit"));
-        }
-    }
-    git_with_input(
-        repo,
-        &["hash-object", "-w", "--literally", "-t", "tree", "--stdin"],
-        &bytes,
-    )
+    let bytes: Vec<(&str, &[u8], &str)> = entries
+        .iter()
+        .map(|(mode, name, id)| (*mode, name.as_bytes(), *id))
+        .collect();
+    repo.raw_tree(&bytes)
 }
 
-/// A repository whose `main` is a valid plugin crate plus `extra` root
-/// entries.
 /// A raw tree entry: mode, name, object id.
 type RawEntry = (String, String, String);
 
