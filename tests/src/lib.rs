@@ -57,6 +57,8 @@ pub fn xtask_bin() -> &'static Path {
             .args([
                 "build",
                 "--offline",
+                // xtask/Cargo.lock is committed: a stale one fails here.
+                "--locked",
                 "--manifest-path",
                 "xtask/Cargo.toml",
                 "--message-format=json-render-diagnostics",
