@@ -58,6 +58,7 @@ impl Cache {
             checkouts: git.join("checkouts").join(&id),
             lock: git.join("db").join(format!("{id}.lock")),
             fetch_url: url.fetch.clone(),
+            git,
         }
     }
 
@@ -164,6 +165,8 @@ pub struct CachedRepo {
     pub checkouts: PathBuf,
     lock: PathBuf,
     pub fetch_url: String,
+    /// The cache's `git/` directory.
+    git: PathBuf,
 }
 
 /// Held while a cache repository is used; dropping it releases the lock.
@@ -173,9 +176,32 @@ pub struct RepoLock {
 }
 
 impl CachedRepo {
+    /// Fails if a directory sync writes into inside the cache is a symlink
+    /// (the cache root itself may be one): a planted link would send
+    /// fetches and checkouts elsewhere.
+    fn check_real_dirs(&self) -> anyhow::Result<()> {
+        for dir in [
+            self.git.clone(),
+            self.git.join("db"),
+            self.git.join("checkouts"),
+            self.db.clone(),
+            self.checkouts.clone(),
+        ] {
+            if std::fs::symlink_metadata(&dir).is_ok_and(|m| !m.is_dir()) {
+                bail!(
+                    "{} in the cache is not a real directory (a symlink?); sync writes there and \
+                     will not follow it: run `cargo xtask cache clean`",
+                    dir.display()
+                );
+            }
+        }
+        Ok(())
+    }
+
     /// Takes this repository's lock, waiting for other syncs to finish with it.
     pub fn lock(&self) -> anyhow::Result<RepoLock> {
-        let dir = self.lock.parent().expect("lock files live in git/db");
+        self.check_real_dirs()?;
+        let dir = self.lock.parent().context("lock files live in git/db")?;
         std::fs::create_dir_all(dir)
             .with_context(|| format!("failed to create {}", dir.display()))?;
         let file = File::options()

@@ -486,6 +486,25 @@ fn damaged_caches_and_hosts() {
     std::fs::write(host.cache_dir(), "not a directory\n").unwrap();
     refused("cache_is_a_file", &host, &["sync"], "failed to");
 
+    // A repository's checkouts directory in the cache replaced by a link
+    // to somewhere else: no checkout is written through it.
+    // (Its own victim directory: the tree cases run at the same time.)
+    let host = synced("checkouts_symlink");
+    let elsewhere = victim().with_extension("checkouts");
+    let _ = std::fs::remove_dir_all(&elsewhere);
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let repo_checkouts = checkout(&host).parent().unwrap().to_owned();
+    std::fs::remove_dir_all(&repo_checkouts).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &repo_checkouts).unwrap();
+    std::fs::remove_dir_all(host.path("plugin-sources")).unwrap();
+    refused(
+        "checkouts_symlink",
+        &host,
+        &["sync"],
+        "in the cache is not a real directory (a symlink?)",
+    );
+    assert_eq!(files_under(&elsewhere), Vec::<PathBuf>::new());
+
     // plugin-sources as a file.
     let host = synced("sources_is_a_file");
     std::fs::remove_dir_all(host.path("plugin-sources")).unwrap();
