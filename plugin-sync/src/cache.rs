@@ -169,6 +169,16 @@ pub struct CachedRepo {
     git: PathBuf,
 }
 
+/// A complete cache checkout.
+#[derive(Debug)]
+pub struct Checkout {
+    pub dir: PathBuf,
+    /// The sums of its files when it was just written from the git objects
+    /// (hashed while writing); `None` for one that was already there, which
+    /// must be checked before it is trusted.
+    pub sums: Option<crate::checksum::Sums>,
+}
+
 /// Held while a cache repository is used; dropping it releases the lock.
 #[derive(Debug)]
 pub struct RepoLock {
@@ -221,7 +231,11 @@ impl CachedRepo {
     /// caller holds the lock, so no other sync is using the database: every
     /// such file is stale. Returns what it removed.
     pub fn clear_stale(&self, _lock: &RepoLock) -> anyhow::Result<Vec<PathBuf>> {
-        fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+        // git takes its `*.lock` files beside what it updates: `HEAD`,
+        // `config`, `shallow`, `packed-refs` and the refs. `objects/` (by far
+        // the largest part of a database) never holds one, so it is not
+        // walked before every fetch.
+        fn walk(dir: &Path, top: bool, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
             let Ok(entries) = std::fs::read_dir(dir) else {
                 return Ok(());
             };
@@ -230,8 +244,8 @@ impl CachedRepo {
                 let kind = entry
                     .file_type()
                     .with_context(|| format!("failed to stat {}", path.display()))?;
-                if kind.is_dir() {
-                    walk(&path, out)?;
+                if kind.is_dir() && !(top && entry.file_name() == "objects") {
+                    walk(&path, false, out)?;
                 } else if kind.is_file() && path.extension().is_some_and(|e| e == "lock") {
                     std::fs::remove_file(&path)
                         .with_context(|| format!("failed to remove {}", path.display()))?;
@@ -241,7 +255,7 @@ impl CachedRepo {
             Ok(())
         }
         let mut removed = Vec::new();
-        walk(&self.db, &mut removed)?;
+        walk(&self.db, true, &mut removed)?;
         if let (Some(parent), Some(name)) = (self.db.parent(), self.db.file_name()) {
             let prefix = format!("{}.init-", name.to_string_lossy());
             for entry in std::fs::read_dir(parent).into_iter().flatten().flatten() {
@@ -269,10 +283,10 @@ impl CachedRepo {
     /// Makes sure a complete checkout of `commit` exists, from the database;
     /// returns its directory. The caller holds the lock and has made sure the
     /// database has the commit.
-    pub fn ensure_checkout(&self, _lock: &RepoLock, commit: &str) -> anyhow::Result<PathBuf> {
+    pub fn ensure_checkout(&self, _lock: &RepoLock, commit: &str) -> anyhow::Result<Checkout> {
         let dir = self.checkout_dir(commit);
         if self.has_checkout(commit) {
-            return Ok(dir);
+            return Ok(Checkout { dir, sums: None });
         }
         // A directory without marker is a checkout that was interrupted.
         if dir.exists() {
@@ -297,17 +311,21 @@ impl CachedRepo {
         let temp = self
             .checkouts
             .join(format!(".{commit}.tmp-{}", std::process::id()));
-        let result = git::checkout(&self.db, commit, &temp).and_then(|()| {
+        let result = git::checkout(&self.db, commit, &temp).and_then(|sums| {
             crate::crash::point("checked-out");
             std::fs::write(temp.join(CHECKOUT_MARKER), "")
                 .with_context(|| format!("failed to write the marker in {}", temp.display()))?;
             std::fs::rename(&temp, &dir)
-                .with_context(|| format!("failed to move the checkout to {}", dir.display()))
+                .with_context(|| format!("failed to move the checkout to {}", dir.display()))?;
+            Ok(sums)
         });
         if result.is_err() {
             let _ = std::fs::remove_dir_all(&temp);
         }
-        result.map(|()| dir)
+        result.map(|sums| Checkout {
+            dir,
+            sums: Some(sums),
+        })
     }
 }
 

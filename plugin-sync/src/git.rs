@@ -183,35 +183,60 @@ const MAX_LINK: usize = 4096;
 const MAX_BLOB: u64 = 256 << 20;
 
 /// A commit's whole tree, read and validated: its entries with their blob
-/// ids, and the checksum sums of its files computed from the git objects.
-pub struct Snapshot {
-    entries: Vec<(tree::Entry, gix::ObjectId)>,
-    pub sums: checksum::Sums,
-}
-
-impl std::fmt::Debug for Snapshot {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Snapshot")
-            .field("entries", &self.entries.len())
-            .finish_non_exhaustive()
-    }
-}
+/// ids. File blobs are sized from their headers, not inflated.
+type Tree = Vec<(tree::Entry, gix::ObjectId)>;
 
 fn open(db: &Path) -> anyhow::Result<gix::Repository> {
     gix::open_opts(db, gix::open::Options::isolated())
         .with_context(|| format!("failed to open the cached repository {}", db.display()))
 }
 
-/// Reads the tree of `commit` from the database and validates all of it
-/// (see [`tree::validate`]) before anything is written anywhere; the sums are
-/// hashed from the blobs, so what the lock records is what git holds, not
-/// what some directory on disk holds.
-pub fn inspect(db: &Path, commit: &str) -> anyhow::Result<Snapshot> {
+/// The checksum sums of the files of `commit`, hashed from the blobs in the
+/// database after the whole tree is validated (see [`tree::validate`]), so
+/// what the lock records is what git holds, not what some directory on disk
+/// holds.
+pub fn sums(db: &Path, commit: &str) -> anyhow::Result<checksum::Sums> {
     let repo = open(db)?;
-    inspect_in(&repo, commit)
+    let tree = read_tree(&repo, commit)?;
+    let mut sums = checksum::Sums::new();
+    for (entry, oid) in &tree {
+        if let Some(sum) = sum_of(&repo, entry, *oid, |_| Ok(()))? {
+            sums.insert(entry.path.clone(), sum);
+        }
+    }
+    Ok(sums)
 }
 
-fn inspect_in(repo: &gix::Repository, commit: &str) -> anyhow::Result<Snapshot> {
+/// The sum of one entry (`None` for a directory), reading a file's blob once
+/// and handing its bytes to `use_bytes` (checkout writes them).
+fn sum_of(
+    repo: &gix::Repository,
+    entry: &tree::Entry,
+    oid: gix::ObjectId,
+    use_bytes: impl FnOnce(&[u8]) -> anyhow::Result<()>,
+) -> anyhow::Result<Option<String>> {
+    Ok(match &entry.kind {
+        tree::Kind::Dir | tree::Kind::Submodule => None,
+        tree::Kind::Link(target) => Some(format!("l:{}", sha256_hex(target.as_bytes()))),
+        tree::Kind::File | tree::Kind::Executable => {
+            let blob = repo
+                .find_object(oid)
+                .with_context(|| format!("blob of `{}` is missing", entry.path))?;
+            use_bytes(&blob.data)?;
+            let tag = if entry.kind == tree::Kind::Executable {
+                "x"
+            } else {
+                "f"
+            };
+            Some(format!("{tag}:{}", sha256_hex(&blob.data)))
+        }
+    })
+}
+
+/// Reads the tree of `commit` and validates all of it before anything is
+/// written anywhere. Reads only symlink targets; files are sized from their
+/// object headers.
+fn read_tree(repo: &gix::Repository, commit: &str) -> anyhow::Result<Tree> {
     use gix::object::tree::EntryKind;
     let id = gix::ObjectId::from_hex(commit.as_bytes())
         .with_context(|| format!("`{commit}` is not a commit id"))?;
@@ -225,7 +250,6 @@ fn inspect_in(repo: &gix::Repository, commit: &str) -> anyhow::Result<Snapshot> 
         .breadthfirst(&mut recorder)
         .with_context(|| format!("failed to read the tree of {commit}"))?;
     let mut entries = Vec::with_capacity(recorder.records.len());
-    let mut sums = checksum::Sums::new();
     for record in recorder.records {
         let path = String::from_utf8(record.filepath.to_vec()).map_err(|_| {
             anyhow!(
@@ -237,7 +261,6 @@ fn inspect_in(repo: &gix::Repository, commit: &str) -> anyhow::Result<Snapshot> 
             EntryKind::Tree => tree::Kind::Dir,
             EntryKind::Commit => tree::Kind::Submodule,
             EntryKind::Blob | EntryKind::BlobExecutable => {
-                // Sized from the object's header, before it is inflated.
                 let size = repo
                     .find_header(record.oid)
                     .with_context(|| format!("blob of `{path}` is missing"))?
@@ -248,13 +271,7 @@ fn inspect_in(repo: &gix::Repository, commit: &str) -> anyhow::Result<Snapshot> 
                         MAX_BLOB >> 20
                     );
                 }
-                let blob = repo
-                    .find_object(record.oid)
-                    .with_context(|| format!("blob of `{path}` is missing"))?;
-                let executable = record.mode.kind() == EntryKind::BlobExecutable;
-                let tag = if executable { "x" } else { "f" };
-                sums.insert(path.clone(), format!("{tag}:{}", sha256_hex(&blob.data)));
-                if executable {
+                if record.mode.kind() == EntryKind::BlobExecutable {
                     tree::Kind::Executable
                 } else {
                     tree::Kind::File
@@ -269,7 +286,6 @@ fn inspect_in(repo: &gix::Repository, commit: &str) -> anyhow::Result<Snapshot> 
                 }
                 let target = String::from_utf8(blob.data.clone())
                     .map_err(|_| anyhow!("symlink `{path}` has a non-UTF-8 target"))?;
-                sums.insert(path.clone(), format!("l:{}", sha256_hex(target.as_bytes())));
                 tree::Kind::Link(target)
             }
         };
@@ -277,37 +293,40 @@ fn inspect_in(repo: &gix::Repository, commit: &str) -> anyhow::Result<Snapshot> 
     }
     let plain: Vec<tree::Entry> = entries.iter().map(|(e, _)| e.clone()).collect();
     tree::validate(&plain).map_err(|e| anyhow!(e))?;
-    Ok(Snapshot { entries, sums })
+    Ok(entries)
 }
 
 /// Writes the tree of `commit` into `dest`, which must not exist, from the
-/// raw blobs. The whole tree is validated first; then directories and files
-/// are created with `create_dir` and `create_new` (which never follow a
-/// symlink), and the symlinks last, so no write can pass through one.
-pub fn checkout(db: &Path, commit: &str, dest: &Path) -> anyhow::Result<()> {
+/// raw blobs, and returns the checksum sums of what it wrote (each blob is
+/// read once, hashed as it is written). The whole tree is validated first;
+/// then directories and files are created with `create_dir` and
+/// `create_new` (which never follow a symlink), and the symlinks last, so no
+/// write can pass through one.
+pub fn checkout(db: &Path, commit: &str, dest: &Path) -> anyhow::Result<checksum::Sums> {
     let repo = open(db)?;
-    let snapshot = inspect_in(&repo, commit)?;
+    let tree = read_tree(&repo, commit)?;
     std::fs::create_dir(dest).with_context(|| format!("failed to create {}", dest.display()))?;
+    let mut sums = checksum::Sums::new();
     let mut links = Vec::new();
-    for (entry, oid) in &snapshot.entries {
+    for (entry, oid) in &tree {
         let path = dest.join(&entry.path);
         match &entry.kind {
             tree::Kind::Dir => std::fs::create_dir(&path)
                 .with_context(|| format!("failed to create {}", path.display()))?,
-            tree::Kind::File | tree::Kind::Executable => {
-                let blob = repo
-                    .find_object(*oid)
-                    .with_context(|| format!("blob of `{}` is missing", entry.path))?;
-                write_new(&path, &blob.data, entry.kind == tree::Kind::Executable)?;
-            }
-            tree::Kind::Link(target) => links.push((path, target)),
+            tree::Kind::Link(target) => links.push((path.clone(), target)),
             tree::Kind::Submodule => bail!("submodules were refused by validation"),
+            tree::Kind::File | tree::Kind::Executable => {}
+        }
+        let executable = entry.kind == tree::Kind::Executable;
+        let write = |bytes: &[u8]| write_new(&path, bytes, executable);
+        if let Some(sum) = sum_of(&repo, entry, *oid, write)? {
+            sums.insert(entry.path.clone(), sum);
         }
     }
     for (path, target) in links {
         symlink(target, &path)?;
     }
-    Ok(())
+    Ok(sums)
 }
 
 /// Creates `path` (which must not exist: an existing symlink is not

@@ -158,10 +158,17 @@ impl GitPin {
         Ok((url, reference, commit))
     }
 
-    /// `plugin-sources/<name>-<commit[..12]>`, relative to the host root.
+    /// Where plugin `name`'s files are copied in the host.
     pub fn host_dir(&self, name: &str) -> String {
-        format!("{SOURCES_DIR}/{name}-{}", self.commit.short())
+        host_dir(name, &self.commit)
     }
+}
+
+/// `plugin-sources/<name>-<commit[..12]>`, relative to the host root: named
+/// by commit, so a sync interrupted while copying a new commit leaves the
+/// previous one in place.
+pub fn host_dir(name: &str, commit: &Commit) -> String {
+    format!("{SOURCES_DIR}/{name}-{}", commit.short())
 }
 
 fn query(reference: &GitReference) -> String {

@@ -479,6 +479,19 @@ fn damaged_caches_and_hosts() {
         "does not match the checksum in plugins.lock; run `cargo xtask cache clean`",
     );
 
+    // ...and when a new pin is made: the checksum comes from the git
+    // objects, so the tampered checkout is refused, not locked in.
+    let host = synced("tampered_checkout_new_pin");
+    std::fs::write(checkout(&host).join("src/lib.rs"), "// tampered\n").unwrap();
+    std::fs::remove_dir_all(host.path("plugin-sources")).unwrap();
+    std::fs::remove_file(host.path("plugins.lock")).unwrap();
+    refused(
+        "tampered_checkout_new_pin",
+        &host,
+        &["sync"],
+        "differs from commit",
+    );
+
     // A cache root that is a file.
     let host = synced("cache_is_a_file");
     std::fs::remove_dir_all(host.path("plugin-sources")).unwrap();

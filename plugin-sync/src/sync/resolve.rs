@@ -13,8 +13,9 @@ use build_support::manifest::{Declaration, GitReference, Source};
 use build_support::{LOCK_FILE, MANIFEST_FILE};
 
 use super::{Config, Input, Mode, Update};
+use crate::cache::Checkout;
 use crate::cache::{CachedRepo, RepoUrl};
-use crate::lockfile::{Commit, GitPin, LockSource, LockedPlugin, Lockfile, RelativePath};
+use crate::lockfile::{Commit, GitPin, LockSource, LockedPlugin, Lockfile, RelativePath, host_dir};
 use crate::{api, checksum, crash, git, host, scan};
 
 /// By default at most this many declarations resolve at once: fetching is
@@ -253,15 +254,21 @@ fn resolve_git(
         let checkout = if checksum::intact_fast(&host_copy, &pin.checksum)? {
             None
         } else {
-            let dir = cached_checkout(config, &repo, &repo_url, &pin.commit, name)?;
-            if !checksum::intact(&dir, &pin.checksum)? {
+            let checkout = cached_checkout(config, &repo, &repo_url, &pin.commit, name)?;
+            // Just written from the git objects: its sums are known; found in
+            // the cache: its files are hashed.
+            let matches = match &checkout.sums {
+                Some(sums) => checksum::digest(sums) == pin.checksum,
+                None => checksum::intact(&checkout.dir, &pin.checksum)?,
+            };
+            if !matches {
                 bail!(
                     "the cached checkout {} does not match the checksum in {LOCK_FILE}; \
                      run `cargo xtask cache clean` and sync again",
-                    dir.display()
+                    checkout.dir.display()
                 );
             }
-            Some(dir)
+            Some(checkout.dir)
         };
         (
             pin.commit.clone(),
@@ -278,16 +285,25 @@ fn resolve_git(
         }
         let commit = parse_commit(&fetch(config, &repo, &repo_url, reference, name)?)?;
         // The pin's checksum comes from the git objects, never from files on
-        // disk, so a tampered cache checkout cannot be locked in.
-        let checksum = checksum::digest(&git::inspect(&repo.db, commit.as_str())?.sums);
-        let dir = cached_checkout(config, &repo, &repo_url, &commit, name)?;
-        if !checksum::intact(&dir, &checksum)? {
-            bail!(
-                "the cached checkout {} differs from commit {commit} of the repository; run \
-                 `cargo xtask cache clean` and sync again",
-                dir.display()
-            );
-        }
+        // disk, so a tampered cache checkout cannot be locked in: hashed
+        // while the checkout is written, or read from the objects when the
+        // checkout was already there, which is then checked against it.
+        let checkout = cached_checkout(config, &repo, &repo_url, &commit, name)?;
+        let checksum = match &checkout.sums {
+            Some(sums) => checksum::digest(sums),
+            None => {
+                let checksum = checksum::digest(&git::sums(&repo.db, commit.as_str())?);
+                if !checksum::intact(&checkout.dir, &checksum)? {
+                    bail!(
+                        "the cached checkout {} differs from commit {commit} of the repository; \
+                         run `cargo xtask cache clean` and sync again",
+                        checkout.dir.display()
+                    );
+                }
+                checksum
+            }
+        };
+        let dir = checkout.dir;
         let found = match subdir {
             Some(subdir) => Some(subdir.to_owned()),
             None => find_crate(&dir, &declaration.package)?,
@@ -298,10 +314,7 @@ fn resolve_git(
                     .with_context(|| format!("`{s}` is not a relative path inside the repository"))
             })
             .transpose()?;
-        let host_copy = config
-            .root
-            .join(build_support::SOURCES_DIR)
-            .join(format!("{name}-{}", commit.short()));
+        let host_copy = config.root.join(host_dir(name, &commit));
         let checkout = if checksum::intact_fast(&host_copy, &checksum)? {
             None
         } else {
@@ -432,10 +445,13 @@ fn cached_checkout(
     url: &RepoUrl,
     commit: &Commit,
     name: &str,
-) -> anyhow::Result<PathBuf> {
+) -> anyhow::Result<Checkout> {
     let commit = commit.as_str();
     if repo.has_checkout(commit) {
-        return Ok(repo.checkout_dir(commit));
+        return Ok(Checkout {
+            dir: repo.checkout_dir(commit),
+            sums: None,
+        });
     }
     if !git::has_commit(&repo.db, commit) {
         if config.offline {
