@@ -705,3 +705,20 @@ impl GitRepo {
         )
     }
 }
+
+impl GitRepo {
+    /// A fresh repository whose root is plugin crate `package` (plugin id
+    /// `package`) registering one filter, committed on `main`.
+    pub fn with_plugin(name: &str, package: &str, filter: &str) -> GitRepo {
+        let repo = GitRepo::new(name);
+        repo.plugin(
+            ".",
+            &PluginCrate {
+                filters: &[(filter, None)],
+                ..PluginCrate::new(package, package)
+            },
+        );
+        repo.commit("plugin");
+        repo
+    }
+}

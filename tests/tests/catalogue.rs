@@ -55,15 +55,7 @@ fn host_with(name: &str, manifest: &str) -> Host {
 }
 
 fn plugin_repo(name: &str) -> GitRepo {
-    let repo = GitRepo::new(name);
-    repo.plugin(
-        ".",
-        &PluginCrate {
-            filters: &[("alpha", None)],
-            ..PluginCrate::new("alpha", "alpha")
-        },
-    );
-    repo.commit("alpha");
+    let repo = GitRepo::with_plugin(name, "alpha", "alpha");
     repo.git(&["tag", "v1"]);
     repo
 }

@@ -5,16 +5,7 @@ use e2e::{GitRepo, Host, PluginCrate, assert_unchanged, expect_failure, expect_s
 
 /// A repository whose root is plugin crate `package` with one filter.
 fn plugin_repo(repo: &str, package: &str, filter: &str) -> GitRepo {
-    let git = GitRepo::new(repo);
-    git.plugin(
-        ".",
-        &PluginCrate {
-            filters: &[(filter, None)],
-            ..PluginCrate::new(package, package)
-        },
-    );
-    git.commit("first");
-    git
+    GitRepo::with_plugin(repo, package, filter)
 }
 
 /// Rewrites the plugin crate at the repository root to have `filter`.
@@ -490,36 +481,35 @@ fn not_a_repository_and_unreachable_urls_are_clear_errors() {
     );
 
     // Nothing listens on port 9 of this machine: the connection is refused.
-    let host = Host::new("unreachable_url");
-    host.write(
-        "plugins.toml",
-        "[plugins]\nfar = { git = \"http://127.0.0.1:9/far.git\", tag = \"v1\" }\n",
-    );
-    let before = host.snapshot();
-    let output = expect_failure(&mut host.xtask(&["sync"]));
-    let log = stderr(&output);
-    assert!(
-        log.starts_with(
-            "error: plugin `far` in plugins.toml (http://127.0.0.1:9/far.git, tag `v1`)\n\nCaused by:\n"
-        ) && log.contains("Connection refused"),
-        "the cause, down to the refused connection: {log}"
-    );
-    assert_unchanged(&before, &host.snapshot());
-
-    // ssh's own message is shown, not only gix's "handshake failed".
-    let host = Host::new("unreachable_ssh");
-    host.write(
-        "plugins.toml",
-        "[plugins]\nfar = { git = \"ssh://git@127.0.0.1:9/far.git\", tag = \"v1\" }\n",
-    );
-    let before = host.snapshot();
-    let output = expect_failure(&mut host.xtask(&["sync"]));
-    let log = stderr(&output);
-    assert!(
-        log.contains("ssh: connect to host 127.0.0.1 port 9: Connection refused"),
-        "{log}"
-    );
-    assert_unchanged(&before, &host.snapshot());
+    // The cause is shown down to the transport's own words (ssh's message,
+    // not only gix's "handshake failed").
+    for (case, url, cause) in [
+        (
+            "unreachable_url",
+            "http://127.0.0.1:9/far.git",
+            "Connection refused",
+        ),
+        (
+            "unreachable_ssh",
+            "ssh://git@127.0.0.1:9/far.git",
+            "ssh: connect to host 127.0.0.1 port 9: Connection refused",
+        ),
+    ] {
+        let host = Host::new(case);
+        host.write(
+            "plugins.toml",
+            &format!("[plugins]\nfar = {{ git = \"{url}\", tag = \"v1\" }}\n"),
+        );
+        let before = host.snapshot();
+        let log = stderr(&expect_failure(&mut host.xtask(&["sync"])));
+        assert!(
+            log.starts_with(&format!(
+                "error: plugin `far` in plugins.toml ({url}, tag `v1`)\n\nCaused by:\n"
+            )) && log.contains(cause),
+            "{case}: {log}"
+        );
+        assert_unchanged(&before, &host.snapshot());
+    }
 }
 
 #[test]

@@ -23,15 +23,7 @@ fn raw_tree(repo: &GitRepo, entries: &[(&str, &str, &str)]) -> String {
 type RawEntry = (String, String, String);
 
 fn crafted(name: &str, extra: &dyn Fn(&GitRepo) -> Vec<RawEntry>) -> GitRepo {
-    let repo = GitRepo::new(name);
-    repo.plugin(
-        ".",
-        &PluginCrate {
-            filters: &[(name, None)],
-            ..PluginCrate::new(name, name)
-        },
-    );
-    repo.commit("a valid plugin");
+    let repo = GitRepo::with_plugin(name, name, name);
     let listing = repo.git(&["ls-tree", "HEAD"]);
     let mut entries: Vec<RawEntry> = listing
         .lines()
@@ -209,15 +201,7 @@ fn a_subdir_reached_through_a_symlink_is_refused() {
 /// never honoured, never a panic — and nothing is written.
 #[test]
 fn a_tampered_lock_is_refused_with_its_position_and_never_honoured() {
-    let repo = GitRepo::new("tampered");
-    repo.plugin(
-        ".",
-        &PluginCrate {
-            filters: &[("tampered", None)],
-            ..PluginCrate::new("tampered", "tampered")
-        },
-    );
-    repo.commit("plugin");
+    let repo = GitRepo::with_plugin("tampered", "tampered", "tampered");
     let host = Host::new("tampered_lock");
     host.write(
         "plugins.toml",
@@ -265,15 +249,7 @@ fn a_tampered_lock_is_refused_with_its_position_and_never_honoured() {
 
 /// A synced host with one git plugin; returns it and the plugin repository.
 fn synced_host(name: &str) -> (Host, GitRepo) {
-    let repo = GitRepo::new(&format!("{name}-plugin"));
-    repo.plugin(
-        ".",
-        &PluginCrate {
-            filters: &[("owned", None)],
-            ..PluginCrate::new("owned", "owned")
-        },
-    );
-    repo.commit("plugin");
+    let repo = GitRepo::with_plugin(&format!("{name}-plugin"), "owned", "owned");
     let host = Host::new(name);
     host.write(
         "plugins.toml",
