@@ -201,6 +201,13 @@ impl InitArgs {
     fn source(&self) -> anyhow::Result<init::ToolSource> {
         let own = init::ToolSource::running_tool();
         if let Some(url) = &self.git {
+            if init::has_credentials(url) {
+                bail!(
+                    "the --git URL carries credentials, which init would write into Cargo.toml \
+                     and xtask/Cargo.toml (files you commit); give the URL without them and let \
+                     git's credential helper supply them"
+                );
+            }
             let pin = match (&self.rev, &self.tag, &self.branch) {
                 (Some(rev), _, _) => init::Pin::Rev(rev.clone()),
                 (_, Some(tag), _) => init::Pin::Tag(tag.clone()),

@@ -56,14 +56,55 @@ impl ToolSource {
     /// checkout that still exists (not from cargo's git cache, whose URL
     /// this binary cannot know).
     pub fn running_tool() -> Option<PathBuf> {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent()?;
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()?
+            .canonicalize()
+            .ok()?;
         let is_checkout = root.join("plugin-api/Cargo.toml").is_file()
             && root.join("build-support/Cargo.toml").is_file();
-        let in_cargo_cache = root
-            .components()
-            .any(|c| c.as_os_str() == "checkouts" || c.as_os_str() == "registry");
-        (is_checkout && !in_cargo_cache).then(|| root.canonicalize().ok())?
+        let cargo_home = std::env::var_os("CARGO_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".cargo")));
+        (is_checkout && !in_cargo_home(&root, cargo_home.as_deref())).then_some(root)
     }
+}
+
+/// Whether `dir` is inside cargo's own home (its git checkouts or registry
+/// sources: where `cargo install` builds from), whose path says nothing of
+/// the URL the sources came from.
+fn in_cargo_home(dir: &Path, cargo_home: Option<&Path>) -> bool {
+    cargo_home
+        .map(|home| home.canonicalize().unwrap_or_else(|_| home.to_owned()))
+        .is_some_and(|home| dir.starts_with(home))
+}
+
+/// Whether `url` carries a secret: a password in its userinfo
+/// (`https://user:token@host/…`; a bare user such as `ssh://git@host` is
+/// not one) or a credential-like query parameter.
+pub fn has_credentials(url: &str) -> bool {
+    let Some((_, rest)) = url.split_once("://") else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let password = authority
+        .rsplit_once('@')
+        .is_some_and(|(userinfo, _)| userinfo.contains(':'));
+    let query = url
+        .split_once('?')
+        .map_or("", |(_, q)| q)
+        .to_ascii_lowercase();
+    let token = query.split('&').any(|pair| {
+        let key = pair.split('=').next().unwrap_or("");
+        [
+            "token",
+            "private_token",
+            "access_token",
+            "password",
+            "secret",
+        ]
+        .contains(&key)
+    });
+    password || token
 }
 
 #[derive(Debug)]
@@ -466,4 +507,46 @@ pub fn init(options: &Options) -> anyhow::Result<Report> {
         main: host::relative_path(&root, &binary.main),
         changed,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::{has_credentials, in_cargo_home};
+
+    #[test]
+    fn cargo_homes_sources_are_not_a_tool_checkout() {
+        let home = Some(Path::new("/nonexistent/.cargo"));
+        assert!(in_cargo_home(
+            Path::new("/nonexistent/.cargo/git/checkouts/static-plugins-1/abc"),
+            home
+        ));
+        assert!(!in_cargo_home(
+            Path::new("/work/registry/static-plugins"),
+            home
+        ));
+        assert!(!in_cargo_home(Path::new("/work/static-plugins"), None));
+    }
+
+    #[test]
+    fn credentials_in_urls_are_recognised() {
+        for url in [
+            "https://user:tok3n@example.com/me/tool.git",
+            "http://a:b@127.0.0.1:8080/x",
+            "https://example.com/x.git?private_token=abc",
+            "https://example.com/x.git?ref=1&Access_Token=abc",
+        ] {
+            assert!(has_credentials(url), "{url}");
+        }
+        for url in [
+            "https://example.com/me/tool.git",
+            "ssh://git@example.com/me/tool.git",
+            "file:///srv/tool.git",
+            "https://example.com/a@b/c",
+            "https://example.com/x?tokens=1",
+        ] {
+            assert!(!has_credentials(url), "{url}");
+        }
+    }
 }

@@ -244,8 +244,9 @@ fn a_scaffolded_plugin_builds_into_this_repositorys_example_app_with_no_edit() {
     );
 }
 
-/// A refused project: its name, its files, the expected error.
-type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+/// A refused project: its name, its files, the arguments after `init`
+/// (`{tool}` is this repository), the expected error.
+type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a [&'a str], &'a str);
 
 /// A project `init` must refuse: it fails naming the conflict, and every
 /// file keeps its bytes and mtime.
@@ -258,10 +259,12 @@ fn init_refuses_what_it_cannot_adopt_and_writes_nothing() {
     let cache = base.join("cache");
     let app = "[package]\nname = \"refused-app\"\nversion = \"0.1.0\"\nedition = \"2024\"\n";
     let main = "fn main() {}\n";
+    const DEFAULT: &[&str] = &["--path", "{tool}"];
     let cases: &[Case<'_>] = &[
         (
             "no-binary",
             &[("Cargo.toml", app), ("src/lib.rs", "//! A library.\n")],
+            DEFAULT,
             "the project has no binary package to build plugins into",
         ),
         (
@@ -274,6 +277,7 @@ fn init_refuses_what_it_cannot_adopt_and_writes_nothing() {
                     "[alias]\nxtask = \"run -p mine --\"\n",
                 ),
             ],
+            DEFAULT,
             "already defines the alias `xtask` (\"run -p mine --\")",
         ),
         (
@@ -291,6 +295,7 @@ fn init_refuses_what_it_cannot_adopt_and_writes_nothing() {
                 ),
                 ("tools/set/src/lib.rs", ""),
             ],
+            DEFAULT,
             "the project already has a package named `plugin-set`",
         ),
         (
@@ -300,6 +305,7 @@ fn init_refuses_what_it_cannot_adopt_and_writes_nothing() {
                 ("src/main.rs", main),
                 ("plugin-set/notes.txt", "mine\n"),
             ],
+            DEFAULT,
             "plugin-set exists; the generated crate needs that directory",
         ),
         (
@@ -309,6 +315,7 @@ fn init_refuses_what_it_cannot_adopt_and_writes_nothing() {
                 ("src/main.rs", main),
                 ("xtask/Cargo.toml", "[package]\nname = \"xtask\"\n"),
             ],
+            DEFAULT,
             "is not the xtask this tool writes",
         ),
         (
@@ -320,6 +327,7 @@ fn init_refuses_what_it_cannot_adopt_and_writes_nothing() {
                 ("b/Cargo.toml", &app.replace("refused-app", "bin-b")),
                 ("b/src/main.rs", main),
             ],
+            DEFAULT,
             "the project has several binaries (bin-a, bin-b); choose one with --package",
         ),
         (
@@ -329,10 +337,88 @@ fn init_refuses_what_it_cannot_adopt_and_writes_nothing() {
                 ("src/main.rs", main),
                 ("plugins.toml", "[plugins]\ngone = { path = \"gone\" }\n"),
             ],
+            DEFAULT,
             "init failed; every file was put back as it was",
         ),
+        (
+            "unknown-package",
+            &[("Cargo.toml", app), ("src/main.rs", main)],
+            &["--path", "{tool}", "--package", "nope"],
+            "the project has no binary package `nope`",
+        ),
+        (
+            "path-missing",
+            &[("Cargo.toml", app), ("src/main.rs", main)],
+            &["--path", "/nonexistent/static-plugins"],
+            "/nonexistent/static-plugins does not exist",
+        ),
+        (
+            "path-not-the-tool",
+            &[("Cargo.toml", app), ("src/main.rs", main)],
+            &["--path", "{tool}/plugin-api"],
+            "is not a checkout of the plugin tool (no plugin-api/Cargo.toml)",
+        ),
+        (
+            "git-with-password",
+            &[("Cargo.toml", app), ("src/main.rs", main)],
+            &[
+                "--git",
+                "https://me:s3cret@example.com/tool.git",
+                "--rev",
+                "0123456789abcdef0123456789abcdef01234567",
+            ],
+            "the --git URL carries credentials",
+        ),
+        (
+            "git-with-token",
+            &[("Cargo.toml", app), ("src/main.rs", main)],
+            &[
+                "--git",
+                "https://example.com/tool.git?private_token=s3cret",
+                "--tag",
+                "v1",
+            ],
+            "the --git URL carries credentials",
+        ),
+        (
+            "alias-array",
+            &[
+                ("Cargo.toml", app),
+                ("src/main.rs", main),
+                (
+                    ".cargo/config.toml",
+                    "[alias]\nxtask = [\"run\", \"-p\", \"mine\"]\n",
+                ),
+            ],
+            DEFAULT,
+            "already defines the alias `xtask`",
+        ),
+        (
+            "config-garbage",
+            &[
+                ("Cargo.toml", app),
+                ("src/main.rs", main),
+                (".cargo/config.toml", "[alias\n"),
+            ],
+            DEFAULT,
+            // cargo itself reads it first, and says which file.
+            "could not parse TOML configuration in",
+        ),
+        (
+            "manifest-garbage",
+            &[("Cargo.toml", "[package\n"), ("src/main.rs", main)],
+            DEFAULT,
+            "Cargo.toml",
+        ),
+        (
+            "not-a-project",
+            &[("Cargo.toml", "[dependencies]\n"), ("src/main.rs", main)],
+            DEFAULT,
+            "has neither `[package]` nor `[workspace]`: it is not a Cargo project",
+        ),
     ];
-    for (name, files, expected) in cases {
+    let tool = e2e::repo_root().display().to_string();
+    for (name, files, args, expected) in cases {
         let root = base.join(name);
         for (relative, contents) in *files {
             e2e::write_file(&root.join(relative), contents);
@@ -342,8 +428,8 @@ fn init_refuses_what_it_cannot_adopt_and_writes_nothing() {
         e2e::hermetic_git(&mut command)
             .current_dir(&root)
             .env("PLUGIN_CACHE_DIR", &cache)
-            .args(["init", "--offline", "--path"])
-            .arg(e2e::repo_root());
+            .args(["init", "--offline"])
+            .args(args.iter().map(|a| a.replace("{tool}", &tool)));
         let output = e2e::expect_failure(&mut command);
         let message = stderr(&output);
         assert!(
@@ -351,5 +437,9 @@ fn init_refuses_what_it_cannot_adopt_and_writes_nothing() {
             "{name}: expected `{expected}` in\n{message}"
         );
         assert_unchanged(&before, &snapshot(&root, &["."]));
+        assert!(
+            !message.contains("s3cret"),
+            "{name}: the secret is printed: {message}"
+        );
     }
 }

@@ -288,3 +288,35 @@ fn verify_without_a_lock_and_new_plugin_with_a_bad_name_fail_clearly() {
     );
     assert!(!host.path("bad").exists());
 }
+
+/// `run` and `dist` build the one binary that depends on the generated
+/// crate; with several and no `--package`, they name them and stop.
+#[test]
+fn the_host_binary_is_inferred_or_asked_for() {
+    let host = host("binary_inference", true);
+    let manifest = host.read("Cargo.toml").replace(
+        "members = [\"app\", \"plugin-set\"]",
+        "members = [\"app\", \"other\", \"plugin-set\"]",
+    );
+    host.write("Cargo.toml", &manifest);
+    host.write(
+        "other/Cargo.toml",
+        "[package]\nname = \"other-bin\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n\
+         [dependencies]\nplugin-set = { path = \"../plugin-set\" }\n",
+    );
+    host.write("other/src/main.rs", "fn main() {}\n");
+    for task in ["run", "dist"] {
+        let before = host.snapshot();
+        let output = expect_failure(&mut host.xtask(&[task]));
+        assert!(
+            stderr(&output).contains(&format!(
+                "several host binaries depend on `plugin-set` ({}, other-bin); choose one with \
+                 --package",
+                host.app
+            )),
+            "{task}: {}",
+            stderr(&output)
+        );
+        assert_unchanged(&before, &host.snapshot());
+    }
+}

@@ -546,6 +546,17 @@ fn damaged_caches_and_hosts() {
         "// edited by hand\n"
     );
 
+    // A damaged stat index proves nothing: the copy is hashed and restored.
+    let host = synced("garbage_index");
+    let copy = source_copy(&host);
+    std::fs::write(copy.join(".plugin-index"), "not an index\n").unwrap();
+    std::fs::write(copy.join("src/lib.rs"), "// edited by hand\n").unwrap();
+    repaired("garbage_index", &host);
+    assert_ne!(
+        std::fs::read_to_string(copy.join("src/lib.rs")).unwrap(),
+        "// edited by hand\n"
+    );
+
     let host = synced("extra_file_in_copy");
     std::fs::write(source_copy(&host).join("extra.rs"), "// added\n").unwrap();
     repaired("extra_file_in_copy", &host);
