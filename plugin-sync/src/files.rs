@@ -71,14 +71,20 @@ pub fn read_limited(path: &Path, max: u64) -> anyhow::Result<String> {
     file.take(max + 1)
         .read_to_string(&mut text)
         .with_context(|| format!("failed to read {}", path.display()))?;
-    if text.len() as u64 > max {
+    check_size(path, text.len() as u64, max)?;
+    Ok(text)
+}
+
+/// Fails if `path`, of `len` bytes, is larger than `max`.
+pub fn check_size(path: &Path, len: u64, max: u64) -> anyhow::Result<()> {
+    if len > max {
         anyhow::bail!(
             "{} is larger than {} KiB; refusing to read it",
             path.display(),
             max / 1024
         );
     }
-    Ok(text)
+    Ok(())
 }
 
 /// Fails if `path` (with metadata `meta`) is read-only.

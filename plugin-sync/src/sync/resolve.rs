@@ -514,8 +514,8 @@ fn collect_crates(dir: &Path, prefix: &str, out: &mut Vec<(String, String)>) -> 
     let manifest = dir.join("Cargo.toml");
     // A manifest too large to read is an error, not a directory without a
     // crate: it may be the crate that was asked for.
-    if std::fs::metadata(&manifest).is_ok_and(|m| m.len() > crate::files::MAX_MANIFEST) {
-        crate::files::read_limited(&manifest, crate::files::MAX_MANIFEST)?;
+    if let Ok(meta) = std::fs::metadata(&manifest) {
+        crate::files::check_size(&manifest, meta.len(), crate::files::MAX_MANIFEST)?;
     }
     if let Ok((package, _)) = host::read_package(dir, Path::new("/")) {
         out.push((prefix.trim_end_matches('/').to_owned(), package));
