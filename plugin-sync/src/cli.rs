@@ -408,11 +408,15 @@ fn run(task: Task) -> anyhow::Result<ExitCode> {
                     eprintln!("{:>12} {}", "Wrote", report.changed.join(", "));
                 }
                 eprintln!(
-                    "{:>12} add these two lines to `main` in {} (package `{}`):\n\n    \
-                     let mut registry = plugin_api::Registry::build(&plugin_set::SET)?;\n    \
-                     for (id, error) in registry.init() {{ eprintln!(\"plugin {{id}}: {{error}}\"); }}\n\n\
-                     {:>12} then declare plugins with `cargo xtask add` (`cargo xtask --help`)",
-                    "Next", report.main, report.package, ""
+                    "{:>12} add these two lines to `main` in {} (package `{}`):\n",
+                    "Next", report.main, report.package
+                );
+                for line in init::MAIN_LINES {
+                    eprintln!("    {line}");
+                }
+                eprintln!(
+                    "\n{:>12} declare plugins with `cargo xtask add` (`cargo xtask --help`)",
+                    "Then"
                 );
             }
             Ok(ExitCode::SUCCESS)

@@ -118,6 +118,12 @@ pub struct Options {
     pub cache: crate::cache::Cache,
 }
 
+/// What the host's `main` needs (init prints it; the README shows it).
+pub const MAIN_LINES: [&str; 2] = [
+    "let mut registry = plugin_api::Registry::build(&plugin_set::SET)?;",
+    r#"for (id, error) in registry.init() { eprintln!("plugin {id}: {error}"); }"#,
+];
+
 /// The alias an adopted host gets: its xtask is a workspace of its own.
 pub const ALIAS: &str = "run --quiet --manifest-path xtask/Cargo.toml --";
 
@@ -206,8 +212,8 @@ struct Binary {
     main: PathBuf,
 }
 
-/// The project's members with binaries, and whether some package other than
-/// the generated crate is named `plugin-set`.
+/// The project's members with binaries; fails if a package other than the
+/// generated crate is named `plugin-set`.
 fn members(manifest: &Path, root: &Path) -> anyhow::Result<Vec<Binary>> {
     let metadata = cargo_metadata::MetadataCommand::new()
         .manifest_path(manifest)

@@ -12,7 +12,7 @@ use build_support::{LOCK_FILE, MANIFEST_FILE, PLUGIN_SET_DIR, SOURCES_DIR};
 use super::resolve::Resolved;
 use super::{Config, Input, Mode, Report, VENDORED};
 use crate::checksum::INDEX_FILE;
-use crate::lockfile::{LockSource, Lockfile};
+use crate::lockfile::{Commit, LockSource, Lockfile};
 use crate::{api, codegen};
 
 /// A cache checkout to copy into the host.
@@ -141,7 +141,7 @@ pub fn make(
 /// and one repository may be used at one commit only.
 fn check_distinct(resolved: &[Resolved]) -> anyhow::Result<()> {
     let mut by_identity: BTreeMap<&str, &str> = BTreeMap::new();
-    let mut by_repo: BTreeMap<&str, (&str, &str)> = BTreeMap::new();
+    let mut by_repo: BTreeMap<&str, (&str, &Commit)> = BTreeMap::new();
     for r in resolved {
         let name = r.locked.name.as_str();
         if let Some(other) = by_identity.insert(&r.identity, name) {
@@ -150,20 +150,17 @@ fn check_distinct(resolved: &[Resolved]) -> anyhow::Result<()> {
                 r.identity
             );
         }
-        if let (Some(git), Some(pin)) = (&r.git, r.locked.git()) {
-            let commit = pin.commit.as_str();
-            if let Some((other, other_commit)) = by_repo.insert(&git.repo, (name, commit))
-                && other_commit != commit
-            {
-                bail!(
-                    "plugins `{other}` and `{name}` in {MANIFEST_FILE} use the same repository {} \
-                     at different commits ({} and {}); declare the same tag, branch or rev for \
-                     both",
-                    git.repo,
-                    other_commit.get(..12).unwrap_or(other_commit),
-                    pin.commit.short()
-                );
-            }
+        if let (Some(git), Some(pin)) = (&r.git, r.locked.git())
+            && let Some((other, other_commit)) = by_repo.insert(&git.repo, (name, &pin.commit))
+            && *other_commit != pin.commit
+        {
+            bail!(
+                "plugins `{other}` and `{name}` in {MANIFEST_FILE} use the same repository {} at \
+                 different commits ({} and {}); declare the same tag, branch or rev for both",
+                git.repo,
+                other_commit.short(),
+                pin.commit.short()
+            );
         }
     }
     let mut by_id: BTreeMap<&str, &Resolved> = BTreeMap::new();
