@@ -320,3 +320,38 @@ fn the_host_binary_is_inferred_or_asked_for() {
         assert_unchanged(&before, &host.snapshot());
     }
 }
+
+#[test]
+fn a_plugin_version_that_is_not_semver_is_rejected_and_nothing_written() {
+    check(
+        "not_semver",
+        &[(
+            "plugins/alpha/Cargo.toml",
+            "[package]\nname = \"alpha\"\nversion = \"one\"\nedition = \"2024\"\n\n\
+                 [dependencies]\nplugin-api.workspace = true\n",
+        )],
+        &[],
+        "error: plugin `alpha` in plugins.toml\n\nCaused by:\n  \
+         {root}/plugins/alpha/Cargo.toml has version `one`, which is not a semver version\n\n\
+         Caused by:\n  unexpected character 'o' while parsing major version number\n",
+    );
+}
+
+#[test]
+fn a_zero_or_unknown_flag_value_is_refused_by_the_command_line() {
+    let host = host("bad_flags", true);
+    for args in [
+        &["sync", "--jobs", "0"][..],
+        &["sync", "--message-format", "xml"],
+    ] {
+        let before = host.snapshot();
+        let output = expect_failure(&mut host.xtask(args));
+        assert!(
+            stderr(&output).starts_with("error: invalid value"),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        assert_eq!(output.status.code(), Some(2), "clap's usage status");
+        assert_unchanged(&before, &host.snapshot());
+    }
+}
