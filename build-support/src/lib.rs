@@ -7,6 +7,7 @@
 pub mod fresh;
 pub mod manifest;
 mod text;
+pub mod url;
 
 pub use fresh::check_sync;
 pub use text::{line_col, sha256_hex};

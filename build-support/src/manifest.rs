@@ -183,7 +183,7 @@ impl Manifest {
                     subdir,
                 } => format!(
                     "git={}{} subdir={}",
-                    quote(url),
+                    quote(&crate::url::bare(url)),
                     quote(&reference.query()),
                     quote(subdir.as_deref().unwrap_or(""))
                 ),

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, bail};
 
 use crate::git;
+use crate::secret::{self, UrlCredentials};
 
 use crate::checksum::CHECKOUT_MARKER;
 
@@ -58,6 +59,8 @@ impl Cache {
             checkouts: git.join("checkouts").join(&id),
             lock: git.join("db").join(format!("{id}.lock")),
             fetch_url: url.fetch.clone(),
+            bare_url: url.bare.clone(),
+            credentials: url.credentials.clone(),
             git,
         }
     }
@@ -78,11 +81,16 @@ impl Cache {
 /// is keyed by.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RepoUrl {
-    /// What gix connects to (a local repository as an absolute path).
+    /// What gix connects to (a local repository as an absolute path). It may
+    /// carry credential-like query parameters: never print it.
     pub fetch: String,
-    /// `file:///abs/path` for local repositories; otherwise the URL without a
-    /// trailing `/` or `.git`.
+    /// The URL as it may be stored and printed (see [`crate::secret`]).
+    pub bare: String,
+    /// `file:///abs/path` for local repositories; otherwise the bare URL
+    /// (no secrets, see [`crate::secret`]) without a trailing `/` or `.git`.
     pub canonical: String,
+    /// Credentials the URL carried, offered when the server asks.
+    pub credentials: Option<UrlCredentials>,
 }
 
 impl RepoUrl {
@@ -102,14 +110,19 @@ impl RepoUrl {
             let path = path.to_string_lossy().into_owned();
             return RepoUrl {
                 canonical: format!("file://{path}"),
+                bare: path.clone(),
                 fetch: path,
+                credentials: None,
             };
         }
-        let trimmed = url.trim_end_matches('/');
-        let trimmed = trimmed.strip_suffix(".git").unwrap_or(trimmed);
+        let split = secret::split(url);
+        let trimmed = split.bare.trim_end_matches('/');
+        let canonical = trimmed.strip_suffix(".git").unwrap_or(trimmed).to_owned();
         RepoUrl {
-            fetch: url.to_owned(),
-            canonical: trimmed.to_owned(),
+            canonical,
+            fetch: split.fetch,
+            bare: split.bare,
+            credentials: split.credentials,
         }
     }
 
@@ -165,6 +178,8 @@ pub struct CachedRepo {
     pub checkouts: PathBuf,
     lock: PathBuf,
     pub fetch_url: String,
+    pub bare_url: String,
+    pub credentials: Option<UrlCredentials>,
     /// The cache's `git/` directory.
     git: PathBuf,
 }

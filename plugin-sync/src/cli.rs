@@ -8,7 +8,7 @@ use std::process::{Command, ExitCode};
 use anyhow::{Context as _, bail};
 use clap::{Args, Parser, Subcommand};
 
-use crate::{cache, dist, edit, host, init, list, scaffold, sync, verify};
+use crate::{cache, dist, edit, host, init, list, scaffold, secret, sync, verify};
 
 /// Build-time plugin aggregator: syncs the plugins of plugins.toml into the
 /// generated `plugin-set` crate.
@@ -201,7 +201,7 @@ impl InitArgs {
     fn source(&self) -> anyhow::Result<init::ToolSource> {
         let own = init::ToolSource::running_tool();
         if let Some(url) = &self.git {
-            if init::has_credentials(url) {
+            if secret::has_credentials(url) {
                 bail!(
                     "the --git URL carries credentials, which init would write into Cargo.toml \
                      and xtask/Cargo.toml (files you commit); give the URL without them and let \
@@ -303,7 +303,9 @@ impl SyncArgs {
         match self.message_format {
             MessageFormat::Json => println!(
                 "{}",
-                serde_json::to_string(&report).context("failed to render the report")?
+                secret::redact(
+                    &serde_json::to_string(&report).context("failed to render the report")?
+                )
             ),
             MessageFormat::Human if !self.quiet => sync::print(&report),
             MessageFormat::Human => {}
@@ -324,9 +326,11 @@ pub fn main() -> ExitCode {
     match run(cli.task) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error}");
+            // Every message passes through the redactor: a library's error
+            // may quote a URL with its credentials.
+            eprintln!("error: {}", secret::redact(&error.to_string()));
             for cause in error.chain().skip(1) {
-                eprintln!("\nCaused by:\n  {cause}");
+                eprintln!("\nCaused by:\n  {}", secret::redact(&cause.to_string()));
             }
             ExitCode::FAILURE
         }

@@ -17,7 +17,8 @@ use build_support::sha256_hex;
 use gix::remote::Direction;
 use gix::remote::fetch::{Shallow, Tags};
 
-use crate::{checksum, tree};
+use crate::secret::{self, UrlCredentials};
+use crate::{checksum, credential, tree};
 
 /// A commit id, as 40 lowercase hex digits.
 pub type Commit = String;
@@ -50,69 +51,280 @@ fn refspec(reference: &GitReference) -> String {
     }
 }
 
-/// Fetches `reference` from `url` into the bare database `db` and returns the
-/// commit it names (an annotated tag is peeled). Shallow (depth 1) first; if
-/// receiving the shallow pack fails, the whole history.
-pub fn fetch(db: &Path, url: &str, reference: &GitReference) -> anyhow::Result<Commit> {
+/// Where to fetch from.
+#[derive(Debug, Clone, Copy)]
+pub struct Remote<'a> {
+    /// What to connect to: no userinfo for http(s), but credential-like
+    /// query parameters stay; never printed.
+    pub url: &'a str,
+    /// The URL as it may be printed.
+    pub bare: &'a str,
+    /// Credentials the URL as written carried.
+    pub credentials: Option<&'a UrlCredentials>,
+}
+
+/// Fetches `reference` from `remote` into the bare database `db` and
+/// returns the commit it names (an annotated tag is peeled). Shallow (depth
+/// 1) first; if receiving the shallow pack fails, the whole history.
+pub fn fetch(db: &Path, remote: Remote<'_>, reference: &GitReference) -> anyhow::Result<Commit> {
     let repo = open_or_init(db)?;
-    match fetch_once(&repo, url, reference, true) {
+    let mut auth = Auth::new(remote);
+    match auth.fetch(&repo, remote, reference, true) {
         Ok(commit) => Ok(commit),
         Err(Failure::Receive(shallow_error)) => {
-            fetch_once(&repo, url, reference, false).map_err(|failure| {
-                let error = failure
-                    .into_inner()
-                    .context(format!("a shallow fetch failed first: {shallow_error:#}"));
-                // A commit the remote does not have fails while receiving,
-                // with a protocol message; say what it means.
-                match reference {
-                    GitReference::Rev(rev) => error.context(format!(
-                        "the remote has no commit {rev} (or does not serve commits by id); \
+            auth.fetch(&repo, remote, reference, false)
+                .map_err(|failure| {
+                    let error = failure
+                        .into_inner()
+                        .context(format!("a shallow fetch failed first: {shallow_error:#}"));
+                    // A commit the remote does not have fails while receiving,
+                    // with a protocol message; say what it means.
+                    match reference {
+                        GitReference::Rev(rev) => error.context(format!(
+                            "the remote has no commit {rev} (or does not serve commits by id); \
                          check the rev, or declare a tag or branch that contains it"
-                    )),
-                    _ => error,
-                }
-            })
+                        )),
+                        _ => error,
+                    }
+                })
         }
         Err(failure) => Err(failure.into_inner()),
     }
 }
 
 /// Where a fetch failed: only a failure to receive the pack is worth
-/// retrying without `--depth`.
+/// retrying without `--depth`; a refused authentication is retried with the
+/// next source of credentials.
 enum Failure {
     Connect(anyhow::Error),
+    Auth(anyhow::Error),
     Receive(anyhow::Error),
 }
 
 impl Failure {
     fn into_inner(self) -> anyhow::Error {
         match self {
-            Failure::Connect(e) | Failure::Receive(e) => e,
+            Failure::Connect(e) | Failure::Auth(e) | Failure::Receive(e) => e,
         }
     }
 }
 
+/// A source of credentials, in the order tried when the server asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    /// The userinfo of the URL as written in plugins.toml.
+    Url,
+    /// `git credential fill`: the user's helpers, then askpass.
+    Helpers,
+    /// `git credential fill` once more, after `reject` made the helper that
+    /// answered forget its answer.
+    HelpersAgain,
+}
+
+/// The credentials offered so far for one fetch, and what became of them.
+struct Auth<'a> {
+    url: Option<&'a UrlCredentials>,
+    sources: Vec<Source>,
+    /// Index in `sources` of the one offered when the server asks.
+    current: usize,
+    /// What `git credential fill` answered in this attempt.
+    answer: Option<credential::Answer>,
+    /// What was tried and what became of it, for the error.
+    tried: Vec<String>,
+}
+
+impl<'a> Auth<'a> {
+    fn new(remote: Remote<'a>) -> Auth<'a> {
+        let mut sources = Vec::new();
+        if remote.credentials.is_some() {
+            sources.push(Source::Url);
+        }
+        if crate::host::program_on_path("git") {
+            sources.extend([Source::Helpers, Source::HelpersAgain]);
+        }
+        Auth {
+            url: remote.credentials,
+            sources,
+            current: 0,
+            answer: None,
+            tried: Vec::new(),
+        }
+    }
+
+    /// One fetch, tried again with the next source of credentials while the
+    /// server refuses the last one.
+    fn fetch(
+        &mut self,
+        repo: &gix::Repository,
+        remote: Remote<'_>,
+        reference: &GitReference,
+        shallow: bool,
+    ) -> Result<Commit, Failure> {
+        loop {
+            match fetch_once(repo, remote, reference, shallow, self) {
+                Err(Failure::Auth(error)) => {
+                    if let Some(answer) = self.answer.take() {
+                        // Best effort: a helper that cannot forget is no
+                        // reason to hide the authentication error.
+                        let _ = credential::reject(&answer);
+                    }
+                    self.current += 1;
+                    if self.current >= self.sources.len() {
+                        return Err(Failure::Auth(self.refused(remote, error)));
+                    }
+                }
+                other => {
+                    if let (Ok(_), Some(answer)) = (&other, self.answer.take()) {
+                        let _ = credential::approve(&answer);
+                    }
+                    return other;
+                }
+            }
+        }
+    }
+
+    /// The server asked for credentials: those of the current source.
+    fn get(&mut self, url: &str) -> Option<gix::sec::identity::Account> {
+        if !clear_text_allowed(url) {
+            self.tried.push(
+                "nothing: credentials are sent over plain http only to this machine \
+                 (127.0.0.1, ::1, localhost); use an https URL"
+                    .to_owned(),
+            );
+            self.current = self.sources.len();
+            return None;
+        }
+        let account = |username: &str, password: &str| gix::sec::identity::Account {
+            username: username.to_owned(),
+            password: password.to_owned(),
+            oauth_refresh_token: None,
+        };
+        match self.sources.get(self.current)? {
+            Source::Url => {
+                let c = self.url?;
+                self.tried
+                    .push("the credentials in the URL in plugins.toml (refused)".to_owned());
+                Some(account(&c.username, &c.password))
+            }
+            source @ (Source::Helpers | Source::HelpersAgain) => {
+                let what = if *source == Source::Helpers {
+                    "git's credential helpers and askpass (`git credential fill`)"
+                } else {
+                    "`git credential fill` again, after rejecting its first answer"
+                };
+                let user = self.url.map(|c| c.username.as_str());
+                match credential::fill(url, user) {
+                    Ok(answer) => {
+                        self.tried
+                            .push(format!("{what}: user `{}` (refused)", answer.username));
+                        let identity = account(&answer.username, &answer.password);
+                        self.answer = Some(answer);
+                        Some(identity)
+                    }
+                    Err(e) => {
+                        self.tried.push(format!("{what}: {e:#}"));
+                        // Nothing more will come from git: skip its retry.
+                        self.current = self.sources.len().saturating_sub(1);
+                        None
+                    }
+                }
+            }
+        }
+    }
+
+    /// The error once every source was refused.
+    fn refused(&self, remote: Remote<'_>, cause: anyhow::Error) -> anyhow::Error {
+        let tried = if self.tried.is_empty() {
+            "nothing: the URL has no credentials and git (whose credential helpers would be \
+             asked) is not on PATH"
+                .to_owned()
+        } else {
+            self.tried.join("; ")
+        };
+        cause.context(format!(
+            "authentication failed for {} (the server asked for credentials); tried {tried}. \
+             Configure a git credential helper for this host (`git config --global \
+             credential.helper store`, or your platform's), set GIT_ASKPASS, or check the user \
+             name and password",
+            remote.bare
+        ))
+    }
+}
+
+/// Whether credentials may be sent to `url`: over https or ssh always;
+/// over plain http (as the tests' server speaks) only to a loopback host,
+/// where nobody can listen on the way.
+fn clear_text_allowed(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("http://") else {
+        return true;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host.split(':').next().unwrap_or(""),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 fn fetch_once(
     repo: &gix::Repository,
-    url: &str,
+    remote: Remote<'_>,
     reference: &GitReference,
     shallow: bool,
+    auth: &mut Auth<'_>,
 ) -> Result<Commit, Failure> {
     let spec = refspec(reference);
-    let remote = repo
+    let url = remote.url;
+    let bare = remote.bare;
+    let target = repo
         .remote_at(url)
-        .map_err(|e| Failure::Connect(anyhow!("invalid git URL `{url}`: {e}")))?
+        .map_err(|e| Failure::Connect(anyhow!("invalid git URL `{bare}`: {}", redact(&e))))?
         .with_fetch_tags(Tags::None)
         .with_refspecs([spec.as_str()], Direction::Fetch)
-        .map_err(|e| Failure::Connect(anyhow!("invalid reference {reference}: {e}")))?;
+        .map_err(|e| Failure::Connect(anyhow!("invalid reference {reference}: {}", redact(&e))))?;
     // Keep gix's whole chain of causes: the last one is often the
     // transport's own words (ssh's message, an HTTP status).
-    let connection = remote
+    let connection = target
         .connect(Direction::Fetch)
-        .map_err(|e| Failure::Connect(anyhow::Error::new(e).context("failed to connect")))?;
-    let prepare = connection
-        .prepare_fetch(gix::progress::Discard, Default::default())
-        .map_err(|e| Failure::Connect(anyhow::Error::new(e)))?;
+        .map_err(|e| Failure::Connect(unreachable(bare, &e)))?;
+    let asked = std::cell::Cell::new(false);
+    let connection = connection.with_credentials(|action| {
+        Ok(match action {
+            gix::credentials::helper::Action::Get(context) => {
+                asked.set(true);
+                let url = context
+                    .url
+                    .as_ref()
+                    .map(|u| u.to_string())
+                    .unwrap_or_default();
+                auth.get(&url)
+                    .map(|identity| gix::credentials::protocol::Outcome {
+                        identity,
+                        next: context.into(),
+                    })
+            }
+            // Approve and reject once the whole fetch's fate is known.
+            gix::credentials::helper::Action::Store(_)
+            | gix::credentials::helper::Action::Erase(_) => None,
+        })
+    });
+    let prepared = connection.prepare_fetch(gix::progress::Discard, Default::default());
+    let prepare = match prepared {
+        Ok(prepare) => prepare,
+        // The server asked and what was offered (or nothing) did not do:
+        // the error says what was tried, not gix's words for it.
+        Err(e) if asked.get() && (e.is_unauthenticated() || e.is_permission_denied()) => {
+            return Err(Failure::Auth(anyhow!(
+                "the server refused every credential offered"
+            )));
+        }
+        Err(e) if e.is_unauthenticated() => return Err(Failure::Auth(chain(&e))),
+        Err(e) => return Err(Failure::Connect(unreachable(bare, &e))),
+    };
     let depth = if shallow {
         Shallow::DepthAtRemote(1.try_into().expect("1 is not zero"))
     } else if repo.is_shallow().unwrap_or(false) {
@@ -126,7 +338,7 @@ fn fetch_once(
         .map_err(|e| {
             // gix reports a refspec that matched no remote ref only in words;
             // fetching deeper would not help.
-            let message = e.to_string();
+            let message = redact(&e);
             if message.starts_with("None of the refspec") {
                 Failure::Connect(anyhow!("the remote has no {reference}"))
             } else {
@@ -134,6 +346,69 @@ fn fetch_once(
             }
         })?;
     commit_of(repo, &outcome, reference).map_err(Failure::Receive)
+}
+
+/// A gix error and its causes as an anyhow chain, each message redacted and
+/// a repeated one shown once.
+fn chain(error: &gix::Error) -> anyhow::Error {
+    let mut messages: Vec<String> = Vec::new();
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = source {
+        let message = redact(e);
+        if messages.last() != Some(&message) {
+            messages.push(message);
+        }
+        source = e.source();
+    }
+    let mut messages = messages.into_iter().rev();
+    let mut out = anyhow!(messages.next().unwrap_or_default());
+    for message in messages {
+        out = out.context(message);
+    }
+    out
+}
+
+/// A failure to reach the repository, with a first line that says which
+/// kind it is and what to do (the causes keep the transport's own words).
+fn unreachable(bare: &str, error: &gix::Error) -> anyhow::Error {
+    let error = chain(error);
+    let text = format!("{error:#}").to_ascii_lowercase();
+    let host = bare.split_once("://").map_or(bare, |(_, rest)| {
+        rest.split(['/', '?', '#']).next().unwrap_or(rest)
+    });
+    let headline = if text.contains("http status 404") || text.contains("404 not found") {
+        format!(
+            "repository not found: {bare} (the server answered 404); check the URL, and that \
+             your credentials give access to it (hosts answer 404 for a private repository \
+             they do not show you)"
+        )
+    } else if [
+        "connection refused",
+        "tcp connect error",
+        "dns error",
+        "failed to lookup address",
+        "timed out",
+        "no route to host",
+        "network is unreachable",
+    ]
+    .iter()
+    .any(|words| text.contains(words))
+    {
+        format!("cannot reach {host} ({bare}); check the URL, the network and any proxy")
+    } else if text.contains("tls") || text.contains("certificate") || text.contains("ssl") {
+        format!(
+            "TLS failure talking to {host} ({bare}); check that the server speaks https and \
+             that its certificate is valid and trusted"
+        )
+    } else {
+        format!("failed to talk to {bare}")
+    };
+    error.context(headline)
+}
+
+/// `error`'s own message with every known secret hidden.
+fn redact(error: &dyn std::fmt::Display) -> String {
+    secret::redact(&error.to_string()).into_owned()
 }
 
 /// The commit the fetched `reference` names.
@@ -369,4 +644,31 @@ fn symlink(target: &str, path: &Path) -> anyhow::Result<()> {
 pub fn head_commit(dir: &Path) -> Option<String> {
     let repo = gix::open_opts(dir, gix::open::Options::isolated()).ok()?;
     repo.head_id().ok().map(|id| id.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clear_text_allowed;
+
+    #[test]
+    fn credentials_go_over_plain_http_only_to_this_machine() {
+        for url in [
+            "https://example.com/r",
+            "ssh://git@example.com/r",
+            "http://127.0.0.1:8080/r",
+            "http://127.3.4.5/r",
+            "http://localhost:1/r",
+            "http://[::1]:8080/r",
+        ] {
+            assert!(clear_text_allowed(url), "{url}");
+        }
+        for url in [
+            "http://example.com/r",
+            "http://10.0.0.1/r",
+            "http://127.0.0.1.evil.example/r",
+            "http://[::2]/r",
+        ] {
+            assert!(!clear_text_allowed(url), "{url}");
+        }
+    }
 }

@@ -224,6 +224,17 @@ pub fn relative_path(base: &Path, path: &Path) -> String {
     }
 }
 
+/// Whether `program` is an executable file in a directory of `PATH`.
+pub fn program_on_path(program: &str) -> bool {
+    let Some(path) = std::env::var_os("PATH") else {
+        return false;
+    };
+    std::env::split_paths(&path).any(|dir| {
+        let candidate = dir.join(format!("{program}{}", std::env::consts::EXE_SUFFIX));
+        candidate.is_file()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::{glob_matches, relative_path};

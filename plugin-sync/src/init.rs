@@ -78,35 +78,6 @@ fn in_cargo_home(dir: &Path, cargo_home: Option<&Path>) -> bool {
         .is_some_and(|home| dir.starts_with(home))
 }
 
-/// Whether `url` carries a secret: a password in its userinfo
-/// (`https://user:token@host/…`; a bare user such as `ssh://git@host` is
-/// not one) or a credential-like query parameter.
-pub fn has_credentials(url: &str) -> bool {
-    let Some((_, rest)) = url.split_once("://") else {
-        return false;
-    };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let password = authority
-        .rsplit_once('@')
-        .is_some_and(|(userinfo, _)| userinfo.contains(':'));
-    let query = url
-        .split_once('?')
-        .map_or("", |(_, q)| q)
-        .to_ascii_lowercase();
-    let token = query.split('&').any(|pair| {
-        let key = pair.split('=').next().unwrap_or("");
-        [
-            "token",
-            "private_token",
-            "access_token",
-            "password",
-            "secret",
-        ]
-        .contains(&key)
-    });
-    password || token
-}
-
 #[derive(Debug)]
 pub struct Options {
     /// The project's root `Cargo.toml`.
@@ -519,7 +490,7 @@ pub fn init(options: &Options) -> anyhow::Result<Report> {
 mod tests {
     use std::path::Path;
 
-    use super::{has_credentials, in_cargo_home};
+    use super::in_cargo_home;
 
     #[test]
     fn cargo_homes_sources_are_not_a_tool_checkout() {
@@ -533,26 +504,5 @@ mod tests {
             home
         ));
         assert!(!in_cargo_home(Path::new("/work/static-plugins"), None));
-    }
-
-    #[test]
-    fn credentials_in_urls_are_recognised() {
-        for url in [
-            "https://user:tok3n@example.com/me/tool.git",
-            "http://a:b@127.0.0.1:8080/x",
-            "https://example.com/x.git?private_token=abc",
-            "https://example.com/x.git?ref=1&Access_Token=abc",
-        ] {
-            assert!(has_credentials(url), "{url}");
-        }
-        for url in [
-            "https://example.com/me/tool.git",
-            "ssh://git@example.com/me/tool.git",
-            "file:///srv/tool.git",
-            "https://example.com/a@b/c",
-            "https://example.com/x?tokens=1",
-        ] {
-            assert!(!has_credentials(url), "{url}");
-        }
     }
 }

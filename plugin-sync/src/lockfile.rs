@@ -463,8 +463,18 @@ fn parse_plugin(table: &Table) -> Result<LockedPlugin, Problem> {
         if table.contains_key("path") {
             return Err(in_plugin("path", "a git plugin has no `path`"));
         }
-        let (url, reference, commit) = GitPin::parse_cargo_source(source_text)
-            .map_err(|e| in_plugin("source", &format!("bad source `{source_text}`: {e}")))?;
+        let (url, reference, commit) = GitPin::parse_cargo_source(source_text).map_err(|e| {
+            let shown = build_support::url::bare(source_text);
+            in_plugin("source", &format!("bad source `{shown}`: {e}"))
+        })?;
+        if build_support::url::split(&url).had_secret {
+            return Err(in_plugin(
+                "source",
+                "the URL carries credentials (a password or a token), which a lock file must \
+                 never hold; remove them (sync supplies them from plugins.toml or a credential \
+                 helper) and run `cargo xtask sync`",
+            ));
+        }
         let subdir = match string("subdir")? {
             None => None,
             Some(text) => Some(RelativePath::parse(text).ok_or_else(|| {

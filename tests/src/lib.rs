@@ -6,6 +6,8 @@
 //! copy of this repository's `Cargo.lock`: every registry crate they need is
 //! already in cargo's cache from building this workspace.
 
+pub mod http;
+
 use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -42,6 +42,7 @@ fn refused(case: &str, host: &Host, args: &[&str], expected: &str) {
         output.status
     );
     assert!(!message.contains("panicked"), "{case}: {message}");
+    assert!(!message.contains("lock-pw-secret"), "{case}: a secret printed: {message}");
     assert_unchanged(&before, &host.snapshot());
     assert_eq!(files_under(&victim()), Vec::<PathBuf>::new(), "{case}");
 }
@@ -224,6 +225,15 @@ fn tampered_locks() {
             "not_tables",
             good[..good.find("[[plugin]]").unwrap()].to_owned() + "plugin = 3\n",
             "`plugin` must be an array of tables",
+        ),
+        (
+            "credentials",
+            good.replace(
+                &format!("git+{}?tag", repo.url()),
+                "git+https://u:lock-pw-secret@example.com/r?tag",
+            ),
+            "the URL carries credentials (a password or a token), which a lock file must never \
+             hold",
         ),
         ("garbage", "version = = 1\n".into(), "plugins.lock:1:"),
         (

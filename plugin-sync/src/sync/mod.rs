@@ -51,7 +51,7 @@ pub struct Config {
 impl Config {
     fn progress(&self, what: &str, message: &str) {
         if !self.quiet && std::io::stderr().is_terminal() {
-            eprintln!("{what:>12} {message}");
+            eprintln!("{what:>12} {}", crate::secret::redact(message));
         }
     }
 }
@@ -156,6 +156,23 @@ pub fn load(config: &Config, mode: &Mode) -> anyhow::Result<Input> {
         Some(text) => Manifest::parse(text, &manifest_path)?,
         None => Manifest::load(&manifest_path)?,
     };
+    let mut warnings = Vec::new();
+    for declaration in &manifest.plugins {
+        if let Source::Git { url, .. } = &declaration.source
+            // Also registers the secrets, so nothing printed shows them.
+            && crate::secret::has_credentials(url)
+            && declaration.enabled
+        {
+            warnings.push(format!(
+                "plugin `{}`: the credentials in its URL in {MANIFEST_FILE} were used but not \
+                 stored; {LOCK_FILE} and the binary record `{}`. {MANIFEST_FILE} is committed: \
+                 keep secrets out of it with a git credential helper (`git config --global \
+                 credential.helper …`) or GIT_ASKPASS",
+                declaration.name,
+                crate::secret::bare(url)
+            ));
+        }
+    }
     let has_git = manifest
         .enabled()
         .any(|d| matches!(d.source, Source::Git { .. }));
@@ -170,7 +187,6 @@ pub fn load(config: &Config, mode: &Mode) -> anyhow::Result<Input> {
         }
     }
     let lock_path = root.join(LOCK_FILE);
-    let mut warnings = Vec::new();
     let previous_text = match std::fs::read_to_string(&lock_path) {
         Ok(text) => Some(text),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
@@ -273,7 +289,7 @@ fn lock_exclusive(path: &Path) -> anyhow::Result<File> {
 /// Prints a report as cargo prints its status lines.
 pub fn print(report: &Report) {
     for warning in &report.warnings {
-        eprintln!("warning: {warning}");
+        eprintln!("warning: {}", crate::secret::redact(warning));
     }
     for u in &report.updates {
         eprintln!(

@@ -16,7 +16,7 @@ use super::{Config, Input, Mode, Update};
 use crate::cache::Checkout;
 use crate::cache::{CachedRepo, RepoUrl};
 use crate::lockfile::{Commit, GitPin, LockSource, LockedPlugin, Lockfile, RelativePath, host_dir};
-use crate::{api, checksum, crash, git, host, scan};
+use crate::{api, checksum, crash, git, host, scan, secret};
 
 /// By default at most this many declarations resolve at once: fetching is
 /// I/O bound, and every worker may hold a pack in memory (BENCHMARKS.md has
@@ -128,8 +128,9 @@ fn resolve(
         )
         .with_context(|| {
             format!(
-                "plugin `{}` in {MANIFEST_FILE} ({url}, {reference})",
-                declaration.name
+                "plugin `{}` in {MANIFEST_FILE} ({}, {reference})",
+                declaration.name,
+                secret::bare(url)
             )
         }),
     }
@@ -216,12 +217,15 @@ fn resolve_git(
     mode: &Mode,
     previous: Option<&Lockfile>,
     declaration: &Declaration,
-    url: &str,
+    declared_url: &str,
     reference: &GitReference,
     subdir: Option<&str>,
 ) -> anyhow::Result<Resolved> {
     let name = &declaration.name;
-    let repo_url = RepoUrl::parse(url, &config.root);
+    // What the lock records and messages show: the URL without secrets.
+    let bare = secret::bare(declared_url);
+    let url = bare.as_str();
+    let repo_url = RepoUrl::parse(declared_url, &config.root);
     let repo = config.cache.repo(&repo_url);
     let previous_entry = previous.and_then(|lock| lock.plugins.iter().find(|p| &p.name == name));
     // The lock's pin still answers this declaration.
@@ -417,7 +421,7 @@ fn fetch(
         if !path.exists() {
             bail!("repository {} does not exist", path.display());
         }
-        if !git_on_path() {
+        if !host::program_on_path("git") {
             bail!(
                 "fetching from a local repository needs `git` on PATH (gix runs `git upload-pack` \
                  for file:// and path URLs); install git or put it on PATH"
@@ -431,8 +435,13 @@ fn fetch(
             &format!("{} (left by an interrupted fetch)", stale.display()),
         );
     }
-    config.progress("Fetching", &format!("{name} ({}, {reference})", url.fetch));
-    let commit = git::fetch(&repo.db, &repo.fetch_url, reference)?;
+    config.progress("Fetching", &format!("{name} ({}, {reference})", url.bare));
+    let remote = git::Remote {
+        url: &repo.fetch_url,
+        bare: &repo.bare_url,
+        credentials: repo.credentials.as_ref(),
+    };
+    let commit = git::fetch(&repo.db, remote, reference)?;
     crash::point("fetched");
     Ok(commit)
 }
@@ -531,14 +540,4 @@ fn collect_crates(dir: &Path, prefix: &str, out: &mut Vec<(String, String)>) -> 
         }
     }
     Ok(())
-}
-
-fn git_on_path() -> bool {
-    let Some(path) = std::env::var_os("PATH") else {
-        return false;
-    };
-    std::env::split_paths(&path).any(|dir| {
-        let candidate = dir.join(format!("git{}", std::env::consts::EXE_SUFFIX));
-        candidate.is_file()
-    })
 }

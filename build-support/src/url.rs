@@ -1,0 +1,161 @@
+//! Secrets in repository URLs, and the URL without them: what plugins.lock,
+//! the generated crate and the manifest digest record. The engine uses the
+//! credentials to fetch; nothing stores them.
+//!
+//! The *bare* URL has no userinfo for http(s), no password for ssh (whose
+//! user name is part of the address), and no credential-like query
+//! parameter.
+
+/// A URL taken apart.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SplitUrl {
+    /// What may be stored and printed.
+    pub bare: String,
+    /// What to connect to: for http(s), without userinfo (its credentials
+    /// are in `credentials`); credential-like query parameters stay, since
+    /// the server needs them.
+    pub fetch: String,
+    /// An http(s) URL's userinfo: user name and password (empty when the
+    /// URL gave a user name alone).
+    pub credentials: Option<(String, String)>,
+    /// The secrets taken out (passwords, tokens), to hide them in output.
+    pub secrets: Vec<String>,
+    /// Whether anything secret was taken out (userinfo of an http(s) URL,
+    /// a password, a credential-like query parameter).
+    pub had_secret: bool,
+}
+
+/// Query parameter names that carry credentials (compared lowercase; any
+/// name ending in `token` is one too).
+const SECRET_KEYS: &[&str] = &[
+    "auth",
+    "key",
+    "apikey",
+    "api_key",
+    "access_key",
+    "pass",
+    "passwd",
+    "password",
+    "pwd",
+    "secret",
+    "client_secret",
+    "sig",
+    "signature",
+    "credential",
+    "credentials",
+    "session",
+    "x-amz-credential",
+    "x-amz-signature",
+    "x-amz-security-token",
+];
+
+fn is_secret_key(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    key.ends_with("token") || SECRET_KEYS.contains(&key.as_str())
+}
+
+/// Takes `url` apart (see the module documentation).
+pub fn split(url: &str) -> SplitUrl {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        // A path or scp-like `user@host:path`: a user name, never a secret.
+        return SplitUrl {
+            bare: url.to_owned(),
+            fetch: url.to_owned(),
+            credentials: None,
+            had_secret: false,
+            secrets: Vec::new(),
+        };
+    };
+    let ssh = matches!(
+        scheme.to_ascii_lowercase().as_str(),
+        "ssh" | "git+ssh" | "ssh+git"
+    );
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at_checked(end).unwrap_or((rest, ""));
+    let mut had_secret = false;
+    let mut credentials = None;
+    let mut secrets = Vec::new();
+    let (kept_user, host) = match authority.rsplit_once('@') {
+        None => (None, authority),
+        Some((userinfo, host)) => {
+            let (user, password) = match userinfo.split_once(':') {
+                Some((user, password)) => (user, Some(password)),
+                None => (userinfo, None),
+            };
+            if let Some(password) = password {
+                secrets.push(password.to_owned());
+                had_secret = true;
+            }
+            if ssh {
+                (Some(user), host)
+            } else {
+                // A user name alone over http(s) is how tokens are often
+                // passed (`https://TOKEN@host`): treat it as one.
+                if password.is_none_or(str::is_empty) {
+                    secrets.push(user.to_owned());
+                }
+                had_secret = true;
+                credentials = Some((user.to_owned(), password.unwrap_or("").to_owned()));
+                (None, host)
+            }
+        }
+    };
+    let (before_fragment, fragment) = match tail.split_once('#') {
+        Some((before, fragment)) => (before, Some(fragment)),
+        None => (tail, None),
+    };
+    let (path, query) = match before_fragment.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (before_fragment, None),
+    };
+    let mut kept = Vec::new();
+    for pair in query.into_iter().flat_map(|q| q.split('&')) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        if is_secret_key(key) {
+            secrets.push(value.to_owned());
+            had_secret = true;
+        } else {
+            kept.push(pair);
+        }
+    }
+    let assemble = |user: Option<&str>, query: Option<String>| {
+        let mut out = format!("{scheme}://");
+        if let Some(user) = user {
+            out.push_str(user);
+            out.push('@');
+        }
+        out.push_str(host);
+        out.push_str(path);
+        if let Some(query) = query {
+            out.push('?');
+            out.push_str(&query);
+        }
+        if let Some(fragment) = fragment {
+            out.push('#');
+            out.push_str(fragment);
+        }
+        out
+    };
+    let bare_query = (!kept.is_empty()).then(|| kept.join("&"));
+    SplitUrl {
+        bare: assemble(kept_user, bare_query),
+        fetch: assemble(kept_user, query.map(str::to_owned)),
+        credentials,
+        had_secret,
+        secrets,
+    }
+}
+
+/// The URL as it may be stored and printed.
+pub fn bare(url: &str) -> String {
+    split(url).bare
+}
+
+impl std::fmt::Debug for SplitUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SplitUrl")
+            .field("bare", &self.bare)
+            .field("had_secret", &self.had_secret)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,346 @@
+//! Private plugin repositories over smart HTTP with Basic authentication
+//! (a real `git http-backend` on 127.0.0.1), and over ssh through
+//! `GIT_SSH_COMMAND`: every way credentials reach the fetch, and that no
+//! secret is ever stored or printed.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use e2e::http::GitServer;
+use e2e::*;
+
+#[test]
+fn the_test_server_refuses_without_credentials_and_serves_with_them() {
+    let repo = GitRepo::with_plugin("private-server-check", "secret-plugin", "hidden");
+    let root = repo.dir.parent().expect("repos dir").to_owned();
+    let server = GitServer::start(&root, Some(("alice", "pa55-word")));
+    let clone = hosts_dir().join("private-server-check-clone");
+    let _ = std::fs::remove_dir_all(&clone);
+    let url = server.url("private-server-check");
+    let mut anonymous = std::process::Command::new("git");
+    hermetic_git(&mut anonymous)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .args(["clone", "--quiet", &url])
+        .arg(&clone);
+    let output = expect_failure(&mut anonymous);
+    assert!(
+        stderr(&output).contains("could not read Username"),
+        "{}",
+        stderr(&output)
+    );
+    let with = url.replace("http://", "http://alice:pa55-word@");
+    let mut clone_cmd = std::process::Command::new("git");
+    hermetic_git(&mut clone_cmd)
+        .args(["clone", "--quiet", &with])
+        .arg(&clone);
+    expect_success(&mut clone_cmd);
+    assert!(clone.join("Cargo.toml").is_file());
+    let users: Vec<_> = server
+        .requests()
+        .into_iter()
+        .map(|r| (r.user, r.status))
+        .collect();
+    assert!(users.contains(&(None, 401)), "{users:?}");
+    assert!(
+        users.contains(&(Some("alice".to_owned()), 200)),
+        "{users:?}"
+    );
+}
+
+/// The password the tests' server wants; unique, so finding it anywhere
+/// is finding a leak.
+const PASSWORD: &str = "pw-Zq9-unlikely-anywhere";
+/// A wrong one, which must not show either.
+const WRONG: &str = "wrong-Kx7-unlikely-anywhere";
+
+/// A private repository served with Basic authentication (user `alice`),
+/// a host declaring it as plugin `secret-plugin` at `url_of(server url)`,
+/// and a HOME of the test's own (with `.gitconfig` lines `gitconfig`).
+struct Private {
+    _repo: GitRepo,
+    server: GitServer,
+    host: Host,
+    home: PathBuf,
+}
+
+impl Private {
+    fn new(name: &str, url_of: impl Fn(&str) -> String, gitconfig: &str) -> Private {
+        let repo = GitRepo::with_plugin(&format!("{name}-repo"), "secret-plugin", "hidden");
+        let root = repo.dir.parent().expect("repos dir").to_owned();
+        let server = GitServer::start(&root, Some(("alice", PASSWORD)));
+        let host = Host::new(name);
+        let url = url_of(&server.url(&format!("{name}-repo")));
+        host.write(
+            "plugins.toml",
+            &format!("[plugins.secret-plugin]\ngit = \"{url}\"\nbranch = \"main\"\n"),
+        );
+        let home = hosts_dir().join(format!("{name}.home"));
+        let _ = std::fs::remove_dir_all(&home);
+        std::fs::create_dir_all(home.join(".config")).expect("create HOME");
+        std::fs::write(home.join(".gitconfig"), gitconfig).expect("write .gitconfig");
+        Private {
+            _repo: repo,
+            server,
+            host,
+            home,
+        }
+    }
+
+    /// `xtask <args>` as the user whose HOME this is: their git
+    /// configuration is read (git's own `$HOME/.gitconfig`), and git never
+    /// prompts on a terminal.
+    fn xtask(&self, args: &[&str]) -> Command {
+        let mut command = self.host.xtask(args);
+        command
+            .env_remove("GIT_CONFIG_GLOBAL")
+            .env("HOME", &self.home)
+            .env("XDG_CONFIG_HOME", self.home.join(".config"))
+            .env("GIT_TERMINAL_PROMPT", "0");
+        command
+    }
+
+    /// Writes an executable script into HOME; returns its path.
+    fn script(&self, name: &str, body: &str) -> PathBuf {
+        let path = self.home.join(name);
+        std::fs::write(&path, format!("#!/bin/sh\n{body}")).expect("write script");
+        let mut permissions = std::fs::metadata(&path).expect("script").permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+        std::fs::set_permissions(&path, permissions).expect("chmod script");
+        path
+    }
+
+    /// The user names the server saw, in order, with its answers.
+    fn attempts(&self) -> Vec<(Option<String>, u16)> {
+        self.server
+            .requests()
+            .into_iter()
+            .map(|r| (r.user, r.status))
+            .collect()
+    }
+}
+
+/// A credential helper that logs each action to `helper.log` in its
+/// directory and answers `get` with alice and `password`.
+fn helper_body(password: &str) -> String {
+    format!(
+        "echo \"$1\" >> \"$(dirname \"$0\")/helper.log\"\ncat > /dev/null\n\
+         if [ \"$1\" = get ]; then echo username=alice; echo password={password}; fi\n"
+    )
+}
+
+/// Fails if any of `secrets` appears in a file name or file under `dir`
+/// (symlinks are not followed).
+fn assert_nowhere(secrets: &[&str], dir: &Path) {
+    let meta = std::fs::symlink_metadata(dir).expect("exists");
+    let name = dir.to_string_lossy();
+    for secret in secrets {
+        assert!(!name.contains(secret), "`{secret}` in the path {name}");
+    }
+    if meta.is_dir() {
+        for entry in std::fs::read_dir(dir).expect("read_dir") {
+            assert_nowhere(secrets, &entry.expect("entry").path());
+        }
+    } else if meta.is_file() {
+        let bytes = std::fs::read(dir).expect("read");
+        for secret in secrets {
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "`{secret}` in {name}"
+            );
+        }
+    }
+}
+
+fn assert_not_in(secrets: &[&str], output: &std::process::Output) {
+    let text = format!("{}{}", stdout(output), stderr(output));
+    for secret in secrets {
+        assert!(!text.contains(secret), "`{secret}` printed:\n{text}");
+    }
+}
+
+#[test]
+fn credentials_in_the_url_fetch_and_are_stored_and_printed_nowhere() {
+    let _alone = exclusive_builds();
+    let private = Private::new(
+        "private_url_credentials",
+        |url| url.replace("http://", &format!("http://alice:{PASSWORD}@")),
+        "",
+    );
+    let host = &private.host;
+    let bare = private.server.url("private_url_credentials-repo");
+    let sync = expect_success(&mut private.xtask(&["sync"]));
+    let warning = stderr(&sync);
+    assert!(
+        warning.contains(&format!(
+            "warning: plugin `secret-plugin`: the credentials in its URL in plugins.toml were \
+             used but not stored; plugins.lock and the binary record `{bare}`"
+        )),
+        "{warning}"
+    );
+    assert!(
+        host.read("plugins.lock")
+            .contains(&format!("source = \"git+{bare}?branch=main#"))
+    );
+    // The server asked, and the URL's credentials answered.
+    assert_eq!(
+        private.attempts().first(),
+        Some(&(None, 401)),
+        "{:?}",
+        private.attempts()
+    );
+    assert!(
+        private
+            .attempts()
+            .contains(&(Some("alice".to_owned()), 200))
+    );
+
+    let output = host.build_and_run(false);
+    assert!(output.contains("filter hidden"), "{output}");
+    assert!(
+        output.contains(&bare),
+        "provenance names the bare URL:\n{output}"
+    );
+    let outputs = [
+        sync,
+        expect_success(&mut private.xtask(&["sync"])),
+        expect_success(&mut private.xtask(&["list", "--json"])),
+        expect_success(&mut private.xtask(&["verify"])),
+        expect_success(&mut private.xtask(&["sync", "--message-format", "json"])),
+    ];
+    let secrets = [PASSWORD, "alice:"];
+    for output in &outputs {
+        assert_not_in(&secrets, output);
+    }
+    // The host's files (plugins.toml holds the secret: the user wrote it
+    // there), the generated crate, the copies, the cache, the binary.
+    std::fs::remove_file(host.path("plugins.toml")).expect("remove plugins.toml");
+    for dir in [host.root.clone(), host.cache_dir()] {
+        assert_nowhere(&secrets, &dir);
+    }
+    let binary = shared_target_dir().join("debug").join(&host.app);
+    assert_nowhere(&secrets, &binary);
+}
+
+#[test]
+fn a_credential_helper_in_the_users_git_config_answers_and_is_told_it_worked() {
+    let private = Private::new("private_helper", str::to_owned, "");
+    let helper = private.script("helper.sh", &helper_body(PASSWORD));
+    std::fs::write(
+        private.home.join(".gitconfig"),
+        format!("[credential]\n\thelper = {}\n", helper.display()),
+    )
+    .expect("write .gitconfig");
+    let sync = expect_success(&mut private.xtask(&["sync"]));
+    assert!(!stderr(&sync).contains("warning"), "{}", stderr(&sync));
+    assert_not_in(&[PASSWORD], &sync);
+    let log = std::fs::read_to_string(private.home.join("helper.log")).expect("helper ran");
+    assert_eq!(log.lines().collect::<Vec<_>>(), ["get", "store"]);
+    assert!(private.host.read("plugins.lock").contains("secret-plugin"));
+}
+
+#[test]
+fn an_askpass_program_answers_when_no_helper_does() {
+    let private = Private::new("private_askpass", str::to_owned, "");
+    let askpass = private.script(
+        "askpass.sh",
+        &format!(
+            "echo \"$1\" >> \"$(dirname \"$0\")/askpass.log\"\n\
+             case \"$1\" in Username*) echo alice;; Password*) echo {PASSWORD};; esac\n"
+        ),
+    );
+    let sync = expect_success(private.xtask(&["sync"]).env("GIT_ASKPASS", &askpass));
+    assert_not_in(&[PASSWORD], &sync);
+    let log = std::fs::read_to_string(private.home.join("askpass.log")).expect("askpass ran");
+    assert!(log.starts_with("Username for 'http://127.0.0.1:"), "{log}");
+    assert!(
+        log.contains("Password for 'http://alice@127.0.0.1:"),
+        "{log}"
+    );
+    assert!(private.host.read("plugins.lock").contains("secret-plugin"));
+}
+
+#[test]
+fn refused_credentials_name_the_host_and_what_was_tried_and_show_no_password() {
+    let private = Private::new(
+        "private_refused",
+        |url| url.replace("http://", &format!("http://alice:{WRONG}@")),
+        "",
+    );
+    let helper = private.script("helper.sh", &helper_body(&format!("{WRONG}2")));
+    std::fs::write(
+        private.home.join(".gitconfig"),
+        format!("[credential]\n\thelper = {}\n", helper.display()),
+    )
+    .expect("write .gitconfig");
+    let before = private.host.snapshot();
+    let failed = expect_failure(&mut private.xtask(&["sync"]));
+    let bare = private.server.url("private_refused-repo");
+    let text = stderr(&failed);
+    assert!(
+        text.contains(&format!(
+            "error: plugin `secret-plugin` in plugins.toml ({bare}, branch `main`)\n\n\
+             Caused by:\n  authentication failed for {bare} (the server asked for credentials); \
+             tried the credentials in the URL in plugins.toml (refused); git's credential \
+             helpers and askpass (`git credential fill`): user `alice` (refused); `git \
+             credential fill` again, after rejecting its first answer: user `alice` (refused)."
+        )),
+        "{text}"
+    );
+    assert_not_in(&[WRONG, PASSWORD], &failed);
+    assert_unchanged(&before, &private.host.snapshot());
+    // Each refused answer was rejected, so a helper can forget it.
+    let log = std::fs::read_to_string(private.home.join("helper.log")).expect("helper ran");
+    assert_eq!(
+        log.lines().collect::<Vec<_>>(),
+        ["get", "erase", "get", "erase"]
+    );
+}
+
+#[test]
+fn each_kind_of_failure_to_reach_a_repository_says_which() {
+    let private = Private::new("private_failures", str::to_owned, "");
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let server = &private.server;
+    for (url, expected) in [
+        (
+            server.url("private_failures-repo"),
+            "authentication failed for http://127.0.0.1:".to_owned(),
+        ),
+        (
+            server
+                .url("no-such-repo")
+                .replace("http://", &format!("http://alice:{PASSWORD}@")),
+            format!(
+                "repository not found: {} (the server answered 404)",
+                server.url("no-such-repo")
+            ),
+        ),
+        (
+            format!("http://127.0.0.1:{closed}/gone"),
+            format!("cannot reach 127.0.0.1:{closed} (http://127.0.0.1:{closed}/gone)"),
+        ),
+        (
+            server
+                .url("private_failures-repo")
+                .replace("http://", "https://"),
+            format!("TLS failure talking to 127.0.0.1:{}", server.port),
+        ),
+    ] {
+        private.host.write(
+            "plugins.toml",
+            &format!("[plugins.secret-plugin]\ngit = \"{url}\"\nbranch = \"main\"\n"),
+        );
+        let failed = expect_failure(&mut private.xtask(&["sync"]));
+        assert!(
+            stderr(&failed).contains(&expected),
+            "{url}:\n{}",
+            stderr(&failed)
+        );
+        assert!(stderr(&failed).contains("plugin `secret-plugin` in plugins.toml"));
+        assert_not_in(&[PASSWORD], &failed);
+        assert!(!private.host.path("plugins.lock").exists());
+    }
+}
