@@ -269,6 +269,10 @@ struct SyncArgs {
     /// directory]
     #[arg(long, value_name = "DIR")]
     cache_dir: Option<PathBuf>,
+    /// Fetch with the `git` command line instead of the built-in client
+    /// (also $PLUGIN_GIT_FETCH_WITH_CLI=true)
+    #[arg(long)]
+    git_fetch_with_cli: bool,
     /// Number of plugins to resolve at once [default: twice the cores, at
     /// most 8]
     #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
@@ -294,6 +298,7 @@ impl SyncArgs {
             quiet: self.quiet || self.message_format == MessageFormat::Json,
             cache: cache::Cache::locate(self.cache_dir.as_deref())?,
             jobs: self.jobs.map(usize::from),
+            git_fetch_with_cli: self.git_fetch_with_cli || crate::git_cli::from_env()?,
         })
     }
 

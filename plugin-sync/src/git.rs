@@ -23,8 +23,8 @@ use crate::{checksum, credential, tree};
 /// A commit id, as 40 lowercase hex digits.
 pub type Commit = String;
 
-/// Opens the bare database at `db`, creating it if needed.
-fn open_or_init(db: &Path) -> anyhow::Result<gix::Repository> {
+/// Creates the bare database at `db` unless it exists.
+pub fn init_db(db: &Path) -> anyhow::Result<()> {
     if !db.join("HEAD").exists() {
         // Create beside, then rename: a half-created database is never seen.
         let temp = db.with_extension(format!("init-{}", std::process::id()));
@@ -37,12 +37,46 @@ fn open_or_init(db: &Path) -> anyhow::Result<gix::Repository> {
             }
         }
     }
-    gix::open_opts(db, gix::open::Options::isolated())
-        .with_context(|| format!("failed to open the cached repository {}", db.display()))
+    Ok(())
+}
+
+/// Opens the bare database at `db`, creating it if needed.
+fn open_or_init(db: &Path) -> anyhow::Result<gix::Repository> {
+    init_db(db)?;
+    gix::open_opts(
+        db,
+        gix::open::Options::isolated().config_overrides(ssh_settings()),
+    )
+    .with_context(|| format!("failed to open the cached repository {}", db.display()))
+}
+
+/// The user's ssh program, from the environment variables git reads
+/// (`GIT_SSH_COMMAND`, run by a shell; else `GIT_SSH`, run without one;
+/// `GIT_SSH_VARIANT`), as settings of the isolated repository: the rest of
+/// the user's git configuration stays out. ssh itself reads
+/// `~/.ssh/config`, the agent and the keys.
+fn ssh_settings() -> Vec<String> {
+    let var = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .filter(|v| !v.is_empty() && !v.contains('\n'))
+    };
+    let mut settings = Vec::new();
+    if let Some(command) = var("GIT_SSH_COMMAND") {
+        settings.push(format!("core.sshCommand={command}"));
+    } else if let Some(program) = var("GIT_SSH") {
+        settings.push(format!(
+            "gitoxide.ssh.commandWithoutShellFallback={program}"
+        ));
+    }
+    if let Some(variant) = var("GIT_SSH_VARIANT") {
+        settings.push(format!("ssh.variant={variant}"));
+    }
+    settings
 }
 
 /// The refspec that fetches `reference`.
-fn refspec(reference: &GitReference) -> String {
+pub fn refspec(reference: &GitReference) -> String {
     match reference {
         GitReference::DefaultBranch => "+HEAD:refs/remotes/origin/HEAD".to_owned(),
         GitReference::Branch(b) => format!("+refs/heads/{b}:refs/remotes/origin/{b}"),
@@ -366,6 +400,16 @@ fn chain(error: &gix::Error) -> anyhow::Error {
         out = out.context(message);
     }
     out
+}
+
+/// The host (and port) of a URL, for messages.
+pub fn host_of(bare: &str) -> &str {
+    let authority = bare.split_once("://").map_or(bare, |(_, rest)| {
+        rest.split(['/', '?', '#']).next().unwrap_or(rest)
+    });
+    authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host)
 }
 
 /// A failure to reach the repository, with a first line that says which

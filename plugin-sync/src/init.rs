@@ -470,6 +470,7 @@ pub fn init(options: &Options) -> anyhow::Result<Report> {
             quiet: true,
             cache: options.cache.clone(),
             jobs: None,
+            git_fetch_with_cli: crate::git_cli::from_env()?,
         };
         let report = sync::sync(&config, &sync::Mode::Sync)?;
         changed.extend(report.changed);

@@ -29,6 +29,7 @@ mod dist;
 mod edit;
 mod files;
 mod git;
+mod git_cli;
 mod graph;
 mod host;
 mod init;

@@ -42,7 +42,10 @@ fn refused(case: &str, host: &Host, args: &[&str], expected: &str) {
         output.status
     );
     assert!(!message.contains("panicked"), "{case}: {message}");
-    assert!(!message.contains("lock-pw-secret"), "{case}: a secret printed: {message}");
+    assert!(
+        !message.contains("lock-pw-secret"),
+        "{case}: a secret printed: {message}"
+    );
     assert_unchanged(&before, &host.snapshot());
     assert_eq!(files_under(&victim()), Vec::<PathBuf>::new(), "{case}");
 }

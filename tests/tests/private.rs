@@ -47,6 +47,48 @@ fn the_test_server_refuses_without_credentials_and_serves_with_them() {
     );
 }
 
+/// How sync fetches: each test runs with gix and with the git command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fetch {
+    Gix,
+    Cli,
+}
+
+impl Fetch {
+    fn suffix(self) -> &'static str {
+        match self {
+            Fetch::Gix => "gix",
+            Fetch::Cli => "cli",
+        }
+    }
+}
+
+/// `mod $name { fn gix(); fn cli() }`: the test `$name(fetch)` with each.
+macro_rules! with_both_fetchers {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn gix() {
+                super::$name(super::Fetch::Gix);
+            }
+            #[test]
+            fn cli() {
+                super::$name(super::Fetch::Cli);
+            }
+        }
+    )*};
+}
+
+with_both_fetchers!(
+    credentials_in_the_url_fetch_and_are_stored_and_printed_nowhere,
+    a_credential_helper_in_the_users_git_config_answers_and_is_told_it_worked,
+    an_askpass_program_answers_when_no_helper_does,
+    refused_credentials_name_the_host_and_what_was_tried_and_show_no_password,
+    each_kind_of_failure_to_reach_a_repository_says_which,
+    ssh_runs_the_program_in_git_ssh_command_or_git_ssh,
+    a_failing_ssh_shows_its_own_words,
+);
+
 /// The password the tests' server wants; unique, so finding it anywhere
 /// is finding a leak.
 const PASSWORD: &str = "pw-Zq9-unlikely-anywhere";
@@ -57,6 +99,7 @@ const WRONG: &str = "wrong-Kx7-unlikely-anywhere";
 /// a host declaring it as plugin `secret-plugin` at `url_of(server url)`,
 /// and a HOME of the test's own (with `.gitconfig` lines `gitconfig`).
 struct Private {
+    fetch: Fetch,
     _repo: GitRepo,
     server: GitServer,
     host: Host,
@@ -64,7 +107,8 @@ struct Private {
 }
 
 impl Private {
-    fn new(name: &str, url_of: impl Fn(&str) -> String, gitconfig: &str) -> Private {
+    fn new(name: &str, fetch: Fetch, url_of: impl Fn(&str) -> String, gitconfig: &str) -> Private {
+        let name = &format!("{name}_{}", fetch.suffix());
         let repo = GitRepo::with_plugin(&format!("{name}-repo"), "secret-plugin", "hidden");
         let root = repo.dir.parent().expect("repos dir").to_owned();
         let server = GitServer::start(&root, Some(("alice", PASSWORD)));
@@ -79,6 +123,7 @@ impl Private {
         std::fs::create_dir_all(home.join(".config")).expect("create HOME");
         std::fs::write(home.join(".gitconfig"), gitconfig).expect("write .gitconfig");
         Private {
+            fetch,
             _repo: repo,
             server,
             host,
@@ -96,7 +141,23 @@ impl Private {
             .env("HOME", &self.home)
             .env("XDG_CONFIG_HOME", self.home.join(".config"))
             .env("GIT_TERMINAL_PROMPT", "0");
+        match self.fetch {
+            Fetch::Gix => command.env_remove("PLUGIN_GIT_FETCH_WITH_CLI"),
+            Fetch::Cli => command.env("PLUGIN_GIT_FETCH_WITH_CLI", "true"),
+        };
         command
+    }
+
+    /// The URL the server serves this test's repository at.
+    fn url(&self) -> String {
+        self.server.url(&format!(
+            "{}-repo",
+            self.host
+                .root
+                .file_name()
+                .and_then(|n| n.to_str())
+                .expect("host name")
+        ))
     }
 
     /// Writes an executable script into HOME; returns its path.
@@ -158,16 +219,16 @@ fn assert_not_in(secrets: &[&str], output: &std::process::Output) {
     }
 }
 
-#[test]
-fn credentials_in_the_url_fetch_and_are_stored_and_printed_nowhere() {
+fn credentials_in_the_url_fetch_and_are_stored_and_printed_nowhere(fetch: Fetch) {
     let _alone = exclusive_builds();
     let private = Private::new(
         "private_url_credentials",
+        fetch,
         |url| url.replace("http://", &format!("http://alice:{PASSWORD}@")),
         "",
     );
     let host = &private.host;
-    let bare = private.server.url("private_url_credentials-repo");
+    let bare = private.url();
     let sync = expect_success(&mut private.xtask(&["sync"]));
     let warning = stderr(&sync);
     assert!(
@@ -221,9 +282,8 @@ fn credentials_in_the_url_fetch_and_are_stored_and_printed_nowhere() {
     assert_nowhere(&secrets, &binary);
 }
 
-#[test]
-fn a_credential_helper_in_the_users_git_config_answers_and_is_told_it_worked() {
-    let private = Private::new("private_helper", str::to_owned, "");
+fn a_credential_helper_in_the_users_git_config_answers_and_is_told_it_worked(fetch: Fetch) {
+    let private = Private::new("private_helper", fetch, str::to_owned, "");
     let helper = private.script("helper.sh", &helper_body(PASSWORD));
     std::fs::write(
         private.home.join(".gitconfig"),
@@ -238,9 +298,8 @@ fn a_credential_helper_in_the_users_git_config_answers_and_is_told_it_worked() {
     assert!(private.host.read("plugins.lock").contains("secret-plugin"));
 }
 
-#[test]
-fn an_askpass_program_answers_when_no_helper_does() {
-    let private = Private::new("private_askpass", str::to_owned, "");
+fn an_askpass_program_answers_when_no_helper_does(fetch: Fetch) {
+    let private = Private::new("private_askpass", fetch, str::to_owned, "");
     let askpass = private.script(
         "askpass.sh",
         &format!(
@@ -259,10 +318,10 @@ fn an_askpass_program_answers_when_no_helper_does() {
     assert!(private.host.read("plugins.lock").contains("secret-plugin"));
 }
 
-#[test]
-fn refused_credentials_name_the_host_and_what_was_tried_and_show_no_password() {
+fn refused_credentials_name_the_host_and_what_was_tried_and_show_no_password(fetch: Fetch) {
     let private = Private::new(
         "private_refused",
+        fetch,
         |url| url.replace("http://", &format!("http://alice:{WRONG}@")),
         "",
     );
@@ -272,33 +331,55 @@ fn refused_credentials_name_the_host_and_what_was_tried_and_show_no_password() {
         format!("[credential]\n\thelper = {}\n", helper.display()),
     )
     .expect("write .gitconfig");
+    let bare = private.url();
     let before = private.host.snapshot();
     let failed = expect_failure(&mut private.xtask(&["sync"]));
-    let bare = private.server.url("private_refused-repo");
     let text = stderr(&failed);
+    let tried = match fetch {
+        Fetch::Gix => format!(
+            "authentication failed for {bare} (the server asked for credentials); tried the \
+             credentials in the URL in plugins.toml (refused); git's credential helpers and \
+             askpass (`git credential fill`): user `alice` (refused); `git credential fill` \
+             again, after rejecting its first answer: user `alice` (refused)."
+        ),
+        Fetch::Cli => format!("authentication failed for {bare} (git fetched with"),
+    };
     assert!(
         text.contains(&format!(
             "error: plugin `secret-plugin` in plugins.toml ({bare}, branch `main`)\n\n\
-             Caused by:\n  authentication failed for {bare} (the server asked for credentials); \
-             tried the credentials in the URL in plugins.toml (refused); git's credential \
-             helpers and askpass (`git credential fill`): user `alice` (refused); `git \
-             credential fill` again, after rejecting its first answer: user `alice` (refused)."
+             Caused by:\n  {tried}"
         )),
         "{text}"
     );
     assert_not_in(&[WRONG, PASSWORD], &failed);
     assert_unchanged(&before, &private.host.snapshot());
-    // Each refused answer was rejected, so a helper can forget it.
-    let log = std::fs::read_to_string(private.home.join("helper.log")).expect("helper ran");
-    assert_eq!(
-        log.lines().collect::<Vec<_>>(),
-        ["get", "erase", "get", "erase"]
+    let log = || std::fs::read_to_string(private.home.join("helper.log")).unwrap_or_default();
+    let expected: &[&str] = match fetch {
+        Fetch::Gix => &["get", "erase", "get", "erase"],
+        // git takes a URL's credentials as the only ones.
+        Fetch::Cli => &[],
+    };
+    assert_eq!(log().lines().collect::<Vec<_>>(), expected);
+
+    // Without credentials in the URL, each refused answer of the helper is
+    // rejected, so it can forget it.
+    let _ = std::fs::remove_file(private.home.join("helper.log"));
+    private.host.write(
+        "plugins.toml",
+        &format!("[plugins.secret-plugin]\ngit = \"{bare}\"\nbranch = \"main\"\n"),
     );
+    let failed = expect_failure(&mut private.xtask(&["sync"]));
+    assert!(stderr(&failed).contains(&format!("authentication failed for {bare}")));
+    assert_not_in(&[WRONG, PASSWORD], &failed);
+    let expected: &[&str] = match fetch {
+        Fetch::Gix => &["get", "erase", "get", "erase"],
+        Fetch::Cli => &["get", "erase"],
+    };
+    assert_eq!(log().lines().collect::<Vec<_>>(), expected);
 }
 
-#[test]
-fn each_kind_of_failure_to_reach_a_repository_says_which() {
-    let private = Private::new("private_failures", str::to_owned, "");
+fn each_kind_of_failure_to_reach_a_repository_says_which(fetch: Fetch) {
+    let private = Private::new("private_failures", fetch, str::to_owned, "");
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
@@ -306,17 +387,14 @@ fn each_kind_of_failure_to_reach_a_repository_says_which() {
     let server = &private.server;
     for (url, expected) in [
         (
-            server.url("private_failures-repo"),
+            private.url(),
             "authentication failed for http://127.0.0.1:".to_owned(),
         ),
         (
             server
                 .url("no-such-repo")
                 .replace("http://", &format!("http://alice:{PASSWORD}@")),
-            format!(
-                "repository not found: {} (the server answered 404)",
-                server.url("no-such-repo")
-            ),
+            format!("repository not found: {}", server.url("no-such-repo")),
         ),
         (
             format!("http://127.0.0.1:{closed}/gone"),
@@ -343,4 +421,120 @@ fn each_kind_of_failure_to_reach_a_repository_says_which() {
         assert_not_in(&[PASSWORD], &failed);
         assert!(!private.host.path("plugins.lock").exists());
     }
+}
+
+/// An ssh stand-in: logs its arguments, answers OpenSSH's `-G` probe,
+/// skips options and the host, and runs the remote command (`git-upload-pack
+/// '/path'`) here, as `git upload-pack`.
+const SSH_WRAPPER: &str = r#"echo "$@" >> "$(dirname "$0")/ssh.log"
+if [ "$1" = "-G" ]; then exit 0; fi
+while [ $# -gt 0 ]; do case "$1" in -o|-p) shift 2;; -*) shift;; *) break;; esac; done
+shift
+command="$*"
+exec sh -c "git ${command#git-}"
+"#;
+
+fn ssh_runs_the_program_in_git_ssh_command_or_git_ssh(fetch: Fetch) {
+    for var in ["GIT_SSH_COMMAND", "GIT_SSH"] {
+        let name = format!("private_{}", var.to_ascii_lowercase());
+        let private = Private::new(&name, fetch, str::to_owned, "");
+        let repo = GitRepo::with_plugin(
+            &format!("{name}-{}-ssh", fetch.suffix()),
+            "secret-plugin",
+            "hidden",
+        );
+        let wrapper = private.script("ssh-wrapper.sh", SSH_WRAPPER);
+        let url = format!("ssh://git@plugins.example{}", repo.dir.display());
+        private.host.write(
+            "plugins.toml",
+            &format!("[plugins.secret-plugin]\ngit = \"{url}\"\nbranch = \"main\"\n"),
+        );
+        expect_success(private.xtask(&["sync"]).env(var, &wrapper));
+        let log = std::fs::read_to_string(private.home.join("ssh.log")).expect("ssh ran");
+        assert!(
+            log.contains(&format!(
+                "git@plugins.example git-upload-pack '{}'",
+                repo.dir.display()
+            )),
+            "{var}: {log}"
+        );
+        assert!(
+            private.host.read("plugins.lock").contains(&format!(
+                "source = \"git+{url}?branch=main#{}\"",
+                repo.head()
+            )),
+            "{var}"
+        );
+    }
+}
+
+fn a_failing_ssh_shows_its_own_words(fetch: Fetch) {
+    let private = Private::new("private_ssh_fails", fetch, str::to_owned, "");
+    let ssh = private.script(
+        "ssh-refused.sh",
+        "echo 'ssh: connect to host plugins.example port 22: Connection refused' >&2\nexit 255\n",
+    );
+    private.host.write(
+        "plugins.toml",
+        "[plugins.secret-plugin]\ngit = \"ssh://git@plugins.example/srv/r.git\"\nbranch = \"main\"\n",
+    );
+    let failed = expect_failure(private.xtask(&["sync"]).env("GIT_SSH_COMMAND", &ssh));
+    let text = stderr(&failed);
+    assert!(
+        text.contains("ssh: connect to host plugins.example port 22: Connection refused"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "error: plugin `secret-plugin` in plugins.toml (ssh://git@plugins.example/srv/r.git, \
+             branch `main`)"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_command_line_fetch_pins_what_gix_pins() {
+    // An annotated tag and the default branch over file://, a rev that is
+    // not the newest commit and a branch over smart HTTP.
+    let repos: Vec<GitRepo> = ["tagged", "revved", "branched", "default"]
+        .iter()
+        .map(|name| {
+            let repo = GitRepo::with_plugin(&format!("cli-eq-{name}"), name, name);
+            repo.git(&["tag", "-a", "v1", "-m", "release"]);
+            repo.write("extra.txt", "more\n");
+            repo.commit("second");
+            repo
+        })
+        .collect();
+    let first = repos[1].git(&["rev-parse", "v1^{commit}"]);
+    let server = GitServer::start(repos[0].dir.parent().expect("repos dir"), None);
+    let manifest = format!(
+        "[plugins.tagged]\ngit = \"{}\"\ntag = \"v1\"\n\n\
+         [plugins.revved]\ngit = \"{}\"\nrev = \"{first}\"\n\n\
+         [plugins.branched]\ngit = \"{}\"\nbranch = \"main\"\n\n\
+         [plugins.default]\ngit = \"{}\"\n",
+        repos[0].url(),
+        server.url("cli-eq-revved"),
+        server.url("cli-eq-branched"),
+        repos[3].url(),
+    );
+    let mut locks = Vec::new();
+    for fetch in [Fetch::Gix, Fetch::Cli] {
+        let host = Host::new(&format!("cli_equivalence_{}", fetch.suffix()));
+        host.write("plugins.toml", &manifest);
+        let mut command = host.xtask(&["sync"]);
+        if fetch == Fetch::Cli {
+            command.arg("--git-fetch-with-cli");
+        }
+        expect_success(&mut command);
+        expect_success(&mut host.xtask(&["verify"]));
+        locks.push(host.read("plugins.lock"));
+    }
+    assert_eq!(locks[0], locks[1]);
+    assert!(
+        locks[0].contains(&format!("?rev={first}#{first}")),
+        "{}",
+        locks[0]
+    );
 }

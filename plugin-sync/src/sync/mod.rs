@@ -43,6 +43,8 @@ pub struct Config {
     pub offline: bool,
     /// Print no progress.
     pub quiet: bool,
+    /// Fetch with the `git` command line instead of gix.
+    pub git_fetch_with_cli: bool,
     /// How many plugins resolve at once; `None` for the default (twice the
     /// cores, at most 8).
     pub jobs: Option<usize>,

@@ -208,6 +208,7 @@ mod tests {
             offline: false,
             quiet: true,
             jobs: None,
+            git_fetch_with_cli: false,
         }
     }
 

@@ -16,7 +16,7 @@ use super::{Config, Input, Mode, Update};
 use crate::cache::Checkout;
 use crate::cache::{CachedRepo, RepoUrl};
 use crate::lockfile::{Commit, GitPin, LockSource, LockedPlugin, Lockfile, RelativePath, host_dir};
-use crate::{api, checksum, crash, git, host, scan, secret};
+use crate::{api, checksum, crash, git, git_cli, host, scan, secret};
 
 /// By default at most this many declarations resolve at once: fetching is
 /// I/O bound, and every worker may hold a pack in memory (BENCHMARKS.md has
@@ -441,7 +441,11 @@ fn fetch(
         bare: &repo.bare_url,
         credentials: repo.credentials.as_ref(),
     };
-    let commit = git::fetch(&repo.db, remote, reference)?;
+    let commit = if config.git_fetch_with_cli {
+        git_cli::fetch(&repo.db, remote, reference)?
+    } else {
+        git::fetch(&repo.db, remote, reference)?
+    };
     crash::point("fetched");
     Ok(commit)
 }

@@ -1,0 +1,211 @@
+//! Fetching with the `git` command line instead of gix
+//! (`--git-fetch-with-cli`, or `PLUGIN_GIT_FETCH_WITH_CLI=true`), like
+//! cargo's `net.git-fetch-with-cli`: for setups gix cannot handle (a
+//! credential or proxy arrangement, an ssh setting only git knows).
+//!
+//! Only the fetch changes: git fetches into the same bare database, and the
+//! commit it names is read, checked out, validated and checksummed by
+//! [`crate::git`] exactly as after a gix fetch. git runs with the user's
+//! whole configuration, as `git fetch` would; what it fetches is still
+//! pinned by commit and checksum.
+//!
+//! Credentials in the URL are handed to git through the environment (a
+//! one-line credential helper reads them), never on its command line, where
+//! other users could read them. As with a URL that carries a password in
+//! git itself, they are then the only credentials git tries.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use anyhow::{Context as _, anyhow, bail};
+use build_support::manifest::GitReference;
+
+use crate::git::{self, Commit, Remote};
+use crate::secret;
+
+/// Environment variable that turns the command-line fetch on (`true`/`1`).
+pub const ENV: &str = "PLUGIN_GIT_FETCH_WITH_CLI";
+
+/// Whether the environment asks for the command-line fetch.
+pub fn from_env() -> anyhow::Result<bool> {
+    match std::env::var(ENV) {
+        Err(std::env::VarError::NotPresent) => Ok(false),
+        Ok(v) if v.is_empty() || v == "0" || v.eq_ignore_ascii_case("false") => Ok(false),
+        Ok(v) if v == "1" || v.eq_ignore_ascii_case("true") => Ok(true),
+        _ => bail!("{ENV} must be `true` or `false`"),
+    }
+}
+
+const USER_VAR: &str = "PLUGIN_SYNC_GIT_USERNAME";
+const PASSWORD_VAR: &str = "PLUGIN_SYNC_GIT_PASSWORD";
+
+/// Fetches `reference` from `remote` into the bare database `db` with
+/// `git fetch`, shallow first, and returns the commit it names.
+pub fn fetch(db: &Path, remote: Remote<'_>, reference: &GitReference) -> anyhow::Result<Commit> {
+    if !crate::host::program_on_path("git") {
+        bail!("--git-fetch-with-cli needs `git` on PATH");
+    }
+    git::init_db(db)?;
+    let spec = git::refspec(reference);
+    if let Err(shallow) = run_fetch(db, remote, &spec, true) {
+        // Only a failure git did not explain is worth fetching deeper.
+        let (false, shallow) = shallow else {
+            return Err(shallow.1);
+        };
+        run_fetch(db, remote, &spec, false).map_err(|(_, deep)| {
+            let error = deep.context(format!("a shallow fetch failed first: {shallow:#}"));
+            match reference {
+                GitReference::Rev(rev) => error.context(format!(
+                    "the remote has no commit {rev} (or does not serve commits by id); check the \
+                     rev, or declare a tag or branch that contains it"
+                )),
+                _ => error,
+            }
+        })?;
+    }
+    let name = match reference {
+        GitReference::DefaultBranch => "refs/remotes/origin/HEAD".to_owned(),
+        GitReference::Branch(b) => format!("refs/remotes/origin/{b}"),
+        GitReference::Tag(t) => format!("refs/tags/{t}"),
+        GitReference::Rev(r) => r.clone(),
+    };
+    let output = git(db)
+        .args(["rev-parse", "--verify", "--quiet", "--end-of-options"])
+        .arg(format!("{name}^{{commit}}"))
+        .output()
+        .context("failed to run `git rev-parse`")?;
+    let commit = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    if !output.status.success() || commit.len() != 40 {
+        bail!("after `git fetch`, {reference} names no commit in the cache");
+    }
+    Ok(commit)
+}
+
+/// `git` working on the bare database `db`, whatever the environment says
+/// about repositories.
+fn git(db: &Path) -> Command {
+    let mut command = Command::new("git");
+    for var in [
+        "GIT_DIR",
+        "GIT_WORK_TREE",
+        "GIT_INDEX_FILE",
+        "GIT_OBJECT_DIRECTORY",
+        "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+        "GIT_NAMESPACE",
+        "GIT_CEILING_DIRECTORIES",
+    ] {
+        command.env_remove(var);
+    }
+    command.arg("--git-dir").arg(db).stdin(Stdio::null());
+    command
+}
+
+/// Runs `git fetch`; a failure says whether git's words explained it (then
+/// it has the headline of its kind).
+fn run_fetch(
+    db: &Path,
+    remote: Remote<'_>,
+    spec: &str,
+    shallow: bool,
+) -> Result<(), (bool, anyhow::Error)> {
+    let mut command = git(db);
+    // No reflog, no FETCH_HEAD: nothing in the cache records the URL.
+    command.args(["-c", "core.logAllRefUpdates=false"]);
+    if let Some(credentials) = remote.credentials {
+        command
+            .args([
+                "-c",
+                "credential.helper=",
+                "-c",
+                &format!(
+                    "credential.helper=!f() {{ test \"$1\" = get && printf 'username=%s\\npassword=%s\\n' \"${USER_VAR}\" \"${PASSWORD_VAR}\"; }}; f"
+                ),
+            ])
+            .env(USER_VAR, &credentials.username)
+            .env(PASSWORD_VAR, &credentials.password);
+    }
+    command.args(["fetch", "--quiet", "--no-tags", "--no-write-fetch-head"]);
+    if shallow {
+        command.arg("--depth=1");
+    } else if db.join("shallow").exists() {
+        command.arg("--unshallow");
+    }
+    let output = command
+        .arg("--end-of-options")
+        .arg(remote.url)
+        .arg(spec)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(|e| (false, anyhow!("failed to run `git fetch`: {e}")))?;
+    if output.status.success() {
+        return Ok(());
+    }
+    let words = String::from_utf8_lossy(&output.stderr);
+    let words = secret::redact(words.trim()).into_owned();
+    let error = anyhow!("`git fetch` failed ({}): {words}", output.status);
+    Err(match headline(remote.bare, &words) {
+        Some(headline) => (true, error.context(headline)),
+        None => (
+            false,
+            error.context(format!("failed to fetch {} with git", remote.bare)),
+        ),
+    })
+}
+
+/// What kind of failure git's words describe, and what to do.
+fn headline(bare: &str, words: &str) -> Option<String> {
+    let text = words.to_ascii_lowercase();
+    if [
+        "authentication failed",
+        "could not read username",
+        "could not read password",
+        "terminal prompts disabled",
+        "permission denied (publickey",
+    ]
+    .iter()
+    .any(|w| text.contains(w))
+    {
+        Some(format!(
+            "authentication failed for {bare} (git fetched with its own credential helpers, \
+             askpass or ssh keys, or the URL's credentials alone when it has some); configure a \
+             git credential helper for this host, set GIT_ASKPASS, or check the user name, \
+             password or key"
+        ))
+    } else if ["not found", "does not appear to be a git repository", "404"]
+        .iter()
+        .any(|w| text.contains(w))
+    {
+        Some(format!(
+            "repository not found: {bare}; check the URL, and that your credentials give access \
+             to it"
+        ))
+    } else if [
+        "could not resolve host",
+        "connection refused",
+        "failed to connect",
+        "couldn't connect",
+        "timed out",
+        "no route to host",
+        "network is unreachable",
+    ]
+    .iter()
+    .any(|w| text.contains(w))
+    {
+        Some(format!(
+            "cannot reach {} ({bare}); check the URL, the network and any proxy",
+            git::host_of(bare)
+        ))
+    } else if ["ssl", "tls", "certificate"]
+        .iter()
+        .any(|w| text.contains(w))
+    {
+        Some(format!(
+            "TLS failure talking to {} ({bare}); check that the server speaks https and that its \
+             certificate is valid and trusted",
+            git::host_of(bare)
+        ))
+    } else {
+        None
+    }
+}
