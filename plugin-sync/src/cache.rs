@@ -110,7 +110,7 @@ impl RepoUrl {
             let path = path.to_string_lossy().into_owned();
             return RepoUrl {
                 canonical: format!("file://{path}"),
-                bare: path.clone(),
+                bare: format!("file://{path}"),
                 fetch: path,
                 credentials: None,
             };

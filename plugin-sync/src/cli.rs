@@ -295,7 +295,9 @@ impl SyncArgs {
             root: host::locate(self.host.manifest_path.as_deref())?,
             locked: self.locked || self.frozen,
             offline: self.offline || self.frozen,
-            quiet: self.quiet || self.message_format == MessageFormat::Json,
+            progress: crate::progress::Progress::new(
+                self.quiet || self.message_format == MessageFormat::Json,
+            ),
             cache: cache::Cache::locate(self.cache_dir.as_deref())?,
             jobs: self.jobs.map(usize::from),
             git_fetch_with_cli: self.git_fetch_with_cli || crate::git_cli::from_env()?,

@@ -17,6 +17,7 @@ use build_support::sha256_hex;
 use gix::remote::Direction;
 use gix::remote::fetch::{Shallow, Tags};
 
+use crate::progress::Fetching;
 use crate::secret::{self, UrlCredentials};
 use crate::{checksum, credential, tree};
 
@@ -100,9 +101,14 @@ pub struct Remote<'a> {
 /// Fetches `reference` from `remote` into the bare database `db` and
 /// returns the commit it names (an annotated tag is peeled). Shallow (depth
 /// 1) first; if receiving the shallow pack fails, the whole history.
-pub fn fetch(db: &Path, remote: Remote<'_>, reference: &GitReference) -> anyhow::Result<Commit> {
+pub fn fetch(
+    db: &Path,
+    remote: Remote<'_>,
+    reference: &GitReference,
+    fetching: &Fetching,
+) -> anyhow::Result<Commit> {
     let repo = open_or_init(db)?;
-    let mut auth = Auth::new(remote);
+    let mut auth = Auth::new(remote, fetching);
     match auth.fetch(&repo, remote, reference, true) {
         Ok(commit) => Ok(commit),
         Err(Failure::Receive(shallow_error)) => {
@@ -157,6 +163,8 @@ enum Source {
 
 /// The credentials offered so far for one fetch, and what became of them.
 struct Auth<'a> {
+    /// Shows the fetch; paused while git may prompt on the terminal.
+    fetching: &'a Fetching,
     url: Option<&'a UrlCredentials>,
     sources: Vec<Source>,
     /// Index in `sources` of the one offered when the server asks.
@@ -168,7 +176,7 @@ struct Auth<'a> {
 }
 
 impl<'a> Auth<'a> {
-    fn new(remote: Remote<'a>) -> Auth<'a> {
+    fn new(remote: Remote<'a>, fetching: &'a Fetching) -> Auth<'a> {
         let mut sources = Vec::new();
         if remote.credentials.is_some() {
             sources.push(Source::Url);
@@ -177,6 +185,7 @@ impl<'a> Auth<'a> {
             sources.extend([Source::Helpers, Source::HelpersAgain]);
         }
         Auth {
+            fetching,
             url: remote.credentials,
             sources,
             current: 0,
@@ -247,7 +256,7 @@ impl<'a> Auth<'a> {
                     "`git credential fill` again, after rejecting its first answer"
                 };
                 let user = self.url.map(|c| c.username.as_str());
-                match credential::fill(url, user) {
+                match self.fetching.suspend(|| credential::fill(url, user)) {
                     Ok(answer) => {
                         self.tried
                             .push(format!("{what}: user `{}` (refused)", answer.username));
@@ -325,6 +334,7 @@ fn fetch_once(
     let connection = target
         .connect(Direction::Fetch)
         .map_err(|e| Failure::Connect(unreachable(bare, &e)))?;
+    let progress = auth.fetching.tracker();
     let asked = std::cell::Cell::new(false);
     let connection = connection.with_credentials(|action| {
         Ok(match action {
@@ -368,7 +378,7 @@ fn fetch_once(
     };
     let outcome = prepare
         .with_shallow(depth)
-        .receive(gix::progress::Discard, &AtomicBool::new(false))
+        .receive(progress, &AtomicBool::new(false))
         .map_err(|e| {
             // gix reports a refspec that matched no remote ref only in words;
             // fetching deeper would not help.

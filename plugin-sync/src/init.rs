@@ -467,7 +467,7 @@ pub fn init(options: &Options) -> anyhow::Result<Report> {
             root: root.clone(),
             locked: false,
             offline: options.offline,
-            quiet: true,
+            progress: crate::progress::Progress::new(true),
             cache: options.cache.clone(),
             jobs: None,
             git_fetch_with_cli: crate::git_cli::from_env()?,

@@ -35,6 +35,7 @@ mod host;
 mod init;
 mod list;
 mod lockfile;
+mod progress;
 #[cfg(test)]
 mod proptests;
 mod scaffold;

@@ -136,6 +136,17 @@ pub fn stderr(output: &Output) -> String {
     String::from_utf8(output.stderr.clone()).expect("stderr is UTF-8")
 }
 
+/// stderr without the line sync prints after each fetch when stderr is not
+/// a terminal (`     Fetched <plugin> (…): N objects, …`): what tests of
+/// errors and warnings compare.
+pub fn messages(output: &Output) -> String {
+    stderr(output)
+        .lines()
+        .filter(|line| !line.starts_with("     Fetched "))
+        .map(|line| format!("{line}\n"))
+        .collect()
+}
+
 /// Builds of throwaway hosts share one target directory, and cargo gives
 /// every workspace's generated `plugin-set` crate the same build-script output
 /// directory there (it hashes workspace members without their path). So a

@@ -36,8 +36,12 @@ fn refused(case: &str, host: &Host, args: &[&str], expected: &str) {
     let before = host.snapshot();
     let output = host.xtask(args).output().expect("xtask runs");
     let message = stderr(&output);
+    // Status lines (`     Fetched …`) may come first; then the error.
+    let error = message
+        .find("error: ")
+        .filter(|&at| message[..at].lines().all(|l| l.starts_with("   ")));
     assert!(
-        !output.status.success() && message.starts_with("error: ") && message.contains(expected),
+        !output.status.success() && error.is_some() && message.contains(expected),
         "{case}: expected an error with `{expected}`, got ({}):\n{message}",
         output.status
     );

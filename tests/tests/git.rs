@@ -1,7 +1,7 @@
 //! Git plugin sources end to end: real repositories made here with git,
 //! served over `file://`, synced with the real xtask (gix), built and run.
 
-use e2e::{GitRepo, Host, PluginCrate, assert_unchanged, expect_failure, expect_success, stderr};
+use e2e::{GitRepo, Host, PluginCrate, assert_unchanged, expect_failure, expect_success, messages};
 
 /// A repository whose root is plugin crate `package` with one filter.
 fn plugin_repo(repo: &str, package: &str, filter: &str) -> GitRepo {
@@ -123,8 +123,12 @@ fn each_reference_kind_is_pinned_built_and_listed() {
     expect_success(&mut host.xtask(&["sync", "--offline"]));
     assert_unchanged(&before, &host.snapshot());
     let build = host.build(false);
-    assert!(build.status.success(), "{}", stderr(&build));
-    assert!(!stderr(&build).contains("Compiling"), "{}", stderr(&build));
+    assert!(build.status.success(), "{}", messages(&build));
+    assert!(
+        !messages(&build).contains("Compiling"),
+        "{}",
+        messages(&build)
+    );
 }
 
 #[test]
@@ -178,7 +182,7 @@ fn monorepo_crates_are_found_by_name_or_subdir_and_ambiguity_is_an_error() {
     let before_bad = host.snapshot();
     let output = expect_failure(&mut host.xtask(&["sync"]));
     assert_eq!(
-        stderr(&output),
+        messages(&output),
         format!(
             "error: plugin `dupe` in plugins.toml ({url}, tag `v1`)\n\nCaused by:\n  \
              the repository has 2 crates named `dupe` (new/dupe, old/dupe); set `subdir` to choose one\n"
@@ -192,12 +196,12 @@ fn monorepo_crates_are_found_by_name_or_subdir_and_ambiguity_is_an_error() {
     );
     let output = expect_failure(&mut host.xtask(&["sync"]));
     assert!(
-        stderr(&output).ends_with(
+        messages(&output).ends_with(
             "the repository has no crate named `three`; it has `one` in crates/one, `two` in crates/two, \
              `dupe` in new/dupe, `dupe` in old/dupe; set `package` or `subdir`\n"
         ),
         "{}",
-        stderr(&output)
+        messages(&output)
     );
     drop(before);
 }
@@ -228,11 +232,11 @@ fn update_moves_a_branch_and_reports_old_to_new() {
 
     // `update --locked` refuses to change the lock.
     let output = expect_failure(&mut host.xtask(&["update", "--locked"]));
-    assert!(stderr(&output).contains("plugins.lock needs to be updated but --locked was passed"));
+    assert!(messages(&output).contains("plugins.lock needs to be updated but --locked was passed"));
     assert_unchanged(&before, &host.snapshot());
 
     let output = expect_success(&mut host.xtask(&["update"]));
-    let log = stderr(&output);
+    let log = messages(&output);
     assert!(
         log.contains(&format!(
             "Updating moving: {} → {} (branch `main`)",
@@ -250,12 +254,12 @@ fn update_moves_a_branch_and_reports_old_to_new() {
     // Nothing new: update says so and changes nothing.
     let before = host.snapshot();
     let output = expect_success(&mut host.xtask(&["update", "moving"]));
-    assert!(stderr(&output).contains("every plugin is at its newest commit"));
+    assert!(messages(&output).contains("every plugin is at its newest commit"));
     assert_unchanged(&before, &host.snapshot());
     // Unknown names are an error.
     let output = expect_failure(&mut host.xtask(&["update", "nope"]));
     assert_eq!(
-        stderr(&output),
+        messages(&output),
         "error: `nope` is not declared in plugins.toml; nothing to update\n"
     );
 }
@@ -286,14 +290,14 @@ fn a_moved_tag_is_reported_loudly_and_fails_with_locked() {
         repo.url()
     );
     assert!(
-        stderr(&output).contains(&format!("warning: {expected}")),
+        messages(&output).contains(&format!("warning: {expected}")),
         "{}",
-        stderr(&output)
+        messages(&output)
     );
     assert_unchanged(&before, &host.snapshot());
 
     let output = expect_failure(&mut host.xtask(&["update", "--locked"]));
-    assert_eq!(stderr(&output), format!("error: {expected}\n"));
+    assert_eq!(messages(&output), format!("error: {expected}\n"));
     assert_unchanged(&before, &host.snapshot());
 }
 
@@ -311,12 +315,12 @@ fn offline_locked_and_frozen_never_fetch_and_fail_clearly() {
     for flag in ["--offline", "--frozen"] {
         let output = expect_failure(&mut host.xtask(&["sync", flag]));
         assert!(
-            stderr(&output).ends_with(
+            messages(&output).ends_with(
                 "tag `v1` is not pinned in plugins.lock yet and --offline forbids fetching it; \
                  run `cargo xtask sync` without --offline\n"
             ),
             "{flag}: {}",
-            stderr(&output)
+            messages(&output)
         );
         assert!(!host.path("plugins.lock").exists());
     }
@@ -343,7 +347,7 @@ fn offline_locked_and_frozen_never_fetch_and_fail_clearly() {
     std::fs::remove_dir_all(host.path("plugin-sources")).unwrap();
     let before = host.snapshot();
     let output = expect_failure(&mut host.xtask(&["sync", "--offline"]));
-    let log = stderr(&output);
+    let log = messages(&output);
     assert!(
         log.starts_with(&format!(
             "error: plugin `offline` in plugins.toml ({url}, tag `v1`)\n"
@@ -367,14 +371,14 @@ fn verify_names_modified_files_and_sync_restores_them() {
     );
     expect_success(&mut host.xtask(&["sync"]));
     let output = expect_success(&mut host.xtask(&["verify"]));
-    assert!(stderr(&output).contains("Verified 1 git plugin match plugins.lock"));
+    assert!(messages(&output).contains("Verified 1 git plugin match plugins.lock"));
 
     host.write(&format!("{dir}/src/lib.rs"), "// tampered\n");
     host.write(&format!("{dir}/extra.rs"), "\n");
     std::fs::remove_file(host.path(&format!("{dir}/Cargo.toml"))).unwrap();
     let output = expect_failure(&mut host.xtask(&["verify"]));
     assert_eq!(
-        stderr(&output),
+        messages(&output),
         format!(
             "error: plugin `verified`: files in {} differ from plugins.lock: Cargo.toml (missing), \
              src/lib.rs (modified), extra.rs (added)\n",
@@ -395,7 +399,7 @@ fn check_bad(name: &str, repo: &GitRepo, manifest: &str, expected: &str) {
     host.write("plugins.toml", &manifest.replace("{url}", &url));
     let before = host.snapshot();
     let output = expect_failure(&mut host.xtask(&["sync"]));
-    assert_eq!(stderr(&output), expected.replace("{url}", &url));
+    assert_eq!(messages(&output), expected.replace("{url}", &url));
     assert_unchanged(&before, &host.snapshot());
 }
 
@@ -426,7 +430,7 @@ fn missing_tag_branch_and_rev_name_plugin_url_and_ref() {
         ),
     );
     let output = expect_failure(&mut host.xtask(&["sync"]));
-    let log = stderr(&output);
+    let log = messages(&output);
     assert!(
         log.starts_with(&format!(
             "error: plugin `refs` in plugins.toml ({}, rev `{absent}`)\n\nCaused by:\n  \
@@ -450,7 +454,7 @@ fn not_a_repository_and_unreachable_urls_are_clear_errors() {
     );
     let before = host.snapshot();
     let output = expect_failure(&mut host.xtask(&["sync"]));
-    let log = stderr(&output);
+    let log = messages(&output);
     assert!(
         log.starts_with(&format!(
             "error: plugin `plain` in plugins.toml ({}, default branch)\n\nCaused by:\n",
@@ -471,7 +475,7 @@ fn not_a_repository_and_unreachable_urls_are_clear_errors() {
     );
     let output = expect_failure(&mut host.xtask(&["sync"]));
     assert_eq!(
-        stderr(&output),
+        messages(&output),
         format!(
             "error: plugin `missing` in plugins.toml ({}, default branch)\n\nCaused by:\n  \
              repository {} does not exist\n",
@@ -501,7 +505,7 @@ fn not_a_repository_and_unreachable_urls_are_clear_errors() {
             &format!("[plugins]\nfar = {{ git = \"{url}\", tag = \"v1\" }}\n"),
         );
         let before = host.snapshot();
-        let log = stderr(&expect_failure(&mut host.xtask(&["sync"])));
+        let log = messages(&expect_failure(&mut host.xtask(&["sync"])));
         assert!(
             log.starts_with(&format!(
                 "error: plugin `far` in plugins.toml ({url}, tag `v1`)\n\nCaused by:\n"
@@ -593,7 +597,7 @@ fn git_plugins_need_their_sources_excluded_from_the_workspace() {
     let before = host.snapshot();
     let output = expect_failure(&mut host.xtask(&["sync"]));
     assert_eq!(
-        stderr(&output),
+        messages(&output),
         format!(
             "error: {}/Cargo.toml does not exclude the git plugins' sources from the workspace; \
              add \"plugin-sources\" to `[workspace] exclude` (a plugin repository with its own \
@@ -624,7 +628,7 @@ fn a_sync_killed_at_any_point_leaves_a_usable_state_and_the_next_completes() {
         update.env("__PLUGIN_SYNC_CRASH_AT", point);
         let output = expect_failure(&mut update);
         assert!(
-            stderr(&output).contains(&format!("crashing at `{point}`")),
+            messages(&output).contains(&format!("crashing at `{point}`")),
             "{point}"
         );
         // The previous lock, its generated crate and its files still agree.
@@ -643,12 +647,12 @@ fn a_sync_killed_at_any_point_leaves_a_usable_state_and_the_next_completes() {
     expect_failure(&mut update);
     let build = host.build(false);
     assert!(
-        stderr(&build).contains(
+        messages(&build).contains(
             "error: plugin-set/ was generated from another plugins.lock (an interrupted or \
              partial sync?); run cargo xtask sync"
         ),
         "{}",
-        stderr(&build)
+        messages(&build)
     );
     expect_success(&mut host.xtask(&["sync"]));
     assert!(host.build_and_run(false).contains("filter c1 c1(abc)"));
@@ -708,7 +712,7 @@ fn concurrent_syncs_of_one_workspace_and_one_cache_agree() {
     }
     for child in children {
         let output = child.wait_with_output().expect("xtask runs");
-        assert!(output.status.success(), "{}", stderr(&output));
+        assert!(output.status.success(), "{}", messages(&output));
     }
     assert_eq!(one.read("plugins.lock"), two.read("plugins.lock"));
     for host in [&one, &two] {
@@ -832,9 +836,9 @@ fn add_and_remove_keep_comments_and_sync() {
     let output =
         expect_failure(&mut host.xtask(&["add", "broken", "--git", &repo.url(), "--tag", "v9"]));
     assert!(
-        stderr(&output).contains("the remote has no tag `v9`"),
+        messages(&output).contains("the remote has no tag `v9`"),
         "{}",
-        stderr(&output)
+        messages(&output)
     );
     assert_unchanged(&before, &host.snapshot());
 
@@ -864,7 +868,7 @@ fn add_and_remove_keep_comments_and_sync() {
 
     let output = expect_failure(&mut host.xtask(&["remove", "alpha"]));
     assert_eq!(
-        stderr(&output),
+        messages(&output),
         "error: `alpha` is not declared in plugins.toml; nothing to remove\n"
     );
 }
@@ -896,18 +900,26 @@ fn the_cache_is_overridable_and_cleanable() {
     let output = expect_success(&mut cache(&["dir"]));
     assert_eq!(e2e::stdout(&output).trim(), flagged.display().to_string());
     let output = expect_success(&mut cache(&["clean"]));
-    assert!(stderr(&output).contains("Removed"), "{}", stderr(&output));
+    assert!(
+        messages(&output).contains("Removed"),
+        "{}",
+        messages(&output)
+    );
     assert!(!flagged.join("git").exists());
     let output = expect_success(&mut cache(&["clean"]));
-    assert!(stderr(&output).contains("is empty"), "{}", stderr(&output));
+    assert!(
+        messages(&output).contains("is empty"),
+        "{}",
+        messages(&output)
+    );
 
     // Nothing cached and the copy gone: offline cannot restore it.
     std::fs::remove_dir_all(host.path("plugin-sources")).unwrap();
     let output = expect_failure(&mut host.xtask(&["sync", "--offline", &flag]));
     assert!(
-        stderr(&output).contains("is not in the cache"),
+        messages(&output).contains("is not in the cache"),
         "{}",
-        stderr(&output)
+        messages(&output)
     );
 }
 
@@ -924,7 +936,7 @@ fn without_git_on_path_local_fetches_say_so_and_write_nothing() {
     std::fs::create_dir_all(&empty).unwrap();
     let output = expect_failure(host.xtask(&["sync"]).env("PATH", &empty));
     assert_eq!(
-        stderr(&output),
+        messages(&output),
         format!(
             "error: plugin `no-git` in plugins.toml ({}, default branch)\n\nCaused by:\n  \
              fetching from a local repository needs `git` on PATH (gix runs `git upload-pack` \

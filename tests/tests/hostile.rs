@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use e2e::{GitRepo, Host, PluginCrate, assert_unchanged, expect_failure, stderr};
+use e2e::{GitRepo, Host, PluginCrate, assert_unchanged, expect_failure, messages};
 
 fn blob(repo: &GitRepo, contents: &str) -> String {
     repo.blob(contents.as_bytes())
@@ -72,7 +72,7 @@ fn refused_in_host(name: &str, repo: &GitRepo, expected: &str) -> Host {
     );
     let before = host.snapshot();
     let output = expect_failure(&mut host.xtask(&["sync"]));
-    let message = stderr(&output);
+    let message = messages(&output);
     assert!(message.contains(expected), "`{expected}` not in\n{message}");
     assert_unchanged(&before, &host.snapshot());
     host
@@ -186,12 +186,12 @@ fn a_subdir_reached_through_a_symlink_is_refused() {
     let before = host.snapshot();
     let output = expect_failure(&mut host.xtask(&["sync"]));
     assert!(
-        stderr(&output).contains(
+        messages(&output).contains(
             "subdir `alias` is reached through the symlink `alias`; point `subdir` at the real \
              directory"
         ),
         "{}",
-        stderr(&output)
+        messages(&output)
     );
     assert_unchanged(&before, &host.snapshot());
 }
@@ -231,7 +231,7 @@ fn a_tampered_lock_is_refused_with_its_position_and_never_honoured() {
         let before = host.snapshot();
         for args in [&["sync", "--locked"][..], &["verify"], &["list"]] {
             let output = expect_failure(&mut host.xtask(args));
-            let message = stderr(&output);
+            let message = messages(&output);
             assert!(
                 message.starts_with(&format!("error: {}/plugins.lock:{at}:", root.display()))
                     && message.contains(expected)
@@ -243,7 +243,7 @@ fn a_tampered_lock_is_refused_with_its_position_and_never_honoured() {
     }
     // Without --locked a broken lock is rewritten from plugins.toml.
     let output = e2e::expect_success(&mut host.xtask(&["sync"]));
-    assert!(stderr(&output).starts_with("warning: ignoring plugins.lock: "));
+    assert!(messages(&output).starts_with("warning: ignoring plugins.lock: "));
     assert_eq!(host.read("plugins.lock"), good);
 }
 
@@ -281,7 +281,7 @@ fn sync_removes_only_what_it_made_in_plugin_sources() {
     repo.write("README.md", "new\n");
     repo.commit("new commit");
     let output = e2e::expect_success(&mut host.xtask(&["update"]));
-    let warnings = stderr(&output);
+    let warnings = messages(&output);
     assert!(!host.path(&format!("plugin-sources/{}", old[0])).exists());
     assert_eq!(
         host.read("plugin-sources/mine/Cargo.toml"),
@@ -310,9 +310,9 @@ fn a_symlinked_plugin_sources_and_a_cache_inside_the_host_are_refused() {
     let before = host.snapshot();
     let output = expect_failure(&mut host.xtask(&["sync"]));
     assert!(
-        stderr(&output).contains("plugin-sources is a symlink; sync writes the git plugins' files there and will not follow or replace it"),
+        messages(&output).contains("plugin-sources is a symlink; sync writes the git plugins' files there and will not follow or replace it"),
         "{}",
-        stderr(&output)
+        messages(&output)
     );
     assert_unchanged(&before, &host.snapshot());
     assert_eq!(
@@ -328,9 +328,9 @@ fn a_symlinked_plugin_sources_and_a_cache_inside_the_host_are_refused() {
     command.env("PLUGIN_CACHE_DIR", &inside);
     let output = expect_failure(&mut command);
     assert!(
-        stderr(&output).contains("is inside the host workspace"),
+        messages(&output).contains("is inside the host workspace"),
         "{}",
-        stderr(&output)
+        messages(&output)
     );
     assert_unchanged(&before, &host.snapshot());
     assert!(!inside.exists());
@@ -366,7 +366,11 @@ fn stale_git_lock_files_in_the_cache_are_cleared() {
     repo.write("README.md", "moved on\n");
     let new = repo.commit("moved on");
     let output = e2e::expect_success(&mut host.xtask(&["update"]));
-    assert!(stderr(&output).contains("owned: "), "{}", stderr(&output));
+    assert!(
+        messages(&output).contains("owned: "),
+        "{}",
+        messages(&output)
+    );
     assert!(host.read("plugins.lock").contains(&new));
 }
 
@@ -456,13 +460,13 @@ fn syncs_killed_at_random_moments_never_break_the_host_or_the_cache() {
         let context = format!("seed {seed}, round {round}, {task} killed after {delay} ms");
         let started = std::time::Instant::now();
         let output = host.xtask(&[task, "-q"]).output().unwrap();
-        assert!(output.status.success(), "{context}:\n{}", stderr(&output));
+        assert!(output.status.success(), "{context}:\n{}", messages(&output));
         window = started.elapsed().as_millis().max(50) as u64;
         let output = host.xtask(&["verify"]).output().unwrap();
         assert!(
             output.status.success(),
             "{context}: verify:\n{}",
-            stderr(&output)
+            messages(&output)
         );
     }
     for repo in &repos {

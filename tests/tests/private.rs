@@ -538,3 +538,101 @@ fn the_command_line_fetch_pins_what_gix_pins() {
         locks[0]
     );
 }
+
+/// Runs `command` with its stderr on a new pseudo-terminal (120 columns);
+/// returns its output and everything written to the terminal.
+fn in_terminal(command: &mut Command) -> (std::process::Output, String) {
+    use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
+    use std::io::Read as _;
+    let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).expect("openpt");
+    grantpt(&master).expect("grantpt");
+    unlockpt(&master).expect("unlockpt");
+    let name = ptsname(&master, Vec::new()).expect("ptsname");
+    let size = rustix::termios::Winsize {
+        ws_row: 40,
+        ws_col: 120,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    rustix::termios::tcsetwinsize(&master, size).expect("set the terminal's size");
+    let terminal = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(name.to_str().expect("UTF-8 pty name"))
+        .expect("open the terminal");
+    let child = command
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(terminal)
+        .spawn()
+        .expect("spawn");
+    // Only the child holds the terminal now: reading ends (EIO) when it
+    // and every process it started are gone.
+    *command = Command::new("true");
+    let reader = std::thread::spawn(move || {
+        let mut master = std::fs::File::from(master);
+        let mut screen = Vec::new();
+        let mut chunk = [0; 4096];
+        while let Ok(n @ 1..) = master.read(&mut chunk) {
+            screen.extend_from_slice(&chunk[..n]);
+        }
+        screen
+    });
+    let output = child.wait_with_output().expect("wait");
+    let screen = reader.join().expect("reader");
+    (output, String::from_utf8_lossy(&screen).into_owned())
+}
+
+#[test]
+fn a_terminal_sees_a_progress_bar_a_pipe_one_line_and_quiet_nothing() {
+    let private = Private::new(
+        "private_progress",
+        Fetch::Gix,
+        |url| url.replace("http://", &format!("http://alice:{PASSWORD}@")),
+        "",
+    );
+    let bare = private.url();
+    let (output, screen) = in_terminal(&mut private.xtask(&["sync"]));
+    assert!(output.status.success(), "{screen}");
+    // The bar, drawn in place with terminal escapes: its prefix, the
+    // plugin, and at the end all objects received.
+    assert!(screen.contains("Fetching"), "{screen:?}");
+    assert!(
+        screen.contains(&format!(
+            "secret-plugin ({bare}, branch `main`) [=========================] "
+        )),
+        "{screen:?}"
+    );
+    assert!(screen.contains("\u{1b}["), "{screen:?}");
+    let done = format!("     Fetched secret-plugin ({bare}, branch `main`): ");
+    assert!(screen.contains(&done), "{screen:?}");
+    assert!(!screen.contains(PASSWORD), "{screen:?}");
+
+    // Not a terminal: one plain line per fetch, no escapes.
+    let forget = || {
+        std::fs::remove_file(private.host.path("plugins.lock")).expect("remove the lock");
+        std::fs::remove_dir_all(private.host.cache_dir()).expect("empty the cache");
+    };
+    forget();
+    let piped = expect_success(&mut private.xtask(&["sync"]));
+    let text = stderr(&piped);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(&done))
+        .unwrap_or_else(|| panic!("no fetch line in:\n{text}"));
+    let counts = line.strip_prefix(&done).expect("prefix");
+    let (objects, rest) = counts.split_once(" objects, ").expect("objects");
+    assert!(objects.parse::<u32>().expect("a count") >= 3, "{line}");
+    assert!(rest.ends_with('s') && rest.contains(" in "), "{line}");
+    assert!(!text.contains('\u{1b}'), "{text:?}");
+
+    // -q: nothing.
+    forget();
+    let quiet = expect_success(&mut private.xtask(&["sync", "-q"]));
+    assert_eq!(stderr(&quiet), "");
+    forget();
+    let (output, screen) = in_terminal(&mut private.xtask(&["sync", "-q"]));
+    assert!(output.status.success());
+    assert_eq!(screen, "");
+    assert!(private.host.path("plugins.lock").is_file());
+}

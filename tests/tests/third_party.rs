@@ -2,7 +2,7 @@
 //! plugin-api is the one it gets, or sync says why not and what to add.
 
 use e2e::{
-    GitRepo, Host, PluginCrate, assert_unchanged, expect_failure, expect_success, stderr,
+    GitRepo, Host, PluginCrate, assert_unchanged, expect_failure, expect_success, messages,
     write_file,
 };
 
@@ -76,7 +76,7 @@ fn a_plugin_asking_for_a_version_gets_the_host_plugin_api_once_patched() {
     declare(&host, &[&repo]);
     let before = host.snapshot();
     let output = expect_failure(&mut host.xtask(&["sync"]));
-    let log = stderr(&output);
+    let log = messages(&output);
     assert!(
         log.starts_with(
             "error: plugin `by-version` in plugins.toml depends on plugin-api `0.1` from crates.io, \
@@ -101,7 +101,7 @@ fn a_plugin_asking_for_a_version_gets_the_host_plugin_api_once_patched() {
 fn assert_listed(host: &Host, line: &str) {
     host.use_example_app();
     let build = host.build(false);
-    assert!(build.status.success(), "{}", stderr(&build));
+    assert!(build.status.success(), "{}", messages(&build));
     let list = e2e::stdout(&expect_success(
         host.app_bin(false).args(["plugins", "list"]),
     ));
@@ -120,7 +120,7 @@ fn a_plugin_built_for_another_major_is_refused_at_sync() {
     let before = host.snapshot();
     let output = expect_failure(&mut host.xtask(&["sync"]));
     assert_eq!(
-        stderr(&output),
+        messages(&output),
         "error: plugin `too-new` in plugins.toml requires plugin-api `0.2`, but the host has \
          plugin-api 0.1.0; use a release of the plugin built for plugin-api 0.1.0, or upgrade the \
          host\n"
@@ -143,7 +143,7 @@ fn a_crate_that_does_not_depend_on_plugin_api_is_not_a_plugin() {
     let before = host.snapshot();
     let output = expect_failure(&mut host.xtask(&["sync"]));
     assert_eq!(
-        stderr(&output),
+        messages(&output),
         format!(
             "error: plugin `not-a-plugin` in plugins.toml ({}, tag `v1`)\n\nCaused by:\n  \
              crate `not-a-plugin` does not depend on plugin-api, so it is not a plugin; check that \
@@ -165,7 +165,7 @@ fn a_plugin_depending_on_plugin_api_by_git_url_gets_the_host_one_once_patched() 
     declare(&host, &[&repo]);
     let before = host.snapshot();
     let output = expect_failure(&mut host.xtask(&["sync"]));
-    let log = stderr(&output);
+    let log = messages(&output);
     assert!(
         log.starts_with(&format!(
             "error: plugin `by-git` in plugins.toml depends on plugin-api from {url}, which would \
@@ -182,7 +182,7 @@ fn a_plugin_depending_on_plugin_api_by_git_url_gets_the_host_one_once_patched() 
     // Cargo reads the repository the plugin names (a local one) before the
     // patch replaces it: this build may not be offline.
     let build = host.build_fetching_git();
-    assert!(build.status.success(), "{}", stderr(&build));
+    assert!(build.status.success(), "{}", messages(&build));
     let list = e2e::stdout(&expect_success(
         host.app_bin(false).args(["plugins", "list"]),
     ));
@@ -242,7 +242,7 @@ fn a_path_dependency_on_another_plugin_api_is_refused() {
     let before = host.snapshot();
     let output = expect_failure(&mut host.xtask(&["sync"]));
     assert_eq!(
-        stderr(&output),
+        messages(&output),
         format!(
             "error: plugin `by-path` in plugins.toml depends on plugin-api by path ({}), which is \
              not the host's plugin-api and cannot be patched; the plugin should depend on \
@@ -287,7 +287,7 @@ fn a_second_plugin_api_through_a_dependency_is_caught_by_the_graph_check_and_not
     );
     let before = host.snapshot();
     let output = expect_failure(&mut host.xtask(&["sync"]));
-    let log = stderr(&output);
+    let log = messages(&output);
     let api = e2e::repo_root().join("plugin-api");
     assert_eq!(
         log,
@@ -321,9 +321,9 @@ fn a_new_plugin_scaffold_in_a_git_repository_builds_lists_and_passes_its_test() 
     // Refuses to overwrite.
     let output = expect_failure(&mut scaffold);
     assert!(
-        stderr(&output).contains("already exists and is not empty"),
+        messages(&output).contains("already exists and is not empty"),
         "{}",
-        stderr(&output)
+        messages(&output)
     );
     repo.git(&["init", "--quiet", "--initial-branch=main"]);
     repo.commit("scaffold");
@@ -360,7 +360,7 @@ fn a_new_plugin_scaffold_in_a_git_repository_builds_lists_and_passes_its_test() 
     );
     expect_success(&mut host.xtask(&["sync"]));
     let build = host.build(false);
-    assert!(build.status.success(), "{}", stderr(&build));
+    assert!(build.status.success(), "{}", messages(&build));
     let list = e2e::stdout(&expect_success(
         host.app_bin(false).args(["plugins", "list"]),
     ));

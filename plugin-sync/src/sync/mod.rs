@@ -18,7 +18,6 @@ mod plan;
 mod resolve;
 
 use std::fs::File;
-use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
@@ -30,6 +29,7 @@ use crate::cache::Cache;
 use crate::edit::Edit;
 use crate::host;
 use crate::lockfile::Lockfile;
+use crate::progress::Progress;
 
 /// How to sync: where, with which cache, and under which constraints.
 #[derive(Debug, Clone)]
@@ -41,21 +41,13 @@ pub struct Config {
     pub locked: bool,
     /// Never touch the network.
     pub offline: bool,
-    /// Print no progress.
-    pub quiet: bool,
+    /// What to show while syncing (see [`Progress`]).
+    pub progress: Progress,
     /// Fetch with the `git` command line instead of gix.
     pub git_fetch_with_cli: bool,
     /// How many plugins resolve at once; `None` for the default (twice the
     /// cores, at most 8).
     pub jobs: Option<usize>,
-}
-
-impl Config {
-    fn progress(&self, what: &str, message: &str) {
-        if !self.quiet && std::io::stderr().is_terminal() {
-            eprintln!("{what:>12} {}", crate::secret::redact(message));
-        }
-    }
 }
 
 /// What the sync is for.

@@ -206,7 +206,7 @@ mod tests {
             },
             locked,
             offline: false,
-            quiet: true,
+            progress: crate::progress::Progress::new(true),
             jobs: None,
             git_fetch_with_cli: false,
         }

@@ -430,22 +430,26 @@ fn fetch(
     }
     let lock = repo.lock()?;
     for stale in repo.clear_stale(&lock)? {
-        config.progress(
+        config.progress.status(
             "Removed",
             &format!("{} (left by an interrupted fetch)", stale.display()),
         );
     }
-    config.progress("Fetching", &format!("{name} ({}, {reference})", url.bare));
+    let fetching = config
+        .progress
+        .fetch(&format!("{name} ({}, {reference})", url.bare));
     let remote = git::Remote {
         url: &repo.fetch_url,
         bare: &repo.bare_url,
         credentials: repo.credentials.as_ref(),
     };
     let commit = if config.git_fetch_with_cli {
-        git_cli::fetch(&repo.db, remote, reference)?
+        git_cli::fetch(&repo.db, remote, reference)
     } else {
-        git::fetch(&repo.db, remote, reference)?
+        git::fetch(&repo.db, remote, reference, &fetching)
     };
+    fetching.finish(commit.is_ok(), "with git");
+    let commit = commit?;
     crash::point("fetched");
     Ok(commit)
 }
