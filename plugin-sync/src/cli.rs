@@ -8,7 +8,7 @@ use std::process::{Command, ExitCode};
 use anyhow::{Context as _, bail};
 use clap::{Args, Parser, Subcommand};
 
-use crate::{cache, dist, edit, host, init, list, scaffold, secret, sync, verify};
+use crate::{cache, dist, edit, host, init, list, sbom, scaffold, secret, sync, verify};
 
 /// Build-time plugin aggregator: syncs the plugins of plugins.toml into the
 /// generated `plugin-set` crate.
@@ -62,6 +62,19 @@ enum Task {
         /// plugin-set]
         #[arg(long, short = 'p', value_name = "SPEC")]
         package: Option<String>,
+    },
+    /// Write the binary's CycloneDX bill of materials without building it
+    /// (`dist` writes the same beside the binary)
+    Sbom {
+        #[command(flatten)]
+        sync: SyncArgs,
+        /// Package of the host binary [default: the one binary that depends on
+        /// plugin-set]
+        #[arg(long, short = 'p', value_name = "SPEC")]
+        package: Option<String>,
+        /// Where to write it [default: <target>/release/<binary>.cdx.json]
+        #[arg(long, short = 'o', value_name = "PATH")]
+        output: Option<PathBuf>,
     },
     /// Make an existing Cargo project a host of plugins (run from the tool)
     Init(InitArgs),
@@ -397,7 +410,39 @@ fn run(task: Task) -> anyhow::Result<ExitCode> {
             let package = host::binary_package(&config.root, package)?;
             let dist = dist::dist(&config.root, &package, config.offline)?;
             println!("{}  {}", dist.sha256, dist.binary.display());
-            eprintln!("{:>12} {}", "Manifest", dist.manifest.display());
+            if !args.quiet {
+                eprintln!("{:>12} {}", "Manifest", dist.manifest.display());
+                eprintln!("{:>12} {}", "SBOM", dist.sbom.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Task::Sbom {
+            sync: args,
+            package,
+            output,
+        } => {
+            let config = sync::Config {
+                locked: true,
+                ..args.config()?
+            };
+            args.sync(&config, &sync::Mode::Sync)?;
+            let package = host::binary_package(&config.root, package)?;
+            let path = match output {
+                Some(path) => path,
+                None => dist::release_dir(&config.root)?
+                    .join(format!("{package}{}", std::env::consts::EXE_SUFFIX))
+                    .with_extension("cdx.json"),
+            };
+            let (_, target) = dist::toolchain()?;
+            let text = sbom::render(&config.root, &package, config.offline, &target)?;
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("failed to create {}", dir.display()))?;
+            }
+            crate::files::write_if_changed(&path, text)?;
+            if !args.quiet {
+                eprintln!("{:>12} {}", "SBOM", path.display());
+            }
             Ok(ExitCode::SUCCESS)
         }
         Task::Init(args) => {

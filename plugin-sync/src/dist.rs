@@ -19,6 +19,8 @@ pub struct Dist {
     pub binary: PathBuf,
     pub sha256: String,
     pub manifest: PathBuf,
+    /// The CycloneDX bill of materials beside the binary.
+    pub sbom: PathBuf,
 }
 
 fn cargo() -> Command {
@@ -32,8 +34,8 @@ fn home(var: &str, default: &str) -> Option<PathBuf> {
         .and_then(|p| p.canonicalize().ok())
 }
 
-/// Builds `package` reproducibly; `offline` adds `--frozen`.
-pub fn dist(root: &Path, package: &str, offline: bool) -> anyhow::Result<Dist> {
+/// The host's target directory (created, canonical).
+fn target_dir(root: &Path) -> anyhow::Result<PathBuf> {
     let metadata = cargo_metadata::MetadataCommand::new()
         .manifest_path(root.join("Cargo.toml"))
         .no_deps()
@@ -43,10 +45,19 @@ pub fn dist(root: &Path, package: &str, offline: bool) -> anyhow::Result<Dist> {
     let target_dir = PathBuf::from(metadata.target_directory.as_std_path());
     std::fs::create_dir_all(&target_dir)
         .with_context(|| format!("failed to create {}", target_dir.display()))?;
-    let target_dir = target_dir
+    target_dir
         .canonicalize()
-        .context("failed to resolve the target directory")?;
+        .context("failed to resolve the target directory")
+}
 
+/// Where release binaries (and their manifests and SBOMs) go.
+pub fn release_dir(root: &Path) -> anyhow::Result<PathBuf> {
+    Ok(target_dir(root)?.join("release"))
+}
+
+/// Builds `package` reproducibly; `offline` adds `--frozen`.
+pub fn dist(root: &Path, package: &str, offline: bool) -> anyhow::Result<Dist> {
+    let target_dir = target_dir(root)?;
     // Longest prefixes first: the target directory is often inside the root.
     let mut remaps: Vec<(PathBuf, &str)> =
         vec![(target_dir.clone(), "/target"), (root.to_owned(), "/host")];
@@ -105,15 +116,18 @@ pub fn dist(root: &Path, package: &str, offline: bool) -> anyhow::Result<Dist> {
         &manifest,
         serde_json::to_string_pretty(&document).context("failed to render JSON")? + "\n",
     )?;
+    let sbom = binary.with_extension("cdx.json");
+    write_if_changed(&sbom, crate::sbom::render(root, package, offline, &target)?)?;
     Ok(Dist {
         binary,
         sha256,
         manifest,
+        sbom,
     })
 }
 
 /// `rustc -V` and the host target triple.
-fn toolchain() -> anyhow::Result<(String, String)> {
+pub fn toolchain() -> anyhow::Result<(String, String)> {
     let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
     let output = Command::new(rustc)
         .arg("-vV")

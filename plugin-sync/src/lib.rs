@@ -38,6 +38,7 @@ mod lockfile;
 mod progress;
 #[cfg(test)]
 mod proptests;
+mod sbom;
 mod scaffold;
 mod scan;
 mod secret;

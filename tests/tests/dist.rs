@@ -29,6 +29,48 @@ fn copy_tree(from: &Path, to: &Path, vendored: bool) {
     }
 }
 
+/// 2026-01-01T00:00:00Z: what the SBOM's timestamp must say.
+const SOURCE_DATE: &str = "1767225600";
+
+/// Fails unless `bom` is valid against the vendored CycloneDX 1.5 schema.
+fn assert_valid_cyclonedx(bom: &serde_json::Value) {
+    let dir = e2e::repo_root().join("tests/fixtures/cyclonedx");
+    let read = |name: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(dir.join(name)).unwrap()).unwrap()
+    };
+    let registry = jsonschema::Registry::new()
+        .add(
+            "http://cyclonedx.org/schema/spdx.SNAPSHOT.schema.json",
+            read("spdx.SNAPSHOT.schema.json"),
+        )
+        .unwrap()
+        .add(
+            "http://cyclonedx.org/schema/jsf-0.82.SNAPSHOT.schema.json",
+            read("jsf-0.82.SNAPSHOT.schema.json"),
+        )
+        .unwrap()
+        .prepare()
+        .unwrap();
+    let schema = read("bom-1.5.SNAPSHOT.schema.json");
+    let validator = jsonschema::options()
+        .with_registry(&registry)
+        .build(&schema)
+        .expect("the vendored schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(bom)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "invalid CycloneDX:\n{}",
+        errors.join("\n")
+    );
+    // The validator is not a pushover.
+    let mut broken = bom.clone();
+    broken["components"][0]["type"] = "not-a-type".into();
+    assert!(!validator.is_valid(&broken));
+}
+
 /// `xtask dist` in `root` with its own target and cache directories; the
 /// sha256 it printed.
 fn dist(root: &Path, app: &str, target: &Path, cache: &Path, extra: &[&str]) -> String {
@@ -37,6 +79,7 @@ fn dist(root: &Path, app: &str, target: &Path, cache: &Path, extra: &[&str]) -> 
         .current_dir(root)
         .env("CARGO_TARGET_DIR", target)
         .env("PLUGIN_CACHE_DIR", cache)
+        .env("SOURCE_DATE_EPOCH", SOURCE_DATE)
         .args(["dist", "--quiet", "--package", app, "--manifest-path"])
         .arg(root.join("Cargo.toml"))
         .args(extra);
@@ -129,6 +172,97 @@ fn two_checkouts_at_different_paths_build_identical_binaries() {
     );
     assert!(!manifest["target"].as_str().unwrap().is_empty());
 
+    // The bill of materials: the same bytes from both checkouts, valid
+    // CycloneDX, every plugin named with its source.
+    let sbom_of = |target: &str| {
+        std::fs::read_to_string(
+            scratch
+                .join(target)
+                .join("release")
+                .join(format!("{}.cdx.json", first.app)),
+        )
+        .unwrap()
+    };
+    let sbom = sbom_of("target-a");
+    assert_eq!(sbom, sbom_of("target-b"), "the two SBOMs differ");
+    let bom: serde_json::Value = serde_json::from_str(&sbom).unwrap();
+    assert_valid_cyclonedx(&bom);
+    assert_eq!(bom["specVersion"], "1.5");
+    assert_eq!(bom["metadata"]["timestamp"], "2026-01-01T00:00:00Z");
+    assert_eq!(bom["metadata"]["component"]["name"], first.app.as_str());
+    assert!(
+        !sbom.contains(&*first.root.to_string_lossy()),
+        "an absolute path:\n{sbom}"
+    );
+    let lock = first.read("plugins.lock");
+    let checksum = lock
+        .lines()
+        .find_map(|l| l.strip_prefix("checksum = \"sha256:"))
+        .and_then(|l| l.strip_suffix('"'))
+        .expect("the git plugin's checksum");
+    let components = bom["components"].as_array().unwrap();
+    let plugin = |name: &str| {
+        components
+            .iter()
+            .find(|c| {
+                c["properties"].as_array().is_some_and(|p| {
+                    p.iter()
+                        .any(|p| p["name"] == "static-plugins:plugin" && p["value"] == name)
+                })
+            })
+            .unwrap_or_else(|| panic!("plugin {name} not marked in\n{sbom}"))
+    };
+    let git = plugin("reproducible");
+    let property = |c: &serde_json::Value, name: &str| {
+        c["properties"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .map(|p| p["value"].clone())
+    };
+    assert_eq!(
+        property(git, "static-plugins:commit"),
+        Some(commit.as_str().into())
+    );
+    assert_eq!(
+        property(git, "static-plugins:reference"),
+        Some("tag `v1`".into())
+    );
+    assert_eq!(git["externalReferences"][0]["url"], repo.url().as_str());
+    assert_eq!(git["hashes"][0]["content"], checksum);
+    assert_eq!(
+        git["purl"],
+        format!(
+            "pkg:cargo/reproducible@1.2.3?vcs_url=git%2Bfile%3A%2F%2F{}%40{commit}",
+            repo.dir.display().to_string().replace('/', "%2F")
+        )
+        .as_str(),
+    );
+    assert_eq!(
+        property(plugin("local"), "static-plugins:source"),
+        Some("local".into())
+    );
+    for crate_name in ["plugin-api", "plugin-set", "inventory"] {
+        assert!(
+            components.iter().any(|c| c["name"] == crate_name),
+            "{crate_name} missing"
+        );
+    }
+    // `sbom` writes the same without building.
+    let written = scratch.join("sbom.cdx.json");
+    let mut sbom_task = Command::new(e2e::xtask_bin());
+    e2e::hermetic_git(&mut sbom_task)
+        .current_dir(&first.root)
+        .env("PLUGIN_CACHE_DIR", scratch.join("cache-a"))
+        .env("SOURCE_DATE_EPOCH", SOURCE_DATE)
+        .args(["sbom", "--quiet", "--output"])
+        .arg(&written)
+        .arg("--manifest-path")
+        .arg(first.path("Cargo.toml"));
+    expect_success(&mut sbom_task);
+    assert_eq!(std::fs::read_to_string(&written).unwrap(), sbom);
+
     // The binary really holds the git plugin, at its commit.
     let list = stdout(&expect_success(
         Command::new(scratch.join("target-a/release").join(&first.app))
@@ -149,6 +283,11 @@ fn two_checkouts_at_different_paths_build_identical_binaries() {
     );
     std::fs::rename(&gone, &repo.dir).unwrap();
     assert_eq!(again, a);
+    assert_eq!(
+        sbom_of("target-a"),
+        sbom,
+        "a second dist wrote another SBOM"
+    );
 }
 
 #[test]
