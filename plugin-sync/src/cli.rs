@@ -317,6 +317,18 @@ impl SyncArgs {
         })
     }
 
+    /// `sync --locked` (what a release must be made from), and the host's
+    /// binary package: `package`, or the one that depends on plugin-set.
+    fn locked_binary(&self, package: Option<String>) -> anyhow::Result<(sync::Config, String)> {
+        let config = sync::Config {
+            locked: true,
+            ..self.config()?
+        };
+        self.sync(&config, &sync::Mode::Sync)?;
+        let package = host::binary_package(&config.root, package)?;
+        Ok((config, package))
+    }
+
     /// Syncs in `mode` and prints the report as asked.
     fn sync(&self, config: &sync::Config, mode: &sync::Mode) -> anyhow::Result<sync::Report> {
         let report = sync::sync(config, mode)?;
@@ -402,12 +414,7 @@ fn run(task: Task) -> anyhow::Result<ExitCode> {
             sync: args,
             package,
         } => {
-            let config = sync::Config {
-                locked: true,
-                ..args.config()?
-            };
-            args.sync(&config, &sync::Mode::Sync)?;
-            let package = host::binary_package(&config.root, package)?;
+            let (config, package) = args.locked_binary(package)?;
             let dist = dist::dist(&config.root, &package, config.offline)?;
             println!("{}  {}", dist.sha256, dist.binary.display());
             if !args.quiet {
@@ -421,12 +428,7 @@ fn run(task: Task) -> anyhow::Result<ExitCode> {
             package,
             output,
         } => {
-            let config = sync::Config {
-                locked: true,
-                ..args.config()?
-            };
-            args.sync(&config, &sync::Mode::Sync)?;
-            let package = host::binary_package(&config.root, package)?;
+            let (config, package) = args.locked_binary(package)?;
             let path = match output {
                 Some(path) => path,
                 None => dist::release_dir(&config.root)?
