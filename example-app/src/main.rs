@@ -171,7 +171,10 @@ fn print_table(registry: &Registry) {
                 d.id.to_owned(),
                 d.version.to_owned(),
                 d.crate_name.to_owned(),
-                p.source.to_owned(),
+                match p.entry.and_then(|e| e.overridden) {
+                    Some(path) => format!("override {path}"),
+                    None => p.source.to_owned(),
+                },
                 // Not `Status`'s Display: init times would make the table
                 // differ between runs; `--json` has them.
                 match p.status {
@@ -221,6 +224,7 @@ fn print_json(registry: &Registry) {
                 "source": p.source,
                 "rev": p.entry.and_then(|e| e.rev),
                 "checksum": p.entry.and_then(|e| e.checksum),
+                "override": p.entry.and_then(|e| e.overridden),
                 "status": p.status.name(),
                 "reason": reason,
                 "init_time_us": init_time_us,

@@ -29,6 +29,9 @@ pub struct SetEntry {
     pub rev: Option<&'static str>,
     /// `sha256:` of a git plugin's files, as locked; `None` for a local one.
     pub checksum: Option<&'static str>,
+    /// The working copy this build took the plugin from instead
+    /// (`cargo xtask dev`); `None` when it is what the lock pins.
+    pub overridden: Option<&'static str>,
 }
 
 impl PluginSet {

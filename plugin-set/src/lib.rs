@@ -18,6 +18,7 @@ pub static SET: ::plugin_api::PluginSet = ::plugin_api::PluginSet {
             source: "local",
             rev: None,
             checksum: None,
+            overridden: None,
         },
         ::plugin_api::SetEntry {
             name: "shout",
@@ -26,6 +27,7 @@ pub static SET: ::plugin_api::PluginSet = ::plugin_api::PluginSet {
             source: "local",
             rev: None,
             checksum: None,
+            overridden: None,
         },
         ::plugin_api::SetEntry {
             name: "upper",
@@ -34,6 +36,7 @@ pub static SET: ::plugin_api::PluginSet = ::plugin_api::PluginSet {
             source: "local",
             rev: None,
             checksum: None,
+            overridden: None,
         },
     ],
 };

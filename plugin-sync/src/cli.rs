@@ -76,6 +76,20 @@ enum Task {
         #[arg(long, short = 'o', value_name = "PATH")]
         output: Option<PathBuf>,
     },
+    /// Build a plugin from a working copy instead of what plugins.lock pins
+    /// (`dev NAME PATH`), list such overrides (`dev`), end them (`dev --clear
+    /// [NAME]`); plugins.toml and plugins.lock are never changed
+    Dev {
+        /// Plugin to build from a working copy
+        name: Option<String>,
+        /// Directory of the plugin crate's working copy
+        path: Option<PathBuf>,
+        /// End the override of NAME, or of every plugin
+        #[arg(long, conflicts_with = "path")]
+        clear: bool,
+        #[command(flatten)]
+        sync: SyncArgs,
+    },
     /// Make an existing Cargo project a host of plugins (run from the tool)
     Init(InitArgs),
     /// Show each plugin as declared, locked and present, and what runs at build time
@@ -421,6 +435,56 @@ fn run(task: Task) -> anyhow::Result<ExitCode> {
                 eprintln!("{:>12} {}", "Manifest", dist.manifest.display());
                 eprintln!("{:>12} {}", "SBOM", dist.sbom.display());
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Task::Dev {
+            name,
+            path,
+            clear,
+            sync: args,
+        } => {
+            let config = args.config()?;
+            // Ending every override needs nothing from the recorded file,
+            // so it works even when that file is damaged.
+            let mut overrides = if name.is_none() && clear {
+                crate::dev::Overrides::new()
+            } else {
+                crate::dev::load(&config.root)?
+            };
+            match (name, path, clear) {
+                (None, None, false) => {
+                    if overrides.is_empty() {
+                        eprintln!("{:>12} no plugin is built from a working copy", "Dev");
+                    }
+                    for (name, dir) in &overrides {
+                        println!("{name}  {}", dir.display());
+                    }
+                    return Ok(ExitCode::SUCCESS);
+                }
+                (Some(name), Some(path), false) => {
+                    overrides.insert(name, path);
+                }
+                (Some(name), None, false) => bail!(
+                    "give the directory of the working copy to build `{name}` from (`cargo xtask \
+                     dev {name} PATH`), or end its override with `cargo xtask dev --clear {name}`"
+                ),
+                (Some(name), _, true) => {
+                    if overrides.remove(&name).is_none() {
+                        let current: Vec<&str> = overrides.keys().map(String::as_str).collect();
+                        bail!(
+                            "`{name}` is not built from a working copy; overridden: {}",
+                            if current.is_empty() {
+                                "none".to_owned()
+                            } else {
+                                current.join(", ")
+                            }
+                        );
+                    }
+                }
+                (None, _, true) => overrides.clear(),
+                (None, Some(_), false) => bail!("give the plugin's name before the path"),
+            }
+            args.sync(&config, &sync::Mode::Dev(overrides))?;
             Ok(ExitCode::SUCCESS)
         }
         Task::Sbom {

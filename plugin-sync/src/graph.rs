@@ -6,22 +6,43 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::dev::Overrides;
 use crate::lockfile::Lockfile;
 use anyhow::{Context as _, bail};
 use build_support::MANIFEST_FILE;
 use cargo_metadata::{Metadata, MetadataCommand, Package, PackageId};
 
 /// Resolves the host workspace (offline when asked) and checks the graph.
-pub fn check(root: &Path, lock: &Lockfile, offline: bool) -> anyhow::Result<Metadata> {
+/// Plugins in `overrides` must be found at their working copies.
+pub fn check(
+    root: &Path,
+    lock: &Lockfile,
+    overrides: &Overrides,
+    offline: bool,
+) -> anyhow::Result<Metadata> {
     let mut command = MetadataCommand::new();
     command.manifest_path(root.join("Cargo.toml"));
     if offline {
         command.other_options(vec!["--offline".to_owned()]);
     }
-    let metadata = command
-        .exec()
-        .context("cargo could not resolve the host workspace with the plugins")?;
-    check_graph(root, lock, &metadata)?;
+    let metadata = command.exec().map_err(|e| {
+        let collision = e.to_string().contains("package collision");
+        let error = anyhow::Error::new(e)
+            .context("cargo could not resolve the host workspace with the plugins");
+        if collision && !overrides.is_empty() {
+            // A path plugin that is also a workspace member stays in the
+            // graph when a working copy replaces it.
+            error.context(
+                "a plugin built from a working copy (`cargo xtask dev`) has the name and version \
+                 of a crate cargo still sees in the host, such as a workspace member: cargo cannot \
+                 hold both. Take that crate out of the workspace's members while the override \
+                 lasts, or edit it in place",
+            )
+        } else {
+            error
+        }
+    })?;
+    check_graph(root, lock, overrides, &metadata)?;
     Ok(metadata)
 }
 
@@ -29,7 +50,12 @@ fn canonical(path: &Path) -> PathBuf {
     path.canonicalize().unwrap_or_else(|_| path.to_owned())
 }
 
-fn check_graph(root: &Path, lock: &Lockfile, metadata: &Metadata) -> anyhow::Result<()> {
+fn check_graph(
+    root: &Path,
+    lock: &Lockfile,
+    overrides: &Overrides,
+    metadata: &Metadata,
+) -> anyhow::Result<()> {
     let resolve = metadata
         .resolve
         .as_ref()
@@ -67,9 +93,12 @@ fn check_graph(root: &Path, lock: &Lockfile, metadata: &Metadata) -> anyhow::Res
         }
     };
     for plugin in &lock.plugins {
-        let dir = root
-            .join(build_support::PLUGIN_SET_DIR)
-            .join(plugin.crate_dir());
+        let dir = match overrides.get(&plugin.name) {
+            Some(dir) => dir.clone(),
+            None => root
+                .join(build_support::PLUGIN_SET_DIR)
+                .join(plugin.crate_dir()),
+        };
         let manifest = canonical(&dir.join("Cargo.toml"));
         let Some(package) = metadata
             .packages

@@ -25,6 +25,7 @@ pub mod cli;
 mod codegen;
 mod crash;
 mod credential;
+mod dev;
 mod dist;
 mod edit;
 mod files;

@@ -121,7 +121,7 @@ proptest! {
                 })
                 .collect(),
         };
-        let files = codegen::plugin_set(&manifest, &lock)
+        let files = codegen::plugin_set(&manifest, &lock, &Default::default())
             .map_err(|e| TestCaseError::fail(format!("{e} for\n{text}")))?;
         for file in &files {
             if file.path.ends_with(".toml") {

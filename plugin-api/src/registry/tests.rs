@@ -127,6 +127,7 @@ fn set_crate_without_registration_is_an_error_naming_it() {
                 source: "local",
                 rev: None,
                 checksum: None,
+                overridden: None,
             },
             SetEntry {
                 name: "forgot",
@@ -135,6 +136,7 @@ fn set_crate_without_registration_is_an_error_naming_it() {
                 source: "local",
                 rev: None,
                 checksum: None,
+                overridden: None,
             },
         ],
     };
@@ -166,6 +168,7 @@ fn source_comes_from_the_set_or_is_host() {
             source: "local",
             rev: None,
             checksum: None,
+            overridden: None,
         }],
     };
     let registry = Registry::builder(&SET)

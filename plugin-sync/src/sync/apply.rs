@@ -14,7 +14,7 @@ use super::{Config, Report};
 use crate::checksum::{CHECKOUT_MARKER, INDEX_FILE};
 use crate::files::{Backup, Written, write_if_changed};
 use crate::lockfile::Lockfile;
-use crate::{checksum, crash, graph};
+use crate::{checksum, crash, dev, graph};
 
 pub fn run(config: &Config, plan: Plan) -> anyhow::Result<Report> {
     let root = &config.root;
@@ -57,12 +57,18 @@ pub fn run(config: &Config, plan: Plan) -> anyhow::Result<Report> {
     // What cargo resolves is the last word, checked before the lock makes
     // the new state official; a no-op sync does not need to ask.
     if !changed.is_empty()
-        && let Err(error) = graph::check(root, &plan.lock, config.offline)
+        && let Err(error) = graph::check(root, &plan.lock, &plan.overrides, config.offline)
     {
         backup.restore();
         return Err(error);
     }
     crash::point("generated");
+    if let Some(overrides) = &plan.record_overrides
+        && let Err(error) = dev::save(root, overrides)
+    {
+        backup.restore();
+        return Err(error);
+    }
     if write_if_changed(&root.join(LOCK_FILE), &plan.lock_text)? == Written::Changed {
         changed.push(LOCK_FILE.to_owned());
     }

@@ -26,6 +26,7 @@ use build_support::{LOCK_FILE, MANIFEST_FILE, SOURCES_DIR};
 
 use crate::api::{self, HostApi};
 use crate::cache::Cache;
+use crate::dev::{self, Overrides};
 use crate::edit::Edit;
 use crate::host;
 use crate::lockfile::Lockfile;
@@ -63,6 +64,9 @@ pub enum Mode {
     Edit(Edit),
     /// From now on, `plugin-sources/` is committed, not ignored.
     Vendor,
+    /// `cargo xtask dev`: from now on these are the plugins built from
+    /// working copies (all of them; empty ends every override).
+    Dev(Overrides),
 }
 
 impl Mode {
@@ -113,6 +117,9 @@ pub struct Input {
     pub has_git: bool,
     /// `plugin-sources/.gitignore` says the sources are committed.
     pub vendored: bool,
+    /// Plugins built from working copies (`cargo xtask dev`): declared,
+    /// enabled, canonical paths.
+    pub overrides: Overrides,
     pub warnings: Vec<String>,
 }
 
@@ -200,6 +207,7 @@ pub fn load(config: &Config, mode: &Mode) -> anyhow::Result<Input> {
     };
     let vendored = std::fs::read_to_string(root.join(SOURCES_DIR).join(".gitignore"))
         .is_ok_and(|t| t.starts_with(VENDORED));
+    let overrides = overrides(root, mode, &manifest, &mut warnings)?;
     Ok(Input {
         manifest,
         edited,
@@ -208,8 +216,73 @@ pub fn load(config: &Config, mode: &Mode) -> anyhow::Result<Input> {
         host_api,
         has_git,
         vendored,
+        overrides,
         warnings,
     })
+}
+
+/// The overrides in effect: those `cargo xtask dev` asks for (each must
+/// name a declared, enabled plugin and an existing directory), else those
+/// recorded (one whose plugin is no longer declared is ignored, with a
+/// warning).
+fn overrides(
+    root: &Path,
+    mode: &Mode,
+    manifest: &Manifest,
+    warnings: &mut Vec<String>,
+) -> anyhow::Result<Overrides> {
+    let Mode::Dev(asked) = mode else {
+        let mut recorded = dev::load(root)?;
+        recorded.retain(|name, path| {
+            let declared = manifest.enabled().any(|d| &d.name == name);
+            if !declared {
+                warnings.push(format!(
+                    "ignoring the override of `{name}` ({}): it is not a declared, enabled plugin \
+                     in {MANIFEST_FILE}; `cargo xtask dev --clear {name}` removes it",
+                    path.display()
+                ));
+            }
+            declared
+        });
+        return Ok(recorded);
+    };
+    let mut out = Overrides::new();
+    for (name, path) in asked {
+        match manifest.plugins.iter().find(|d| &d.name == name) {
+            None => {
+                let declared: Vec<&str> =
+                    manifest.plugins.iter().map(|d| d.name.as_str()).collect();
+                bail!(
+                    "`{name}` is not declared in {MANIFEST_FILE}; the declared plugins are: {}",
+                    if declared.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        declared.join(", ")
+                    }
+                );
+            }
+            Some(d) if !d.enabled => bail!(
+                "plugin `{name}` is disabled in {MANIFEST_FILE} (`enabled = false`): there is \
+                 nothing to build it from a working copy for"
+            ),
+            Some(_) => {}
+        }
+        let dir = path.canonicalize().with_context(|| {
+            format!(
+                "the working copy for `{name}` ({}) does not exist",
+                path.display()
+            )
+        })?;
+        if !dir.join("Cargo.toml").is_file() {
+            bail!(
+                "the working copy for `{name}` ({}) has no Cargo.toml; give the directory of \
+                 the plugin crate",
+                dir.display()
+            );
+        }
+        out.insert(name.clone(), dir);
+    }
+    Ok(out)
 }
 
 /// `plugin-sources/` must be a real directory (sync writes there and never

@@ -12,6 +12,7 @@ use build_support::{LOCK_FILE, MANIFEST_FILE, PLUGIN_SET_DIR, SOURCES_DIR};
 use super::resolve::Resolved;
 use super::{Config, Input, Mode, Report, VENDORED};
 use crate::checksum::INDEX_FILE;
+use crate::dev::Overrides;
 use crate::lockfile::{Commit, LockSource, Lockfile};
 use crate::{api, codegen};
 
@@ -37,6 +38,30 @@ pub struct Plan {
     pub copies: Vec<HostCopy>,
     /// The report so far: everything but the changed paths.
     pub report: Report,
+    /// Plugins built from working copies: where the graph check must find
+    /// them.
+    pub overrides: Overrides,
+    /// For `cargo xtask dev`: the overrides to record once the graph is
+    /// checked.
+    pub record_overrides: Option<Overrides>,
+}
+
+/// How the generated crate names each working copy: relative to it when
+/// the copy is on the same machine path tree, as the other paths are.
+fn generated_overrides(config: &Config, input: &Input) -> BTreeMap<String, codegen::Override> {
+    let from = config.root.join(PLUGIN_SET_DIR);
+    input
+        .overrides
+        .iter()
+        .map(|(name, dir)| {
+            let path = dir.display().to_string();
+            let override_ = codegen::Override {
+                crate_dir: crate::host::relative_path(&from, dir),
+                path,
+            };
+            (name.clone(), override_)
+        })
+        .collect()
 }
 
 /// Checks what resolve found and decides what to write.
@@ -64,6 +89,23 @@ pub fn make(
             bail!("{moved}");
         }
         warnings.push(moved.clone());
+    }
+    if config.locked
+        && let Some((name, dir)) = input.overrides.iter().next()
+    {
+        bail!(
+            "plugin `{name}` is built from {} (`cargo xtask dev`), and a locked sync (as `dist` \
+             and `sbom` run) builds only what {LOCK_FILE} pins; run `cargo xtask dev --clear \
+             {name}` first",
+            dir.display()
+        );
+    }
+    for (name, dir) in &input.overrides {
+        warnings.push(format!(
+            "plugin `{name}` is built from {} (`cargo xtask dev`), not from what {LOCK_FILE} \
+             pins; `cargo xtask dev --clear {name}` ends it",
+            dir.display()
+        ));
     }
     if config.locked {
         match &input.previous_text {
@@ -101,7 +143,7 @@ pub fn make(
         writes.push((MANIFEST_FILE.to_owned(), text.clone()));
     }
     writes.extend(
-        codegen::plugin_set(&input.manifest, &lock)?
+        codegen::plugin_set(&input.manifest, &lock, &generated_overrides(config, input))?
             .into_iter()
             .map(|file| (format!("{PLUGIN_SET_DIR}/{}", file.path), file.contents)),
     );
@@ -129,6 +171,11 @@ pub fn make(
         changed: Vec::new(),
     };
     Ok(Plan {
+        overrides: input.overrides.clone(),
+        record_overrides: match mode {
+            Mode::Dev(_) => Some(input.overrides.clone()),
+            _ => None,
+        },
         lock,
         lock_text,
         writes,
@@ -226,6 +273,7 @@ mod tests {
             },
             has_git: true,
             vendored: false,
+            overrides: Default::default(),
             warnings: vec!["from load".into()],
         }
     }
@@ -342,6 +390,65 @@ mod tests {
             .lock_text;
         let plan = make(&config(true), &Mode::Sync, &input(Some(text)), resolved()).unwrap();
         assert!(plan.copies.is_empty());
+    }
+
+    #[test]
+    fn an_override_keeps_the_lock_warns_is_recorded_by_dev_and_refused_when_locked() {
+        let resolved = || vec![local("a", &[]), git("b", 'e', fetched(false))];
+        let plain = make(&config(false), &Mode::Sync, &input(None), resolved()).unwrap();
+        let overrides: crate::dev::Overrides = [("b".to_owned(), PathBuf::from("/work/b"))].into();
+        let overridden = Input {
+            overrides: overrides.clone(),
+            ..input(None)
+        };
+        let dev = make(
+            &config(false),
+            &Mode::Dev(overrides.clone()),
+            &overridden,
+            resolved(),
+        )
+        .unwrap();
+        assert_eq!(dev.lock_text, plain.lock_text);
+        assert_eq!(dev.record_overrides.as_ref(), Some(&overrides));
+        assert_eq!(plain.record_overrides, None);
+        assert!(dev.report.warnings.iter().any(|w| w.starts_with(
+            "plugin `b` is built from /work/b (`cargo xtask dev`), not from what plugins.lock pins"
+        )));
+        let manifest = |plan: &Plan| {
+            plan.writes
+                .iter()
+                .find(|(p, _)| p == "plugin-set/Cargo.toml")
+                .unwrap()
+                .1
+                .clone()
+        };
+        assert!(
+            manifest(&dev).contains("b = { path = \"../../work/b\" }"),
+            "{}",
+            manifest(&dev)
+        );
+        assert!(!manifest(&plain).contains("../../work/b"));
+        // Just synced again by a plain sync: still built from the copy, not
+        // recorded again.
+        let again = make(&config(false), &Mode::Sync, &overridden, resolved()).unwrap();
+        assert_eq!(manifest(&again), manifest(&dev));
+        assert_eq!(again.record_overrides, None);
+        let locked = make(
+            &config(true),
+            &Mode::Sync,
+            &Input {
+                previous_text: Some(plain.lock_text.clone()),
+                ..overridden
+            },
+            resolved(),
+        )
+        .unwrap_err();
+        assert!(
+            locked
+                .to_string()
+                .contains("run `cargo xtask dev --clear b` first"),
+            "{locked}"
+        );
     }
 
     #[test]

@@ -80,7 +80,11 @@ pub fn all(config: &Config, mode: &Mode, input: &Input) -> anyhow::Result<Vec<Re
                         else {
                             break;
                         };
-                        let result = resolve(config, mode, input.previous.as_ref(), declaration);
+                        let result = resolve(config, mode, input.previous.as_ref(), declaration)
+                            .and_then(|r| match input.overrides.get(&declaration.name) {
+                                Some(dir) => with_override(r, declaration, dir),
+                                None => Ok(r),
+                            });
                         if result.is_err() {
                             failed.store(true, Ordering::Relaxed);
                         }
@@ -134,6 +138,32 @@ fn resolve(
             )
         }),
     }
+}
+
+/// `resolved` (its lock entry unchanged), built from the working copy at
+/// `dir`, which must hold the declared package, depending on plugin-api:
+/// its identity, ids and plugin-api are then the copy's.
+fn with_override(
+    resolved: Resolved,
+    declaration: &Declaration,
+    dir: &Path,
+) -> anyhow::Result<Resolved> {
+    let name = &declaration.name;
+    let in_override = || {
+        format!(
+            "plugin `{name}` is built from {} (`cargo xtask dev`)",
+            dir.display()
+        )
+    };
+    let (package, _) = host::read_package(dir, Path::new("/")).with_context(in_override)?;
+    check_package(declaration, &package, dir).with_context(in_override)?;
+    let api = api_of(&package, dir, Path::new("/")).with_context(in_override)?;
+    Ok(Resolved {
+        identity: dir.display().to_string(),
+        ids: scan::plugin_ids(dir),
+        api,
+        ..resolved
+    })
 }
 
 /// A crate's version as a semver version.
