@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 
 use anyhow::{Context as _, bail};
+use build_support::manifest::GitReference;
 use clap::{Args, Parser, Subcommand};
 
 use crate::{cache, dist, edit, host, init, list, sbom, scaffold, secret, sync, verify};
@@ -90,6 +91,30 @@ enum Task {
         #[command(flatten)]
         sync: SyncArgs,
     },
+    /// Check a plugin crate as this host would see it, before anyone depends on it
+    Lint {
+        /// Directory of the plugin crate
+        #[arg(required_unless_present = "git", conflicts_with = "git")]
+        path: Option<PathBuf>,
+        /// Lint the crate at the root of this git repository instead (cloned
+        /// with git)
+        #[arg(long, value_name = "URL")]
+        git: Option<String>,
+        #[command(flatten)]
+        reference: GitRefArgs,
+        /// Print `{"crate", "version", "checks": [{"name", "status", "message"}]}`
+        #[arg(long)]
+        json: bool,
+        /// Never touch the network
+        #[arg(long)]
+        offline: bool,
+        #[command(flatten)]
+        host: HostArgs,
+        /// Cache directory [default: $PLUGIN_CACHE_DIR, else the user's cache
+        /// directory]
+        #[arg(long, value_name = "DIR")]
+        cache_dir: Option<PathBuf>,
+    },
     /// Make an existing Cargo project a host of plugins (run from the tool)
     Init(InitArgs),
     /// Show each plugin as declared, locked and present, and what runs at build time
@@ -153,6 +178,20 @@ enum CacheAction {
     Clean,
 }
 
+/// Which commit of `--git` (the default branch without any).
+#[derive(Debug, Args)]
+struct GitRefArgs {
+    /// Git tag
+    #[arg(long, requires = "git", conflicts_with_all = ["branch", "rev"])]
+    tag: Option<String>,
+    /// Git branch
+    #[arg(long, requires = "git", conflicts_with = "rev")]
+    branch: Option<String>,
+    /// Full 40-hex git commit
+    #[arg(long, requires = "git")]
+    rev: Option<String>,
+}
+
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("source").required(true).args(["git", "path"])))]
 struct AddArgs {
@@ -164,15 +203,8 @@ struct AddArgs {
     /// Local crate directory
     #[arg(long, value_name = "DIR", conflicts_with_all = ["git", "tag", "branch", "rev", "subdir"])]
     path: Option<String>,
-    /// Git tag
-    #[arg(long, requires = "git", conflicts_with_all = ["branch", "rev"])]
-    tag: Option<String>,
-    /// Git branch
-    #[arg(long, requires = "git", conflicts_with = "rev")]
-    branch: Option<String>,
-    /// Full 40-hex git commit
-    #[arg(long, requires = "git")]
-    rev: Option<String>,
+    #[command(flatten)]
+    reference: GitRefArgs,
     /// Directory of the crate in the repository
     #[arg(long, requires = "git")]
     subdir: Option<String>,
@@ -399,9 +431,9 @@ fn run(task: Task) -> anyhow::Result<ExitCode> {
                 name: plugin.name,
                 path: plugin.path,
                 git: plugin.git,
-                tag: plugin.tag,
-                branch: plugin.branch,
-                rev: plugin.rev,
+                tag: plugin.reference.tag,
+                branch: plugin.reference.branch,
+                rev: plugin.reference.rev,
                 subdir: plugin.subdir,
                 package: plugin.package,
                 features: plugin.features,
@@ -486,6 +518,47 @@ fn run(task: Task) -> anyhow::Result<ExitCode> {
             }
             args.sync(&config, &sync::Mode::Dev(overrides))?;
             Ok(ExitCode::SUCCESS)
+        }
+        Task::Lint {
+            path,
+            git,
+            reference: GitRefArgs {
+                tag, branch, rev, ..
+            },
+            json,
+            offline,
+            host: host_args,
+            cache_dir,
+        } => {
+            let root = host::locate(host_args.manifest_path.as_deref())?;
+            let cache = cache::Cache::locate(cache_dir.as_deref())?;
+            let target = match (path, git) {
+                (_, Some(url)) => crate::lint::Target::Git {
+                    url,
+                    reference: match (tag, branch, rev) {
+                        (Some(tag), _, _) => GitReference::Tag(tag),
+                        (_, Some(branch), _) => GitReference::Branch(branch),
+                        (_, _, Some(rev)) => GitReference::Rev(rev),
+                        _ => GitReference::DefaultBranch,
+                    },
+                },
+                (Some(path), None) => crate::lint::Target::Path(path),
+                (None, None) => bail!("give the plugin crate's directory, or --git URL"),
+            };
+            let report = crate::lint::lint(&root, &target, &cache, offline)?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).context("failed to render JSON")?
+                );
+            } else {
+                crate::lint::print(&report);
+            }
+            Ok(if report.failed() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            })
         }
         Task::Sbom {
             sync: args,

@@ -35,7 +35,7 @@ fn home(var: &str, default: &str) -> Option<PathBuf> {
 }
 
 /// The host's target directory (created, canonical).
-fn target_dir(root: &Path) -> anyhow::Result<PathBuf> {
+pub fn target_dir(root: &Path) -> anyhow::Result<PathBuf> {
     let metadata = cargo_metadata::MetadataCommand::new()
         .manifest_path(root.join("Cargo.toml"))
         .no_deps()

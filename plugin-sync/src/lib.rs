@@ -34,6 +34,7 @@ mod git_cli;
 mod graph;
 mod host;
 mod init;
+mod lint;
 mod list;
 mod lockfile;
 mod progress;

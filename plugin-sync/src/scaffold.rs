@@ -93,7 +93,9 @@ pub fn new_plugin(name: &str, dir: &Path, patch: Option<&InlineTable>) -> anyhow
             "Cargo.toml",
             format!(
                 "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\
-                 description = \"A plugin for hosts built with static-plugins\"\n\n\
+                 description = \"A plugin for hosts built with static-plugins\"\n\
+                 # Your choice; `cargo xtask lint` wants one.\n\
+                 license = \"MIT OR Apache-2.0\"\n\n\
                  [dependencies]\n\
                  # A version requirement, as for any crates.io dependency: the host replaces it\n\
                  # with its own plugin-api (a [patch]), and sync checks the requirement matches.\n\

@@ -1,0 +1,682 @@
+//! `cargo xtask lint`: checks a plugin crate as this host would see it,
+//! before anyone depends on it (like `xk6 lint`). Each check passes, warns or
+//! fails with a message:
+//!
+//! - `library`: a library crate (not a binary or proc-macro crate);
+//! - `plugin-api`: it depends on plugin-api, with a requirement this host's
+//!   plugin-api meets and a source the host can patch to its own;
+//! - `metadata`: it has a license and a description;
+//! - `build-script`: no build script of its own (a warning: it runs at
+//!   build time);
+//! - `builds`: it builds alone against this host's plugin-api, in a
+//!   throwaway host made by the same sync a real host runs;
+//! - `registers`: the binary registers at least one plugin from it;
+//! - `ids`: each id well-formed and unique, and exactly the ids its sources
+//!   declare;
+//! - `proc-macros`: no proc-macro dependency of its own (a warning);
+//! - `id-stable`: its ids did not change since the previous tag of its git
+//!   repository, when there is one.
+//!
+//! `--git URL` clones the repository with git into a temporary directory
+//! and lints the crate there at the reference asked for.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context as _, bail};
+use build_support::manifest::GitReference;
+use serde::Serialize;
+use toml_edit::{DocumentMut, Item};
+
+use crate::{api, cache, host, progress, scan, sync};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Pass,
+    Warn,
+    Fail,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    pub name: &'static str,
+    pub status: Status,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    #[serde(rename = "crate")]
+    pub krate: String,
+    pub version: String,
+    pub checks: Vec<Check>,
+}
+
+impl Report {
+    fn check(&mut self, name: &'static str, status: Status, message: impl Into<String>) {
+        self.checks.push(Check {
+            name,
+            status,
+            message: message.into(),
+        });
+    }
+
+    pub fn failed(&self) -> bool {
+        self.checks.iter().any(|c| c.status == Status::Fail)
+    }
+}
+
+/// What to lint.
+#[derive(Debug, Clone)]
+pub enum Target {
+    Path(PathBuf),
+    Git {
+        url: String,
+        reference: GitReference,
+    },
+}
+
+/// Lints `target` against the host at `root`.
+pub fn lint(
+    root: &Path,
+    target: &Target,
+    cache: &cache::Cache,
+    offline: bool,
+) -> anyhow::Result<Report> {
+    let scratch = Scratch::new()?;
+    let dir = match target {
+        Target::Path(path) => path
+            .canonicalize()
+            .with_context(|| format!("{} does not exist", path.display()))?,
+        Target::Git { url, reference } => {
+            if offline {
+                bail!("linting a git repository needs the network, and --offline was given");
+            }
+            let clone = scratch.dir.join("clone");
+            let mut command = Command::new("git");
+            command.args(["clone", "--quiet", "--no-checkout", "--end-of-options", url]);
+            command.arg(&clone);
+            run_git(&mut command, "clone")?;
+            let mut checkout = Command::new("git");
+            checkout
+                .arg("-C")
+                .arg(&clone)
+                .args(["checkout", "--quiet", "--detach", "--end-of-options"])
+                .arg(match reference {
+                    GitReference::DefaultBranch => "HEAD".to_owned(),
+                    GitReference::Branch(b) => format!("origin/{b}"),
+                    GitReference::Tag(t) => format!("refs/tags/{t}"),
+                    GitReference::Rev(r) => r.clone(),
+                });
+            run_git(&mut checkout, "checkout")?;
+            clone
+        }
+    };
+    if !dir.join("Cargo.toml").is_file() {
+        bail!(
+            "{} has no Cargo.toml: give the directory of a plugin crate",
+            dir.display()
+        );
+    }
+    let (package, version) = host::read_package(&dir, Path::new("/"))?;
+    let mut report = Report {
+        krate: package.clone(),
+        version,
+        checks: Vec::new(),
+    };
+    let manifest: DocumentMut =
+        crate::files::read_limited(&dir.join("Cargo.toml"), crate::files::MAX_MANIFEST)?
+            .parse()
+            .with_context(|| format!("failed to parse {}", dir.join("Cargo.toml").display()))?;
+
+    let library = check_library(&dir, &manifest);
+    let is_library = library.is_ok();
+    match library {
+        Ok(message) => report.check("library", Status::Pass, message),
+        Err(message) => report.check("library", Status::Fail, message),
+    }
+    let host_api = api::host(root)?;
+    let api_ok = match api::plugin(&dir, Path::new("/")) {
+        Ok(None) => {
+            report.check(
+                "plugin-api",
+                Status::Fail,
+                "does not depend on plugin-api, so it registers nothing a host can see",
+            );
+            false
+        }
+        Ok(Some(source)) => match api::check(&package, root, &source, &host_api) {
+            Ok(()) => {
+                report.check(
+                    "plugin-api",
+                    Status::Pass,
+                    "depends on a plugin-api this host provides",
+                );
+                true
+            }
+            Err(e) => {
+                // api's words are for a declared plugin; this is a crate.
+                let message = format!("{e:#}").replace(
+                    &format!("plugin `{package}` in {}", build_support::MANIFEST_FILE),
+                    &format!("crate `{package}`"),
+                );
+                report.check("plugin-api", Status::Fail, message);
+                false
+            }
+        },
+        Err(e) => {
+            report.check("plugin-api", Status::Fail, format!("{e:#}"));
+            false
+        }
+    };
+    metadata_checks(&mut report, &manifest);
+    if dir.join("build.rs").is_file() || package_key(&manifest, "build").is_some() {
+        report.check(
+            "build-script",
+            Status::Warn,
+            "has a build script, which runs arbitrary code when a host builds it",
+        );
+    } else {
+        report.check("build-script", Status::Pass, "no build script");
+    }
+    let subject = Subject {
+        declared: scan::plugin_ids(&dir),
+        dir,
+        package,
+    };
+    if is_library && api_ok {
+        build_checks(&mut report, root, &subject, &scratch, cache, offline)?;
+    } else {
+        report.check(
+            "builds",
+            Status::Fail,
+            "not tried: the crate is not a library depending on this host's plugin-api",
+        );
+    }
+    if let Err(e) = id_stability(&mut report, &subject.dir, &subject.declared) {
+        report.check(
+            "id-stable",
+            Status::Warn,
+            format!("could not compare with the previous tag: {e:#}"),
+        );
+    }
+    Ok(report)
+}
+
+fn run_git(command: &mut Command, what: &str) -> anyhow::Result<()> {
+    let output = command
+        .output()
+        .with_context(|| format!("failed to run git {what} (is git on PATH?)"))?;
+    if !output.status.success() {
+        bail!(
+            "git {what} failed: {}",
+            crate::secret::redact(String::from_utf8_lossy(&output.stderr).trim())
+        );
+    }
+    Ok(())
+}
+
+/// A temporary directory the lint made, removed when dropped.
+struct Scratch {
+    dir: PathBuf,
+}
+
+impl Scratch {
+    fn new() -> anyhow::Result<Scratch> {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "plugin-lint-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir(&dir).with_context(|| format!("failed to create {}", dir.display()))?;
+        Ok(Scratch { dir })
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn package_key<'a>(manifest: &'a DocumentMut, key: &str) -> Option<&'a Item> {
+    manifest.get("package").and_then(|p| p.get(key))
+}
+
+fn check_library(dir: &Path, manifest: &DocumentMut) -> Result<String, String> {
+    let lib = manifest.get("lib");
+    if lib
+        .and_then(|l| l.get("proc-macro"))
+        .and_then(Item::as_bool)
+        == Some(true)
+    {
+        return Err("is a proc-macro crate, not a library a host can link".to_owned());
+    }
+    if let Some(types) = lib
+        .and_then(|l| l.get("crate-type"))
+        .and_then(Item::as_array)
+        && !types
+            .iter()
+            .any(|t| matches!(t.as_str(), Some("lib" | "rlib")))
+    {
+        return Err(
+            "its [lib] crate-type has neither `lib` nor `rlib`: a host cannot link it".to_owned(),
+        );
+    }
+    let has_path = lib.and_then(|l| l.get("path")).is_some();
+    if has_path || dir.join("src/lib.rs").is_file() {
+        Ok("a library crate".to_owned())
+    } else {
+        Err("not a library crate (no src/lib.rs and no [lib] path)".to_owned())
+    }
+}
+
+fn metadata_checks(report: &mut Report, manifest: &DocumentMut) {
+    let present = |key: &str| {
+        package_key(manifest, key).is_some_and(|item| {
+            item.as_str().is_some_and(|s| !s.trim().is_empty())
+                || item.get("workspace").and_then(Item::as_bool) == Some(true)
+        })
+    };
+    let mut missing = Vec::new();
+    if !present("license") && !present("license-file") {
+        missing.push("`license` (or `license-file`)");
+    }
+    if !present("description") {
+        missing.push("`description`");
+    }
+    if missing.is_empty() {
+        report.check("metadata", Status::Pass, "has a license and a description");
+    } else {
+        report.check(
+            "metadata",
+            Status::Fail,
+            format!(
+                "[package] lacks {}: hosts and their SBOMs need them",
+                missing.join(" and ")
+            ),
+        );
+    }
+}
+
+/// The throwaway host's binary: what the registry holds, one line each.
+const APP_MAIN: &str = r#"//! Written by `cargo xtask lint`: reports what the plugin registers.
+fn main() {
+    match plugin_api::Registry::build(&plugin_set::SET) {
+        Ok(registry) => {
+            for plugin in registry.plugins() {
+                println!("id\t{}", plugin.descriptor.id);
+            }
+        }
+        Err(plugin_api::registry::Error::NotRegistered { .. }) => println!("none"),
+        Err(plugin_api::registry::Error::DuplicateId { id, .. }) => println!("duplicate\t{id}"),
+        Err(error) => println!("error\t{error}"),
+    }
+}
+"#;
+
+/// The crate being linted.
+struct Subject {
+    dir: PathBuf,
+    package: String,
+    /// The ids its sources declare.
+    declared: Vec<String>,
+}
+
+/// Builds the crate in a throwaway host made like this one (its plugin-api,
+/// build-support, patches and Cargo.lock) with the real sync, runs it, and
+/// checks what registers.
+fn build_checks(
+    report: &mut Report,
+    root: &Path,
+    subject: &Subject,
+    scratch: &Scratch,
+    cache: &cache::Cache,
+    offline: bool,
+) -> anyhow::Result<()> {
+    let Subject {
+        dir,
+        package,
+        declared,
+    } = subject;
+    let host = scratch.dir.join("host");
+    std::fs::create_dir(&host).with_context(|| format!("failed to create {}", host.display()))?;
+    write_throwaway_host(root, &host, dir, package)?;
+    let config = sync::Config {
+        root: host.clone(),
+        cache: cache.clone(),
+        locked: false,
+        offline,
+        progress: progress::Progress::new(true),
+        jobs: None,
+        git_fetch_with_cli: false,
+    };
+    if let Err(e) = sync::sync(&config, &sync::Mode::Sync) {
+        report.check(
+            "builds",
+            Status::Fail,
+            format!("a host cannot sync it: {e:#}"),
+        );
+        return Ok(());
+    }
+    let target_dir = crate::dist::target_dir(root)?.join("plugin-lint");
+    let cargo = || {
+        let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+        command
+            .current_dir(&host)
+            .env("CARGO_TARGET_DIR", &target_dir)
+            .arg("--quiet");
+        if offline {
+            command.arg("--offline");
+        }
+        command
+    };
+    let output = cargo()
+        .args(["run", "--package", "plugin-lint-app"])
+        .output()
+        .context("failed to run cargo")?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let tail: Vec<&str> = stderr.lines().rev().take(20).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        report.check(
+            "builds",
+            Status::Fail,
+            format!(
+                "does not build against this host's plugin-api:\n{}",
+                tail.join("\n")
+            ),
+        );
+        return Ok(());
+    }
+    report.check(
+        "builds",
+        Status::Pass,
+        "builds alone against this host's plugin-api",
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let mut ids: Vec<String> = Vec::new();
+    for line in stdout.lines() {
+        match line.split_once('\t') {
+            Some(("id", id)) => ids.push(id.to_owned()),
+            Some(("duplicate", id)) => {
+                report.check("registers", Status::Pass, "registers plugins");
+                report.check(
+                    "ids",
+                    Status::Fail,
+                    format!("registers id `{id}` more than once; each plugin needs its own id"),
+                );
+                proc_macro_check(report, &host, package)?;
+                return Ok(());
+            }
+            Some(("error", error)) => {
+                report.check(
+                    "registers",
+                    Status::Fail,
+                    format!("the registry refused it: {error}"),
+                );
+                return Ok(());
+            }
+            _ if line == "none" => {
+                report.check(
+                    "registers",
+                    Status::Fail,
+                    "registers no plugin: mark the plugin type with `#[plugin(id = \"…\")]`",
+                );
+                proc_macro_check(report, &host, package)?;
+                return Ok(());
+            }
+            _ => {}
+        }
+    }
+    ids.sort();
+    if ids.is_empty() {
+        report.check("registers", Status::Fail, "registers no plugin");
+    } else {
+        report.check(
+            "registers",
+            Status::Pass,
+            format!("registers {}", ids.join(", ")),
+        );
+    }
+    let malformed: Vec<&String> = ids
+        .iter()
+        .filter(|id| build_support::manifest::check_name(id).is_err())
+        .collect();
+    if !malformed.is_empty() {
+        report.check(
+            "ids",
+            Status::Fail,
+            format!("ids that are not well-formed: {malformed:?}"),
+        );
+    } else if ids != *declared {
+        report.check(
+            "ids",
+            Status::Fail,
+            format!(
+                "registers [{}] but its sources declare [{}] with `#[plugin(id = …)]`",
+                ids.join(", "),
+                declared.join(", ")
+            ),
+        );
+    } else {
+        report.check(
+            "ids",
+            Status::Pass,
+            "well-formed, unique, and as its sources declare",
+        );
+    }
+    proc_macro_check(report, &host, package)
+}
+
+/// Warns about proc-macro crates the plugin depends on itself (plugin-api's
+/// own macros are not its).
+fn proc_macro_check(report: &mut Report, host: &Path, package: &str) -> anyhow::Result<()> {
+    let metadata = cargo_metadata::MetadataCommand::new()
+        .manifest_path(host.join("Cargo.toml"))
+        .other_options(vec!["--offline".to_owned()])
+        .exec()
+        .context("cargo metadata of the throwaway host failed")?;
+    let Some(plugin) = metadata.packages.iter().find(|p| *p.name == *package) else {
+        return Ok(());
+    };
+    let mut macros: Vec<String> = plugin
+        .dependencies
+        .iter()
+        .filter(|d| d.kind == cargo_metadata::DependencyKind::Normal)
+        .filter_map(|d| metadata.packages.iter().find(|p| *p.name == *d.name))
+        .filter(|p| {
+            p.targets
+                .iter()
+                .any(|t| t.kind.iter().any(|k| k.to_string() == "proc-macro"))
+        })
+        .map(|p| p.name.to_string())
+        .collect();
+    macros.sort();
+    macros.dedup();
+    if macros.is_empty() {
+        report.check(
+            "proc-macros",
+            Status::Pass,
+            "no proc-macro dependency of its own",
+        );
+    } else {
+        report.check(
+            "proc-macros",
+            Status::Warn,
+            format!(
+                "depends on proc-macro crates, which run arbitrary code when a host builds it: {}",
+                macros.join(", ")
+            ),
+        );
+    }
+    Ok(())
+}
+
+/// The throwaway host: this host's plugin-api, build-support and patches
+/// (paths made absolute), its Cargo.lock, the plugin as a path plugin.
+fn write_throwaway_host(root: &Path, host: &Path, dir: &Path, package: &str) -> anyhow::Result<()> {
+    let text = crate::files::read_limited(&root.join("Cargo.toml"), crate::files::MAX_MANIFEST)?;
+    let source: DocumentMut = text
+        .parse()
+        .context("failed to parse the host's Cargo.toml")?;
+    let mut document = DocumentMut::new();
+    let mut workspace = toml_edit::Table::new();
+    workspace.insert("resolver", toml_edit::value("3"));
+    let mut members = toml_edit::Array::new();
+    members.push("app");
+    members.push(build_support::PLUGIN_SET_DIR);
+    workspace.insert("members", toml_edit::value(members));
+    let mut exclude = toml_edit::Array::new();
+    exclude.push(build_support::SOURCES_DIR);
+    workspace.insert("exclude", toml_edit::value(exclude));
+    let mut dependencies = toml_edit::Table::new();
+    for name in ["plugin-api", "build-support"] {
+        let item = source
+            .get("workspace")
+            .and_then(|w| w.get("dependencies"))
+            .and_then(|d| d.get(name))
+            .with_context(|| format!("the host's [workspace.dependencies] has no `{name}`"))?;
+        dependencies.insert(name, absolute(item.clone(), root));
+    }
+    workspace.insert("dependencies", toml_edit::Item::Table(dependencies));
+    document.insert("workspace", toml_edit::Item::Table(workspace));
+    if let Some(patch) = source.get("patch") {
+        document.insert("patch", absolute(patch.clone(), root));
+    }
+    let files = [
+        ("Cargo.toml", document.to_string()),
+        (
+            "plugins.toml",
+            format!(
+                "[plugins.{package}]\npath = {}\n",
+                toml_edit::Value::from(dir.display().to_string())
+            ),
+        ),
+        (
+            "app/Cargo.toml",
+            "[package]\nname = \"plugin-lint-app\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n\
+             [dependencies]\nplugin-api.workspace = true\nplugin-set = { path = \"../plugin-set\" }\n"
+                .to_owned(),
+        ),
+        ("app/src/main.rs", APP_MAIN.to_owned()),
+    ];
+    for (path, contents) in files {
+        let path = host.join(path);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("failed to create {}", parent.display()))?;
+        }
+        std::fs::write(&path, contents)
+            .with_context(|| format!("failed to write {}", path.display()))?;
+    }
+    // The host's resolved versions, so the build needs nothing new.
+    if let Ok(lock) = std::fs::read(root.join("Cargo.lock")) {
+        std::fs::write(host.join("Cargo.lock"), lock).context("failed to copy Cargo.lock")?;
+    }
+    Ok(())
+}
+
+/// `item` with every `path = "…"` inside made absolute against `base`.
+fn absolute(mut item: Item, base: &Path) -> Item {
+    fn visit(table: &mut dyn toml_edit::TableLike, base: &Path) {
+        for (key, value) in table.iter_mut() {
+            if key == "path"
+                && let Some(path) = value.as_str()
+                && Path::new(path).is_relative()
+            {
+                let joined = base.join(path).display().to_string();
+                *value = toml_edit::value(joined);
+            } else if let Some(inner) = value.as_table_like_mut() {
+                visit(inner, base);
+            }
+        }
+    }
+    if let Some(table) = item.as_table_like_mut() {
+        visit(table, base);
+    }
+    item
+}
+
+/// Compares the ids with those at the previous tag of the crate's git
+/// repository, when it is in one that has a tag before its commit.
+fn id_stability(report: &mut Report, dir: &Path, declared: &[String]) -> anyhow::Result<()> {
+    let git = |args: &[&str]| -> Option<String> {
+        let output = Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(args)
+            .output()
+            .ok()?;
+        output
+            .status
+            .success()
+            .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+    };
+    let Some(top) = git(&["rev-parse", "--show-toplevel"]) else {
+        report.check(
+            "id-stable",
+            Status::Pass,
+            "not in a git repository: no previous tag to compare with",
+        );
+        return Ok(());
+    };
+    // A tag on the commit itself is this release; the previous one is
+    // the newest tag reachable from its parents.
+    let Some(tag) = git(&["describe", "--tags", "--abbrev=0", "HEAD^"]) else {
+        report.check("id-stable", Status::Pass, "no previous tag to compare with");
+        return Ok(());
+    };
+    let top = PathBuf::from(top).canonicalize().unwrap_or_default();
+    let subdir = dir.strip_prefix(&top).unwrap_or(Path::new(""));
+    let scratch = Scratch::new()?;
+    let old = scratch.dir.join("previous");
+    let commit = git(&["rev-parse", &format!("{tag}^{{commit}}")])
+        .context("the previous tag names no commit")?;
+    crate::git::checkout(&top.join(".git"), &commit, &old)
+        .with_context(|| format!("failed to read the crate at tag {tag}"))?;
+    let before = scan::plugin_ids(&old.join(subdir));
+    if before.is_empty() || before == declared {
+        report.check(
+            "id-stable",
+            Status::Pass,
+            format!("ids unchanged since tag {tag}"),
+        );
+    } else {
+        report.check(
+            "id-stable",
+            Status::Fail,
+            format!(
+                "ids changed since tag {tag}: [{}] became [{}]; hosts that configure or depend on \
+                 the old ids break",
+                before.join(", "),
+                declared.join(", ")
+            ),
+        );
+    }
+    Ok(())
+}
+
+/// Prints the report for people: one line per check.
+pub fn print(report: &Report) {
+    println!("{} {}", report.krate, report.version);
+    for check in &report.checks {
+        let status = match check.status {
+            Status::Pass => "pass",
+            Status::Warn => "warn",
+            Status::Fail => "FAIL",
+        };
+        let mut lines = check.message.lines();
+        println!(
+            "  {status:<4}  {:<12}  {}",
+            check.name,
+            lines.next().unwrap_or_default()
+        );
+        for line in lines {
+            println!("  {:<4}  {:<12}  {line}", "", "");
+        }
+    }
+}

@@ -1,0 +1,244 @@
+//! `cargo xtask lint`: a fresh `new-plugin` crate passes; each broken crate
+//! fails naming the precise check; `--json` is parsed; `--git` lints a tag
+//! and catches an id changed since the previous tag.
+
+use std::path::Path;
+use std::process::Command;
+
+use e2e::{
+    GitRepo, Host, PluginCrate, expect_success, messages, shared_target_dir, write_file,
+    write_plugin,
+};
+
+/// `lint <args> --json` in `host`: exit success, and `{check: (status,
+/// message)}`.
+fn lint(host: &Host, args: &[&str]) -> (bool, Vec<(String, String, String)>, serde_json::Value) {
+    let mut command: Command = host.xtask(&["lint", "--json"]);
+    // Throwaway hosts build in the shared target directory.
+    command
+        .env("CARGO_TARGET_DIR", shared_target_dir())
+        .args(args);
+    let output = command.output().expect("xtask runs");
+    let text = String::from_utf8(output.stdout.clone()).expect("UTF-8");
+    let document: serde_json::Value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{e}: {text}\n{}", messages(&output)));
+    let checks = document["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .map(|c| {
+            (
+                c["name"].as_str().expect("name").to_owned(),
+                c["status"].as_str().expect("status").to_owned(),
+                c["message"].as_str().expect("message").to_owned(),
+            )
+        })
+        .collect();
+    (output.status.success(), checks, document)
+}
+
+/// The status and message of check `name`.
+fn check<'a>(checks: &'a [(String, String, String)], name: &str) -> (&'a str, &'a str) {
+    checks
+        .iter()
+        .find(|(n, _, _)| n == name)
+        .map(|(_, s, m)| (s.as_str(), m.as_str()))
+        .unwrap_or_else(|| panic!("no check `{name}` in {checks:?}"))
+}
+
+/// Only `name` fails, with a message containing `expected`.
+fn fails_only(
+    result: &(bool, Vec<(String, String, String)>, serde_json::Value),
+    name: &str,
+    expected: &str,
+) {
+    let (ok, checks, _) = result;
+    assert!(!ok, "lint passed: {checks:?}");
+    let (status, message) = check(checks, name);
+    assert_eq!(status, "fail", "{name}: {checks:?}");
+    assert!(message.contains(expected), "{name}: {message}");
+    let failing: Vec<&str> = checks
+        .iter()
+        .filter(|(_, s, _)| s == "fail")
+        .map(|(n, _, _)| n.as_str())
+        .collect();
+    assert!(
+        failing.iter().all(|n| *n == name || *n == "builds"),
+        "{failing:?}"
+    );
+}
+
+fn with_metadata(dir: &Path) {
+    let manifest = dir.join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).expect("Cargo.toml");
+    let text = text.replacen(
+        "publish = false\n",
+        "publish = false\nlicense = \"MIT\"\ndescription = \"A test plugin\"\n",
+        1,
+    );
+    std::fs::write(manifest, text).expect("write Cargo.toml");
+}
+
+/// A host with no plugin yet and the `[patch.crates-io]` for plugin-api
+/// that `init` gives (plugins depending on it by version use the host's).
+fn patched_host(name: &str) -> Host {
+    let host = Host::new(name);
+    let manifest = host.read("Cargo.toml");
+    host.write(
+        "Cargo.toml",
+        &format!(
+            "{manifest}\n[patch.crates-io]\nplugin-api = {{ path = {:?} }}\n",
+            e2e::repo_root().join("plugin-api")
+        ),
+    );
+    host.write("plugins.toml", "[plugins]\n");
+    expect_success(&mut host.xtask(&["sync"]));
+    host
+}
+
+#[test]
+fn lint_passes_a_new_plugin_and_names_what_fails_in_each_broken_crate() {
+    let host = patched_host("lint");
+    expect_success(&mut host.xtask(&["sync"]));
+    let dir = |name: &str| e2e::hosts_dir().join("lint.crates").join(name);
+    let _ = std::fs::remove_dir_all(dir(""));
+
+    // A fresh scaffold passes every check.
+    let fresh = dir("fresh-plugin");
+    expect_success(&mut host.xtask(&[
+        "new-plugin",
+        "fresh-plugin",
+        "--path",
+        &fresh.display().to_string(),
+    ]));
+    let (ok, checks, document) = lint(&host, &[&fresh.display().to_string()]);
+    assert!(ok, "{checks:?}");
+    assert_eq!(document["crate"], "fresh-plugin");
+    assert_eq!(document["version"], "0.1.0");
+    for name in [
+        "library",
+        "plugin-api",
+        "metadata",
+        "build-script",
+        "builds",
+        "registers",
+        "ids",
+        "proc-macros",
+        "id-stable",
+    ] {
+        assert_eq!(check(&checks, name).0, "pass", "{name}: {checks:?}");
+    }
+    assert_eq!(check(&checks, "registers").1, "registers fresh-plugin");
+    // The human form says the same.
+    let human = expect_success(
+        host.xtask(&["lint", &fresh.display().to_string()])
+            .env("CARGO_TARGET_DIR", shared_target_dir()),
+    );
+    assert!(e2e::stdout(&human).contains("  pass  registers     registers fresh-plugin"));
+
+    // A plain library crate: no plugin-api.
+    let plain = dir("plain");
+    write_file(
+        &plain.join("Cargo.toml"),
+        "[package]\nname = \"plain\"\nversion = \"0.1.0\"\nedition = \"2024\"\nlicense = \"MIT\"\n\
+         description = \"Not a plugin\"\n\n[workspace]\n",
+    );
+    write_file(&plain.join("src/lib.rs"), "pub fn f() {}\n");
+    fails_only(
+        &lint(&host, &[&plain.display().to_string()]),
+        "plugin-api",
+        "does not depend on plugin-api",
+    );
+
+    // Another major of plugin-api.
+    let major = dir("next-major");
+    write_file(
+        &major.join("Cargo.toml"),
+        "[package]\nname = \"next-major\"\nversion = \"0.1.0\"\nedition = \"2024\"\nlicense = \"MIT\"\n\
+         description = \"For plugin-api 0.2\"\n\n[dependencies]\nplugin-api = \"0.2\"\n\n[workspace]\n",
+    );
+    write_file(&major.join("src/lib.rs"), "pub fn f() {}\n");
+    fails_only(
+        &lint(&host, &[&major.display().to_string()]),
+        "plugin-api",
+        "requires plugin-api `0.2`, but the host has plugin-api 0.1.0",
+    );
+
+    // `#[plugin]` forgotten.
+    let unmarked = dir("unmarked");
+    write_plugin(
+        &unmarked,
+        &PluginCrate {
+            id: None,
+            filters: &[("unmarked", None)],
+            ..PluginCrate::new("unmarked", "unmarked")
+        },
+    );
+    with_metadata(&unmarked);
+    fails_only(
+        &lint(&host, &[&unmarked.display().to_string()]),
+        "registers",
+        "registers no plugin: mark the plugin type with `#[plugin(id = \"…\")]`",
+    );
+
+    // One id registered twice.
+    let twice = dir("twice");
+    write_plugin(&twice, &PluginCrate::new("twice", "twice"));
+    with_metadata(&twice);
+    let lib = twice.join("src/lib.rs");
+    let text = std::fs::read_to_string(&lib).expect("lib.rs");
+    std::fs::write(
+        &lib,
+        format!(
+            "{text}\n#[plugin_api::plugin(id = \"twice\")]\n#[derive(Default)]\npub struct Q;\n\n\
+             impl plugin_api::Plugin for Q {{\n    fn register(&self, _: &mut plugin_api::Registrar<'_>) {{}}\n}}\n"
+        ),
+    )
+    .expect("write lib.rs");
+    fails_only(
+        &lint(&host, &[&twice.display().to_string()]),
+        "ids",
+        "registers id `twice` more than once",
+    );
+
+    // Missing license and description; a build script warns.
+    let bare = dir("bare");
+    write_plugin(&bare, &PluginCrate::new("bare", "bare"));
+    write_file(&bare.join("build.rs"), "fn main() {}\n");
+    let result = lint(&host, &[&bare.display().to_string()]);
+    fails_only(
+        &result,
+        "metadata",
+        "[package] lacks `license` (or `license-file`) and `description`",
+    );
+    assert_eq!(check(&result.1, "build-script").0, "warn");
+}
+
+#[test]
+fn lint_from_git_catches_an_id_changed_since_the_previous_tag() {
+    let host = patched_host("lint_git");
+    expect_success(&mut host.xtask(&["sync"]));
+    let repo = GitRepo::with_plugin("lint-git", "renamed", "renamed");
+    with_metadata(&repo.dir);
+    repo.commit("metadata");
+    repo.git(&["tag", "v1"]);
+    let lib = repo.dir.join("src/lib.rs");
+    let text = std::fs::read_to_string(&lib).expect("lib.rs");
+    std::fs::write(&lib, text.replace("id = \"renamed\"", "id = \"renamed-2\"")).expect("write");
+    repo.commit("new id");
+    repo.git(&["tag", "v2"]);
+
+    let (ok, checks, _) = lint(&host, &["--git", &repo.url(), "--tag", "v1"]);
+    assert!(ok, "{checks:?}");
+    assert_eq!(
+        check(&checks, "id-stable").1,
+        "no previous tag to compare with"
+    );
+    let result = lint(&host, &["--git", &repo.url(), "--tag", "v2"]);
+    fails_only(
+        &result,
+        "id-stable",
+        "ids changed since tag v1: [renamed] became [renamed-2]",
+    );
+    assert_eq!(check(&result.1, "registers").1, "registers renamed-2");
+}
