@@ -81,8 +81,11 @@ fn median<T>(samples: usize, iterations: u32, mut f: impl FnMut() -> T) -> Durat
 }
 
 fn main() {
-    // `cargo test --benches` runs this with `--bench` absent: one quick pass.
-    let quick = !std::env::args().any(|a| a == "--bench");
+    // `cargo test --benches` runs this with `--bench` absent, and the test
+    // suite's `cargo xtask bench --quick` sets REGISTRY_BENCH_QUICK: one
+    // quick pass.
+    let quick = !std::env::args().any(|a| a == "--bench")
+        || std::env::var_os("REGISTRY_BENCH_QUICK").is_some();
     let (samples, iterations) = if quick { (3, 1) } else { (101, 20) };
     let all: Vec<&'static PluginDescriptor> =
         inventory::iter::<PluginDescriptor>.into_iter().collect();

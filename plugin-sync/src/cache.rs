@@ -192,6 +192,9 @@ pub struct Checkout {
     /// (hashed while writing); `None` for one that was already there, which
     /// must be checked before it is trusted.
     pub sums: Option<crate::checksum::Sums>,
+    /// Made for this sync alone (see [`CachedRepo::stage_checkout`]): the
+    /// host copy may take it by renaming instead of copying.
+    pub staged: bool,
 }
 
 /// Held while a cache repository is used; dropping it releases the lock.
@@ -295,53 +298,70 @@ impl CachedRepo {
         self.checkout_dir(commit).join(CHECKOUT_MARKER).is_file()
     }
 
-    /// Makes sure a complete checkout of `commit` exists, from the database;
-    /// returns its directory. The caller holds the lock and has made sure the
-    /// database has the commit.
-    pub fn ensure_checkout(&self, _lock: &RepoLock, commit: &str) -> anyhow::Result<Checkout> {
-        let dir = self.checkout_dir(commit);
-        if self.has_checkout(commit) {
-            return Ok(Checkout { dir, sums: None });
+    /// Writes a checkout of `commit` from the database for this sync alone,
+    /// hashing as it writes: `checkouts/.<commit>.stage-<pid>-<n>`. Apply
+    /// renames it into `plugin-sources/` (a copy only across filesystems),
+    /// so each file is written once, and the cache keeps no files the host
+    /// has: an edit in `plugin-sources/` cannot reach the cache. The caller
+    /// holds the lock and has made sure the database has the commit.
+    pub fn stage_checkout(&self, _lock: &RepoLock, commit: &str) -> anyhow::Result<Checkout> {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        // A shared checkout left without its marker was interrupted.
+        let shared = self.checkout_dir(commit);
+        if shared.exists() && !self.has_checkout(commit) {
+            std::fs::remove_dir_all(&shared)
+                .with_context(|| format!("failed to remove the incomplete {}", shared.display()))?;
         }
-        // A directory without marker is a checkout that was interrupted.
-        if dir.exists() {
-            std::fs::remove_dir_all(&dir)
-                .with_context(|| format!("failed to remove the incomplete {}", dir.display()))?;
-        }
-        // Leftovers of interrupted checkouts; the lock says nobody else is
-        // writing one now.
+        // Leftovers of interrupted checkouts: an older version's temporary
+        // directories, and stages of processes that are gone.
         if let Ok(entries) = std::fs::read_dir(&self.checkouts) {
             for entry in entries.flatten() {
-                if entry
-                    .file_name()
-                    .to_string_lossy()
-                    .starts_with(&format!(".{commit}.tmp-"))
-                {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if name.starts_with(&format!(".{commit}.tmp-")) || stage_is_abandoned(&name) {
                     let _ = std::fs::remove_dir_all(entry.path());
                 }
             }
         }
         std::fs::create_dir_all(&self.checkouts)
             .with_context(|| format!("failed to create {}", self.checkouts.display()))?;
-        let temp = self
-            .checkouts
-            .join(format!(".{commit}.tmp-{}", std::process::id()));
-        let result = git::checkout(&self.db, commit, &temp).and_then(|sums| {
+        let stage = self.checkouts.join(format!(
+            ".{commit}.stage-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&stage);
+        let result = git::checkout(&self.db, commit, &stage).inspect(|_| {
             crate::crash::point("checked-out");
-            std::fs::write(temp.join(CHECKOUT_MARKER), "")
-                .with_context(|| format!("failed to write the marker in {}", temp.display()))?;
-            std::fs::rename(&temp, &dir)
-                .with_context(|| format!("failed to move the checkout to {}", dir.display()))?;
-            Ok(sums)
         });
-        if result.is_err() {
-            let _ = std::fs::remove_dir_all(&temp);
+        match result {
+            Ok(sums) => Ok(Checkout {
+                dir: stage,
+                sums: Some(sums),
+                staged: true,
+            }),
+            Err(error) => {
+                let _ = std::fs::remove_dir_all(&stage);
+                Err(error)
+            }
         }
-        result.map(|sums| Checkout {
-            dir,
-            sums: Some(sums),
-        })
     }
+}
+
+/// Whether `name` is a stage directory of a process that no longer runs
+/// (known on Linux, from `/proc`; elsewhere stages are kept until `cache
+/// clean`).
+fn stage_is_abandoned(name: &str) -> bool {
+    let Some((_, rest)) = name.split_once(".stage-") else {
+        return false;
+    };
+    let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+        return false;
+    };
+    if pid == std::process::id() {
+        return false;
+    }
+    cfg!(target_os = "linux") && !Path::new("/proc").join(pid.to_string()).exists()
 }
 
 #[cfg(test)]

@@ -42,16 +42,15 @@ pub fn verify(root: &Path, cache: &Cache, quiet: bool) -> anyhow::Result<Vec<Str
         if checksum::digest(&actual) == expected {
             continue;
         }
-        // Name the files, from a pristine cache checkout when there is one.
+        // Name the files, from the commit's objects in the cache when it has
+        // them.
         let pristine = Some(cache.repo(&RepoUrl::parse(&pin.url, root)))
-            .filter(|repo| repo.has_checkout(commit))
-            .and_then(|repo| checksum::sums(&repo.checkout_dir(commit)).ok())
+            .filter(|repo| crate::git::has_commit(&repo.db, commit))
+            .and_then(|repo| crate::git::sums(&repo.db, commit).ok())
             .filter(|sums| checksum::digest(sums) == expected);
         let detail = match pristine {
             Some(sums) => checksum::differences(&sums, &actual).join(", "),
-            None => {
-                "(the cache has no copy to compare with, so the files cannot be named)".to_owned()
-            }
+            None => "(the cache does not have the commit, so the files cannot be named)".to_owned(),
         };
         problems.push(format!(
             "plugin `{name}`: files in {} differ from {LOCK_FILE}: {detail}",

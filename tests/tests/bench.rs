@@ -45,6 +45,47 @@ fn the_benchmark_harness_runs_every_measurement() {
         "{report}"
     );
     assert!(report.contains(" MiB (maximum resident set"), "{report}");
+    // Issue 14's figures, each produced and judged against its target.
+    for section in [
+        "## Real-sized cold sync",
+        "## Real-sized warm no-op sync",
+        "## Scale: 12 plugins, cold",
+        "## Registry build, 1,000 registrations",
+    ] {
+        assert!(report.contains(section), "{section} missing from\n{report}");
+    }
+    let verdicts = |prefix: &str| {
+        report
+            .lines()
+            .filter(|l| l.starts_with(prefix))
+            .filter(|l| {
+                l.ends_with("| met |")
+                    || l.ends_with("| missed |")
+                    || l.contains("| met | ")
+                    || l.contains("| missed | ")
+            })
+            .count()
+    };
+    for n in [
+        "| 1 | the monorepo |",
+        "| 6 | monorepo, 3 medium, 2 small |",
+        "| 8 | monorepo, 4 medium",
+    ] {
+        assert_eq!(verdicts(n), 1, "{n}: {report}");
+    }
+    assert_eq!(verdicts("| 12 | "), 1, "{report}");
+    assert!(
+        report.lines().any(|l| l.contains(" µs | ")
+            && l.contains(" ns | ")
+            && (l.ends_with("| met |") || l.ends_with("| missed |"))),
+        "{report}"
+    );
+    assert!(
+        report
+            .lines()
+            .any(|l| l.contains("| none |") && (l.contains("| met |") || l.contains("| missed |"))),
+        "the real-sized no-op sync wrote nothing and was judged: {report}"
+    );
     for jobs in [1, 2, 4, 8, 16] {
         assert!(
             report

@@ -454,6 +454,17 @@ fn damaged_caches_and_hosts() {
         e2e::expect_success(&mut host.xtask(&["sync", "-q"]));
         host
     };
+    let source_copy = |host: &Host| -> PathBuf {
+        std::fs::read_dir(host.path("plugin-sources"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.is_dir())
+            .unwrap()
+    };
+    // Sync writes each file once: the staged checkout moved into the host,
+    // and the cache keeps only the database. An older version kept a shared
+    // checkout per commit, which sync still uses when it finds one: plant
+    // one (a copy of the host's, with the marker) to damage it.
     let checkout = |host: &Host| -> PathBuf {
         let checkouts = host.cache_dir().join("git/checkouts");
         let repo_dir = std::fs::read_dir(&checkouts)
@@ -462,20 +473,32 @@ fn damaged_caches_and_hosts() {
             .unwrap()
             .unwrap()
             .path();
-        std::fs::read_dir(&repo_dir)
-            .unwrap()
-            .next()
-            .unwrap()
-            .unwrap()
-            .path()
+        let lock = host.read("plugins.lock");
+        let commit = lock
+            .lines()
+            .find_map(|l| l.strip_prefix("source = \"git+"))
+            .and_then(|l| l.rsplit_once('#'))
+            .map(|(_, c)| c.trim_end_matches('"').to_owned())
+            .unwrap();
+        let planted = repo_dir.join(&commit);
+        let copy = source_copy(host);
+        for file in files_under(&copy) {
+            let relative = file.strip_prefix(&copy).unwrap();
+            if relative == Path::new(".plugin-index") || relative == Path::new(".plugin-ok") {
+                continue;
+            }
+            std::fs::create_dir_all(planted.join(relative).parent().unwrap()).unwrap();
+            std::fs::copy(&file, planted.join(relative)).unwrap();
+        }
+        std::fs::write(planted.join(".plugin-ok"), "").unwrap();
+        planted
     };
-    let source_copy = |host: &Host| -> PathBuf {
-        std::fs::read_dir(host.path("plugin-sources"))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .find(|p| p.is_dir())
-            .unwrap()
-    };
+    let host = synced("written_once");
+    assert_eq!(
+        files_under(&host.cache_dir().join("git/checkouts")),
+        Vec::<PathBuf>::new(),
+        "the cache keeps no checkout of what the host has"
+    );
 
     // A tampered cache checkout is detected when a copy must be made from it.
     let host = synced("tampered_checkout");
@@ -577,6 +600,21 @@ fn damaged_caches_and_hosts() {
     let host = synced("extra_file_in_copy");
     std::fs::write(source_copy(&host).join("extra.rs"), "// added\n").unwrap();
     repaired("extra_file_in_copy", &host);
+
+    // A stage left by a killed sync is removed by the next one.
+    let host = synced("abandoned_stage");
+    let stage = std::fs::read_dir(host.cache_dir().join("git/checkouts"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path()
+        .join(".0000000000000000000000000000000000000000.stage-4194999-0");
+    std::fs::create_dir_all(stage.join("src")).unwrap();
+    std::fs::write(stage.join("src/lib.rs"), "// half written\n").unwrap();
+    std::fs::remove_dir_all(host.path("plugin-sources")).unwrap();
+    repaired("abandoned_stage", &host);
+    assert!(!stage.exists(), "the abandoned stage is still there");
 
     let host = synced("deleted_checkouts");
     std::fs::remove_dir_all(host.cache_dir().join("git/checkouts")).unwrap();

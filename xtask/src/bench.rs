@@ -62,14 +62,14 @@ struct Sizes {
     runs: usize,
 }
 
-fn repo_root() -> PathBuf {
+pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("xtask lives in the repository root")
         .to_owned()
 }
 
-fn run(command: &mut Command) -> anyhow::Result<String> {
+pub fn run(command: &mut Command) -> anyhow::Result<String> {
     let output = command
         .stdin(Stdio::null())
         .output()
@@ -85,7 +85,7 @@ fn run(command: &mut Command) -> anyhow::Result<String> {
         + &String::from_utf8_lossy(&output.stderr))
 }
 
-fn git(dir: &Path) -> Command {
+pub fn git(dir: &Path) -> Command {
     let mut command = Command::new("git");
     command
         .current_dir(dir)
@@ -203,10 +203,9 @@ fn git_dependencies(repos: &[PathBuf]) -> String {
     repos
         .iter()
         .map(|repo| {
-            let name = repo.file_name().expect("named").to_string_lossy();
-            let index = name[1..].split('-').next().expect("p<i>-h<n>").to_owned();
             format!(
-                "bench-plugin-{index} = {{ git = \"file://{}\", tag = \"v1\" }}\n",
+                "{} = {{ git = \"file://{}\", tag = \"v1\" }}\n",
+                crate::real::package_of(repo),
                 repo.display()
             )
         })
@@ -580,5 +579,210 @@ pub fn bench(options: &Options) -> anyhow::Result<String> {
         "See `cargo bench -p plugin-api --bench registry` (the registry section of BENCHMARKS.md)."
             .into(),
     );
+    real_sized(options, dir, &mut line)?;
     Ok(report)
+}
+
+/// What a figure is measured against, and whether it meets it.
+fn verdict(met: bool) -> &'static str {
+    if met { "met" } else { "missed" }
+}
+
+/// Issue 14's figures, each against its target: cold sync against a serial
+/// shallow clone loop on real-sized repositories at three sizes, a warm
+/// no-op sync against `cargo metadata`, 500 plugins' time and peak memory,
+/// and the registry build.
+fn real_sized(
+    options: &Options,
+    dir: &Path,
+    line: &mut impl FnMut(String),
+) -> anyhow::Result<()> {
+    let scale = if options.quick {
+        crate::real::Scale::QUICK
+    } else {
+        crate::real::Scale::FULL
+    };
+    let runs = if options.quick { 1 } else { 3 };
+    let mono = crate::real::monorepo(dir, &scale)?;
+    let medium: Vec<PathBuf> = (0..4)
+        .map(|i| crate::real::medium(dir, i, &scale))
+        .collect::<Result<_, _>>()?;
+    let small = |n: usize| -> anyhow::Result<Vec<PathBuf>> {
+        (0..n).map(|i| fixture(dir, i, 100)).collect()
+    };
+    line(format!(
+        "\n## Real-sized cold sync (issue 14; median of {runs} runs)\n\n\
+         Fixtures (git fast-import, seeded): a monorepo of {} files, {:.1} MB in a nested tree, \
+         {} commits, its plugin a small workspace member; medium repositories of {} files and {} \
+         commits; small repositories of 3 files and 100 commits.\n",
+        scale.mono_files,
+        scale.mono_megabytes(),
+        scale.mono_commits,
+        scale.medium_files,
+        scale.medium_commits,
+    ));
+    line("| N | repositories | sync | git clone --depth 1 loop | sync / git | target ≤ 1.00× |".into());
+    line("|---|---|---|---|---|---|".into());
+    let sets: Vec<(usize, &str, Vec<PathBuf>)> = {
+        let mut six = vec![mono.clone()];
+        six.extend(medium.iter().take(3).cloned());
+        six.extend(small(2)?);
+        let big = if options.quick { 8 } else { 50 };
+        let mut fifty = vec![mono.clone()];
+        fifty.extend(medium.iter().cloned());
+        fifty.extend(small(big - 5)?);
+        vec![
+            (1, "the monorepo", vec![mono.clone()]),
+            (6, "monorepo, 3 medium, 2 small", six),
+            (big, "monorepo, 4 medium, the rest small", fifty),
+        ]
+    };
+    for (n, what, repos) in &sets {
+        let sync = cold_sync(dir, repos, runs)?;
+        let clone = git_loop(dir, repos, runs)?;
+        let ratio_value = sync.as_secs_f64() / clone.as_secs_f64();
+        line(format!(
+            "| {n} | {what} | {} | {} | {} | {} |",
+            ms(sync),
+            ms(clone),
+            ratio(sync, clone),
+            verdict(ratio_value <= 1.0)
+        ));
+    }
+
+    line(format!(
+        "\n## Real-sized warm no-op sync (the 6-repository host; median of {} runs)\n",
+        runs.max(3)
+    ));
+    line("| no-op sync | cargo metadata --offline | ratio | target ≤ 0.25× | files written |".into());
+    line("|---|---|---|---|---|".into());
+    {
+        let (_, _, repos) = &sets[1];
+        let root = host(dir, "real-warm", repos)?;
+        let cache = dir.join("real-warm-cache");
+        run(&mut sync_command(&root, &cache)?)?;
+        let lock = root.join("plugins.lock");
+        let before = std::fs::metadata(&lock)?.modified()?;
+        let noop = timed(runs.max(3), || sync_command(&root, &cache))?;
+        let written = if std::fs::metadata(&lock)?.modified()? == before {
+            "none"
+        } else {
+            "plugins.lock!"
+        };
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let metadata = timed(runs.max(3), || {
+            let mut command = Command::new(&cargo);
+            command
+                .args(["metadata", "--offline", "--format-version", "1", "--manifest-path"])
+                .arg(root.join("Cargo.toml"));
+            Ok(command)
+        })?;
+        let value = noop.as_secs_f64() / metadata.as_secs_f64();
+        line(format!(
+            "| {} | {} | {} | {} | {written} |",
+            ms(noop),
+            ms(metadata),
+            ratio(noop, metadata),
+            verdict(value <= 0.25)
+        ));
+    }
+
+    let many = if options.quick { 12 } else { 500 };
+    line(format!("\n## Scale: {many} plugins, cold\n"));
+    line("| plugins | --jobs | cold sync | peak memory | target ≤ 100 MiB |".into());
+    line("|---|---|---|---|---|".into());
+    {
+        let repos: Vec<PathBuf> = (0..many)
+            .map(|i| fixture(dir, i, 10))
+            .collect::<Result<_, _>>()?;
+        let root = host(dir, "scale", &repos)?;
+        let cache = dir.join("scale-cache");
+        let _ = std::fs::remove_dir_all(&cache);
+        let _ = Command::new("sync").status();
+        let start = Instant::now();
+        #[cfg(unix)]
+        let peak = peak_memory(&mut sync_command(&root, &cache)?)?;
+        #[cfg(not(unix))]
+        let peak = {
+            run(&mut sync_command(&root, &cache)?)?;
+            0
+        };
+        let took = start.elapsed();
+        let jobs = std::thread::available_parallelism()
+            .map_or(2, std::num::NonZero::get)
+            .saturating_mul(2)
+            .min(8);
+        line(format!(
+            "| {many} | {jobs} (default) | {} | {} MiB | {} |",
+            ms(took),
+            peak / 1024,
+            verdict(peak / 1024 <= 100)
+        ));
+    }
+
+    line("\n## Registry build, 1,000 registrations\n".into());
+    line("| Registry::build | inventory walk | lookup | target ≤ 100 µs |".into());
+    line("|---|---|---|---|".into());
+    let registry = registry_figures(options.quick)?;
+    line(format!(
+        "| {:.1} µs | {:.2} µs | {:.0} ns | {} |",
+        registry.build_us,
+        registry.walk_us,
+        registry.lookup_ns,
+        verdict(registry.build_us <= 100.0)
+    ));
+    Ok(())
+}
+
+struct RegistryFigures {
+    build_us: f64,
+    walk_us: f64,
+    lookup_ns: f64,
+}
+
+/// Runs plugin-api's registry benchmark (optimised, as `cargo bench` builds
+/// it) and reads its figures.
+fn registry_figures(quick: bool) -> anyhow::Result<RegistryFigures> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .current_dir(repo_root())
+        .args(["bench", "--quiet", "--offline", "-p", "plugin-api", "--bench", "registry"]);
+    if quick {
+        command.env("REGISTRY_BENCH_QUICK", "1");
+    }
+    let output = run(&mut command)?;
+    let figure = |label: &str| -> anyhow::Result<Duration> {
+        let line = output
+            .lines()
+            .find(|l| l.starts_with(label))
+            .with_context(|| format!("no `{label}` in the registry benchmark's output:\n{output}"))?;
+        let value = line
+            .get(label.len()..)
+            .unwrap_or_default()
+            .split_whitespace()
+            .next()
+            .unwrap_or_default();
+        parse_duration(value).with_context(|| format!("cannot read `{value}` in `{line}`"))
+    };
+    Ok(RegistryFigures {
+        build_us: figure("Registry::build (linked), 1000")?.as_secs_f64() * 1e6,
+        walk_us: figure("inventory::iter walk, 1000 registrations")?.as_secs_f64() * 1e6,
+        lookup_ns: figure("lookup by id (per lookup, 1000 plugins)")?.as_secs_f64() * 1e9,
+    })
+}
+
+/// `Duration`'s Debug form (`12.34µs`, `5.6ms`, `789ns`, `1.2s`).
+fn parse_duration(text: &str) -> Option<Duration> {
+    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let seconds = match unit {
+        "ns" => number / 1e9,
+        "µs" => number / 1e6,
+        "ms" => number / 1e3,
+        "s" => number,
+        _ => return None,
+    };
+    Some(Duration::from_secs_f64(seconds))
 }

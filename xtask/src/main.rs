@@ -3,6 +3,7 @@
 //! maintainer-only `bench`.
 
 mod bench;
+mod real;
 
 use std::process::ExitCode;
 

@@ -45,7 +45,7 @@ pub fn run(config: &Config, plan: Plan) -> anyhow::Result<Report> {
 
     let mut changed = Vec::new();
     for copy in &plan.copies {
-        replace_dir(&copy.from, &root.join(&copy.to), &copy.checksum)?;
+        replace_dir(&copy.from, &root.join(&copy.to), &copy.checksum, copy.take)?;
         changed.push(format!("{}/", copy.to));
         crash::point("copied");
     }
@@ -81,8 +81,10 @@ pub fn run(config: &Config, plan: Plan) -> anyhow::Result<Report> {
 }
 
 /// Replaces directory `dest` with a copy of `from` (without the cache's
-/// marker): copy beside, then swap with renames.
-fn replace_dir(from: &Path, dest: &Path, checksum: &str) -> anyhow::Result<()> {
+/// marker): copy beside, then swap with renames. A staged checkout (`take`)
+/// is moved beside instead, so its files are written once; across
+/// filesystems, where a rename cannot, it is copied and then removed.
+fn replace_dir(from: &Path, dest: &Path, checksum: &str, take: bool) -> anyhow::Result<()> {
     let parent = dest.parent().context("sources live in a directory")?;
     let name = dest
         .file_name()
@@ -92,8 +94,13 @@ fn replace_dir(from: &Path, dest: &Path, checksum: &str) -> anyhow::Result<()> {
     let temp = parent.join(format!(".{name}.new-{}", std::process::id()));
     let old = parent.join(format!(".{name}.old-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&temp);
-    copy_tree(from, &temp, true)
-        .with_context(|| format!("failed to copy {} to {}", from.display(), temp.display()))?;
+    if !(take && std::fs::rename(from, &temp).is_ok()) {
+        copy_tree(from, &temp, true)
+            .with_context(|| format!("failed to copy {} to {}", from.display(), temp.display()))?;
+        if take {
+            let _ = std::fs::remove_dir_all(from);
+        }
+    }
     // The index lets a no-op sync prove the copy unchanged without reading
     // it; the marker, written last, says sync made the copy (prune removes
     // only what carries it).

@@ -20,6 +20,8 @@ use crate::{api, codegen};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostCopy {
     pub from: PathBuf,
+    /// `from` is this sync's own staged checkout: move it, do not copy.
+    pub take: bool,
     /// Relative to the root.
     pub to: String,
     /// The checksum its files have.
@@ -150,10 +152,12 @@ pub fn make(
     let copies = resolved
         .iter()
         .filter_map(|r| {
-            let from = r.git.as_ref()?.copy_from.clone()?;
+            let git = r.git.as_ref()?;
+            let from = git.copy_from.clone()?;
             let pin = r.locked.git()?;
             Some(HostCopy {
                 from,
+                take: git.take,
                 to: pin.host_dir(&r.locked.name),
                 checksum: pin.checksum.clone(),
             })
@@ -316,6 +320,7 @@ mod tests {
         GitResolved {
             repo: "https://h/b".into(),
             copy_from: copy.then(|| "/cache/checkout".into()),
+            take: false,
             change: None,
             moved_tag: None,
         }
@@ -350,6 +355,7 @@ mod tests {
             plan.copies,
             [HostCopy {
                 from: PathBuf::from("/cache/checkout"),
+                take: false,
                 to: "plugin-sources/b-eeeeeeeeeeee".to_owned(),
                 checksum: format!("sha256:{}", "0".repeat(64)),
             }]

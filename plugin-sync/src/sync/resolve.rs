@@ -45,6 +45,9 @@ pub struct GitResolved {
     /// A cache checkout to copy into `plugin-sources/<name>-<commit>`, when
     /// the copy there is missing or differs.
     pub copy_from: Option<PathBuf>,
+    /// `copy_from` was staged for this sync: apply moves it rather than
+    /// copying.
+    pub take: bool,
     /// The commit moved (`update`, or a changed declaration).
     pub change: Option<Update>,
     /// `update` found the declared tag pointing elsewhere than the lock.
@@ -302,7 +305,7 @@ fn resolve_git(
                     checkout.dir.display()
                 );
             }
-            Some(checkout.dir)
+            Some(checkout)
         };
         (
             pin.commit.clone(),
@@ -320,24 +323,40 @@ fn resolve_git(
         let commit = parse_commit(&fetch(config, &repo, &repo_url, reference, name)?)?;
         // The pin's checksum comes from the git objects, never from files on
         // disk, so a tampered cache checkout cannot be locked in: hashed
-        // while the checkout is written, or read from the objects when the
-        // checkout was already there, which is then checked against it.
-        let checkout = cached_checkout(config, &repo, &repo_url, &commit, name)?;
-        let checksum = match &checkout.sums {
-            Some(sums) => checksum::digest(sums),
-            None => {
-                let checksum = checksum::digest(&git::sums(&repo.db, commit.as_str())?);
-                if !checksum::intact(&checkout.dir, &checksum)? {
-                    bail!(
-                        "the cached checkout {} differs from commit {commit} of the repository; \
-                         run `cargo xtask cache clean` and sync again",
-                        checkout.dir.display()
-                    );
-                }
-                checksum
+        // while a checkout is written, or read from the objects when the
+        // host's copy or a cache checkout was already there, which is then
+        // checked against it.
+        let host_copy = config.root.join(host_dir(name, &commit));
+        let from_objects = || -> anyhow::Result<String> {
+            Ok(checksum::digest(&git::sums(&repo.db, commit.as_str())?))
+        };
+        let (checkout, checksum) = match from_objects_if(host_copy.is_dir(), from_objects)? {
+            Some(checksum) if checksum::intact_fast(&host_copy, &checksum)? => (None, checksum),
+            known => {
+                let checkout = cached_checkout(config, &repo, &repo_url, &commit, name)?;
+                let checksum = match (&checkout.sums, known) {
+                    (Some(sums), _) => checksum::digest(sums),
+                    (None, known) => {
+                        let checksum = match known {
+                            Some(checksum) => checksum,
+                            None => from_objects()?,
+                        };
+                        if !checksum::intact(&checkout.dir, &checksum)? {
+                            bail!(
+                                "the cached checkout {} differs from commit {commit} of the \
+                                 repository; run `cargo xtask cache clean` and sync again",
+                                checkout.dir.display()
+                            );
+                        }
+                        checksum
+                    }
+                };
+                (Some(checkout), checksum)
             }
         };
-        let dir = checkout.dir;
+        let dir = checkout
+            .as_ref()
+            .map_or_else(|| host_copy.clone(), |c| c.dir.clone());
         let found = match subdir {
             Some(subdir) => Some(subdir.to_owned()),
             None => find_crate(&dir, &declaration.package)?,
@@ -348,12 +367,6 @@ fn resolve_git(
                     .with_context(|| format!("`{s}` is not a relative path inside the repository"))
             })
             .transpose()?;
-        let host_copy = config.root.join(host_dir(name, &commit));
-        let checkout = if checksum::intact_fast(&host_copy, &checksum)? {
-            None
-        } else {
-            Some(dir)
-        };
         (commit, checkout, found, checksum)
     };
 
@@ -365,7 +378,9 @@ fn resolve_git(
         checksum,
     };
     let host_copy = config.root.join(pin.host_dir(name));
-    let files = checkout.as_deref().unwrap_or(&host_copy);
+    let files = checkout
+        .as_ref()
+        .map_or(host_copy.as_path(), |c| c.dir.as_path());
     let crate_dir = match &pin.subdir {
         Some(subdir) => {
             check_real_dirs(files, subdir)?;
@@ -400,7 +415,8 @@ fn resolve_git(
         api: api_of(&declaration.package, &crate_dir, files)?,
         git: Some(GitResolved {
             repo: repo_url.canonical.clone(),
-            copy_from: checkout,
+            take: checkout.as_ref().is_some_and(|c| c.staged),
+            copy_from: checkout.map(|c| c.dir),
             change,
             moved_tag,
         }),
@@ -484,8 +500,9 @@ fn fetch(
     Ok(commit)
 }
 
-/// A complete cache checkout of `commit`, fetching it by id if the cache
-/// does not have it.
+/// A checkout of `commit` to take the host's copy from: one the cache has
+/// (an older version of the tool made them), else one staged for this sync,
+/// fetching the commit by id if the cache does not have it.
 fn cached_checkout(
     config: &Config,
     repo: &CachedRepo,
@@ -498,6 +515,7 @@ fn cached_checkout(
         return Ok(Checkout {
             dir: repo.checkout_dir(commit),
             sums: None,
+            staged: false,
         });
     }
     if !git::has_commit(&repo.db, commit) {
@@ -519,7 +537,15 @@ fn cached_checkout(
         }
     }
     let lock = repo.lock()?;
-    repo.ensure_checkout(&lock, commit)
+    repo.stage_checkout(&lock, commit)
+}
+
+/// `compute()` when `wanted`.
+fn from_objects_if(
+    wanted: bool,
+    compute: impl FnOnce() -> anyhow::Result<String>,
+) -> anyhow::Result<Option<String>> {
+    wanted.then(compute).transpose()
 }
 
 /// Finds the crate named `package` in a checkout, as cargo does for git
