@@ -112,9 +112,6 @@ fn fixture(dir: &Path, i: usize, history: usize) -> anyhow::Result<PathBuf> {
     if repo.join(".git/refs/tags/v1").is_file() {
         return Ok(repo);
     }
-    let _ = std::fs::remove_dir_all(&repo);
-    std::fs::create_dir_all(&repo)?;
-    run(git(&repo).args(["init", "--quiet", "--initial-branch=main"]))?;
     let manifest = format!(
         "[package]\nname = \"bench-plugin-{i}\"\nversion = \"1.0.0\"\nedition = \"2024\"\n\n\
          [dependencies]\nplugin-api = {{ path = {:?} }}\n",
@@ -145,23 +142,7 @@ fn fixture(dir: &Path, i: usize, history: usize) -> anyhow::Result<PathBuf> {
             message.len()
         ));
     }
-    stream.push_str("reset refs/tags/v1\nfrom refs/heads/main\n\n");
-    let mut child = git(&repo)
-        .args(["fast-import", "--quiet"])
-        .stdin(Stdio::piped())
-        .spawn()
-        .context("failed to run git fast-import")?;
-    {
-        use std::io::Write as _;
-        child
-            .stdin
-            .take()
-            .expect("piped")
-            .write_all(stream.as_bytes())?;
-    }
-    if !child.wait()?.success() {
-        bail!("git fast-import failed for {}", repo.display());
-    }
+    crate::real::import(&repo, stream.into_bytes())?;
     Ok(repo)
 }
 

@@ -116,7 +116,7 @@ fn plugin_crate(package: &str) -> (String, String) {
 
 /// Runs `git fast-import` on `stream` in a new repository at `repo`, then
 /// tags `main` as `v1`.
-fn import(repo: &Path, mut stream: Vec<u8>) -> anyhow::Result<()> {
+pub fn import(repo: &Path, mut stream: Vec<u8>) -> anyhow::Result<()> {
     let _ = std::fs::remove_dir_all(repo);
     std::fs::create_dir_all(repo)?;
     crate::bench::run(git(repo).args(["init", "--quiet", "--initial-branch=main"]))?;
