@@ -121,12 +121,14 @@ fn stat_index(dir: &Path) -> anyhow::Result<String> {
             if prefix.is_empty() && IGNORED.contains(&name.as_str()) {
                 continue;
             }
-            let path = entry.path();
-            let meta = std::fs::symlink_metadata(&path)
-                .with_context(|| format!("failed to stat {}", path.display()))?;
+            // Stated relative to the open directory (never followed): no
+            // path walk from the root for each of thousands of files.
+            let meta = entry
+                .metadata()
+                .with_context(|| format!("failed to stat {}", entry.path().display()))?;
             let relative = format!("{prefix}{name}");
             if meta.is_dir() {
-                walk(&path, &format!("{relative}/"), out)?;
+                walk(&entry.path(), &format!("{relative}/"), out)?;
             } else {
                 out.push(format!("{relative}\t{}", stat_line(&meta)));
             }
