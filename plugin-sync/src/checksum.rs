@@ -93,20 +93,37 @@ pub fn intact(dir: &Path, checksum: &str) -> anyhow::Result<bool> {
 /// the copy is intact; on any difference, every file is hashed. `verify`
 /// always hashes.
 pub fn intact_fast(dir: &Path, checksum: &str) -> anyhow::Result<bool> {
-    let recorded = std::fs::read_to_string(dir.join(INDEX_FILE)).unwrap_or_default();
-    if let Some(index) = recorded.strip_prefix(&format!("{checksum}\n"))
-        && let Ok(now) = stat_index(dir)
-        && now == index
-    {
-        return Ok(true);
-    }
-    intact(dir, checksum)
+    Ok(intact_with_ids(dir, checksum)?.0)
 }
 
+/// [`intact_fast`], and the plugin ids the index recorded for the crate in
+/// the copy when it proves the copy unchanged (so they need not be scanned
+/// again).
+pub fn intact_with_ids(dir: &Path, checksum: &str) -> anyhow::Result<(bool, Option<Vec<String>>)> {
+    let recorded = std::fs::read_to_string(dir.join(INDEX_FILE)).unwrap_or_default();
+    if let Some(index) = recorded.strip_prefix(&format!("{checksum}\n")) {
+        let (stats, ids) = match index.rsplit_once(IDS_LINE) {
+            Some((stats, ids)) => (stats, serde_json::from_str(ids.trim_end()).ok()),
+            None => (index, None),
+        };
+        if let Ok(now) = stat_index(dir)
+            && now == stats
+        {
+            return Ok((true, ids));
+        }
+    }
+    Ok((intact(dir, checksum)?, None))
+}
+
+/// Starts the index's last line: the plugin ids of the crate, as JSON.
+const IDS_LINE: &str = "ids\t";
+
 /// The index of a host copy that holds the files with `checksum`: the
-/// checksum, then one line per entry with what `stat` says of it.
-pub fn index(dir: &Path, checksum: &str) -> anyhow::Result<String> {
-    Ok(format!("{checksum}\n{}", stat_index(dir)?))
+/// checksum, then one line per entry with what `stat` says of it, then the
+/// plugin ids scanned in the copy's crate.
+pub fn index(dir: &Path, checksum: &str, ids: &[String]) -> anyhow::Result<String> {
+    let ids = serde_json::to_string(ids).context("failed to render the ids")?;
+    Ok(format!("{checksum}\n{}{IDS_LINE}{ids}\n", stat_index(dir)?))
 }
 
 /// `path size mtime ctime inode` of every file and symlink under `dir`
@@ -121,12 +138,21 @@ fn stat_index(dir: &Path) -> anyhow::Result<String> {
             if prefix.is_empty() && IGNORED.contains(&name.as_str()) {
                 continue;
             }
+            let relative = format!("{prefix}{name}");
+            // The kind comes with the directory entry: a directory is not
+            // stated, only walked.
+            let kind = entry
+                .file_type()
+                .with_context(|| format!("failed to stat {}", entry.path().display()))?;
+            if kind.is_dir() {
+                walk(&entry.path(), &format!("{relative}/"), out)?;
+                continue;
+            }
             // Stated relative to the open directory (never followed): no
             // path walk from the root for each of thousands of files.
             let meta = entry
                 .metadata()
                 .with_context(|| format!("failed to stat {}", entry.path().display()))?;
-            let relative = format!("{prefix}{name}");
             if meta.is_dir() {
                 walk(&entry.path(), &format!("{relative}/"), out)?;
             } else {

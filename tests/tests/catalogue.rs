@@ -499,6 +499,22 @@ fn damaged_caches_and_hosts() {
         Vec::<PathBuf>::new(),
         "the cache keeps no checkout of what the host has"
     );
+    // The copy's index records the ids its crate registers, so a no-op sync
+    // does not scan the sources again; they still take part in the check
+    // for duplicate ids.
+    let index = std::fs::read_to_string(source_copy(&host).join(".plugin-index")).unwrap();
+    assert!(index.ends_with("ids\t[\"alpha\"]\n"), "{index}");
+    host.plugin("plugins/alpha2", &PluginCrate::new("alpha2", "alpha"));
+    host.write(
+        "plugins.toml",
+        &format!("{manifest}alpha2 = {{ path = \"plugins/alpha2\" }}\n"),
+    );
+    refused(
+        "duplicate_of_indexed_id",
+        &host,
+        &["sync"],
+        "both register plugin id `alpha`",
+    );
 
     // A tampered cache checkout is detected when a copy must be made from it.
     let host = synced("tampered_checkout");

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use build_support::{LOCK_FILE, MANIFEST_FILE, PLUGIN_SET_DIR, SOURCES_DIR};
 
-use super::plan::Plan;
+use super::plan::{HostCopy, Plan};
 use super::{Config, Report};
 use crate::checksum::{CHECKOUT_MARKER, INDEX_FILE};
 use crate::files::{Backup, Written, write_if_changed};
@@ -45,7 +45,7 @@ pub fn run(config: &Config, plan: Plan) -> anyhow::Result<Report> {
 
     let mut changed = Vec::new();
     for copy in &plan.copies {
-        replace_dir(&copy.from, &root.join(&copy.to), &copy.checksum, copy.take)?;
+        replace_dir(copy, &root.join(&copy.to))?;
         changed.push(format!("{}/", copy.to));
         crash::point("copied");
     }
@@ -84,7 +84,8 @@ pub fn run(config: &Config, plan: Plan) -> anyhow::Result<Report> {
 /// marker): copy beside, then swap with renames. A staged checkout (`take`)
 /// is moved beside instead, so its files are written once; across
 /// filesystems, where a rename cannot, it is copied and then removed.
-fn replace_dir(from: &Path, dest: &Path, checksum: &str, take: bool) -> anyhow::Result<()> {
+fn replace_dir(copy: &HostCopy, dest: &Path) -> anyhow::Result<()> {
+    let (from, take) = (copy.from.as_path(), copy.take);
     let parent = dest.parent().context("sources live in a directory")?;
     let name = dest
         .file_name()
@@ -104,7 +105,7 @@ fn replace_dir(from: &Path, dest: &Path, checksum: &str, take: bool) -> anyhow::
     // The index lets a no-op sync prove the copy unchanged without reading
     // it; the marker, written last, says sync made the copy (prune removes
     // only what carries it).
-    let index = checksum::index(&temp, checksum)?;
+    let index = checksum::index(&temp, &copy.checksum, &copy.ids)?;
     std::fs::write(temp.join(INDEX_FILE), index)
         .with_context(|| format!("failed to write the index in {}", temp.display()))?;
     std::fs::write(temp.join(CHECKOUT_MARKER), "")

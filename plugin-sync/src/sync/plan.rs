@@ -22,6 +22,8 @@ pub struct HostCopy {
     pub from: PathBuf,
     /// `from` is this sync's own staged checkout: move it, do not copy.
     pub take: bool,
+    /// The plugin ids of its crate, recorded in the copy's index.
+    pub ids: Vec<String>,
     /// Relative to the root.
     pub to: String,
     /// The checksum its files have.
@@ -158,6 +160,7 @@ pub fn make(
             Some(HostCopy {
                 from,
                 take: git.take,
+                ids: r.ids.clone(),
                 to: pin.host_dir(&r.locked.name),
                 checksum: pin.checksum.clone(),
             })
@@ -356,6 +359,7 @@ mod tests {
             [HostCopy {
                 from: PathBuf::from("/cache/checkout"),
                 take: false,
+                ids: Vec::new(),
                 to: "plugin-sources/b-eeeeeeeeeeee".to_owned(),
                 checksum: format!("sha256:{}", "0".repeat(64)),
             }]

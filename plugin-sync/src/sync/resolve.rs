@@ -275,6 +275,8 @@ fn resolve_git(
     let reuse = locked.filter(|_| !(updating && reference.floats()));
 
     let mut moved_tag = None;
+    // The ids a host copy's index recorded, when it proves the copy unchanged.
+    let mut known_ids = None;
     let (commit, checkout, found_subdir, checksum) = if let Some(pin) = reuse {
         if updating && let GitReference::Tag(tag) = reference {
             let now = fetch(config, &repo, &repo_url, reference, name)?;
@@ -288,7 +290,9 @@ fn resolve_git(
             }
         }
         let host_copy = config.root.join(pin.host_dir(name));
-        let checkout = if checksum::intact_fast(&host_copy, &pin.checksum)? {
+        let (intact, ids) = checksum::intact_with_ids(&host_copy, &pin.checksum)?;
+        known_ids = ids;
+        let checkout = if intact {
             None
         } else {
             let checkout = cached_checkout(config, &repo, &repo_url, &pin.commit, name)?;
@@ -411,7 +415,7 @@ fn resolve_git(
             Some(subdir) => format!("{} (subdir {})", repo_url.canonical, subdir.as_str()),
             None => repo_url.canonical.clone(),
         },
-        ids: scan::plugin_ids(&crate_dir),
+        ids: known_ids.unwrap_or_else(|| scan::plugin_ids(&crate_dir)),
         api: api_of(&declaration.package, &crate_dir, files)?,
         git: Some(GitResolved {
             repo: repo_url.canonical.clone(),
