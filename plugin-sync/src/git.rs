@@ -637,26 +637,73 @@ pub fn checkout(db: &Path, commit: &str, dest: &Path) -> anyhow::Result<checksum
     std::fs::create_dir(dest).with_context(|| format!("failed to create {}", dest.display()))?;
     let mut sums = checksum::Sums::new();
     let mut links = Vec::new();
+    let mut files = Vec::new();
+    // Directories first, in tree order (parents before children), so the
+    // files can then be written in any order.
     for (entry, oid) in &tree {
         let path = dest.join(&entry.path);
         match &entry.kind {
             tree::Kind::Dir => std::fs::create_dir(&path)
                 .with_context(|| format!("failed to create {}", path.display()))?,
-            tree::Kind::Link(target) => links.push((path.clone(), target)),
+            tree::Kind::Link(target) => {
+                if let Some(sum) = sum_of(&repo, entry, *oid, |_| Ok(()))? {
+                    sums.insert(entry.path.clone(), sum);
+                }
+                links.push((path, target));
+            }
             tree::Kind::Submodule => bail!("submodules were refused by validation"),
-            tree::Kind::File | tree::Kind::Executable => {}
+            tree::Kind::File | tree::Kind::Executable => files.push((entry, *oid, path)),
         }
-        let executable = entry.kind == tree::Kind::Executable;
-        let write = |bytes: &[u8]| write_new(&path, bytes, executable);
-        if let Some(sum) = sum_of(&repo, entry, *oid, write)? {
-            sums.insert(entry.path.clone(), sum);
-        }
+    }
+    // Files from a few threads: inflating, hashing and creating thousands
+    // of files is most of a large checkout, and each part scales.
+    let workers = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .min(MAX_CHECKOUT_WORKERS)
+        .min(files.len() / FILES_PER_WORKER + 1)
+        .max(1);
+    let chunk = files.len().div_ceil(workers).max(1);
+    let written: Vec<anyhow::Result<checksum::Sums>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = files
+            .chunks(chunk)
+            .map(|part| {
+                let repo = repo.clone();
+                scope.spawn(move || {
+                    let mut sums = checksum::Sums::new();
+                    for (entry, oid, path) in part {
+                        let executable = entry.kind == tree::Kind::Executable;
+                        let write = |bytes: &[u8]| write_new(path, bytes, executable);
+                        if let Some(sum) = sum_of(&repo, entry, *oid, write)? {
+                            sums.insert(entry.path.clone(), sum);
+                        }
+                    }
+                    Ok(sums)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow!("a checkout thread panicked")))
+            })
+            .collect()
+    });
+    for part in written {
+        sums.extend(part?);
     }
     for (path, target) in links {
         symlink(target, &path)?;
     }
     Ok(sums)
 }
+
+/// At most this many threads write one checkout's files.
+const MAX_CHECKOUT_WORKERS: usize = 4;
+
+/// A checkout starts another thread only for this many more files: below,
+/// starting it costs more than it saves.
+const FILES_PER_WORKER: usize = 256;
 
 /// Creates `path` (which must not exist: an existing symlink is not
 /// followed) with `bytes`.

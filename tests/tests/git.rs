@@ -946,3 +946,51 @@ fn without_git_on_path_local_fetches_say_so_and_write_nothing() {
     );
     assert_unchanged(&before, &host.snapshot());
 }
+
+#[test]
+fn a_repository_of_many_files_is_checked_out_exactly_by_several_threads() {
+    // More files than one checkout thread takes, in nested directories,
+    // with an executable and a symlink among them.
+    let repo = plugin_repo("many-files", "many", "m");
+    for i in 0..700 {
+        repo.write(&format!("data/d{}/f{i}.txt", i % 7), &format!("file {i}\n"));
+    }
+    std::fs::write(repo.dir.join("data/run.sh"), "#!/bin/sh\n").unwrap();
+    let mut permissions = std::fs::metadata(repo.dir.join("data/run.sh"))
+        .unwrap()
+        .permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+    std::fs::set_permissions(repo.dir.join("data/run.sh"), permissions).unwrap();
+    std::os::unix::fs::symlink("d0/f0.txt", repo.dir.join("data/link")).unwrap();
+    repo.commit("many files");
+    let host = Host::new("many_files");
+    host.write(
+        "plugins.toml",
+        &format!("[plugins]\nmany = {{ git = \"{}\" }}\n", repo.url()),
+    );
+    expect_success(&mut host.xtask(&["sync"]));
+    // verify hashes every file of the copy against the lock's checksum,
+    // which came from the git objects.
+    expect_success(&mut host.xtask(&["verify"]));
+    let copy = std::fs::read_dir(host.path("plugin-sources"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.is_dir())
+        .unwrap();
+    for i in [0, 349, 699] {
+        assert_eq!(
+            std::fs::read_to_string(copy.join(format!("data/d{}/f{i}.txt", i % 7))).unwrap(),
+            format!("file {i}\n")
+        );
+    }
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(copy.join("data/run.sh"))
+            .unwrap()
+            .permissions(),
+    );
+    assert_eq!(mode & 0o111, 0o111);
+    assert_eq!(
+        std::fs::read_link(copy.join("data/link")).unwrap(),
+        std::path::Path::new("d0/f0.txt")
+    );
+}
