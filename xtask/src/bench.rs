@@ -583,7 +583,7 @@ fn real_sized(
     } else {
         crate::real::Scale::FULL
     };
-    let runs = if options.quick { 1 } else { 3 };
+    let runs = if options.quick { 1 } else { 5 };
     let mono = crate::real::monorepo(dir, &scale)?;
     let medium: Vec<PathBuf> = (0..4)
         .map(|i| crate::real::medium(dir, i, &scale))
@@ -619,8 +619,15 @@ fn real_sized(
         ]
     };
     for (n, what, repos) in &sets {
-        let sync = cold_sync(dir, repos, runs)?;
-        let clone = git_loop(dir, repos, runs)?;
+        // Alternated, one sync then one clone loop: on this kind of VM the
+        // cost of creating files depends on how many were deleted in the
+        // seconds before, so each side must follow the same history.
+        let (mut syncs, mut clones) = (Vec::new(), Vec::new());
+        for _ in 0..runs {
+            syncs.push(cold_sync(dir, repos, 1)?);
+            clones.push(git_loop(dir, repos, 1)?);
+        }
+        let (sync, clone) = (median(syncs), median(clones));
         let ratio_value = sync.as_secs_f64() / clone.as_secs_f64();
         line(format!(
             "| {n} | {what} | {} | {} | {} | {} |",
