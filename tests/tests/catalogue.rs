@@ -515,6 +515,20 @@ fn damaged_caches_and_hosts() {
         &["sync"],
         "both register plugin id `alpha`",
     );
+    // Refused after a new checkout was staged: the stage goes too.
+    std::fs::remove_dir_all(host.path("plugin-sources")).unwrap();
+    std::fs::remove_file(host.path("plugins.lock")).unwrap();
+    refused(
+        "duplicate_after_staging",
+        &host,
+        &["sync"],
+        "both register plugin id `alpha`",
+    );
+    assert_eq!(
+        files_under(&host.cache_dir().join("git/checkouts")),
+        Vec::<PathBuf>::new(),
+        "a refused sync left its staged checkout"
+    );
 
     // A tampered cache checkout is detected when a copy must be made from it.
     let host = synced("tampered_checkout");
