@@ -8,7 +8,6 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
-use build_support::MANIFEST_FILE;
 use toml_edit::{Document, Item, TableLike};
 
 /// A `plugin-api` dependency, as declared.
@@ -159,8 +158,9 @@ pub fn plugin(crate_dir: &Path, top: &Path) -> anyhow::Result<Option<ApiSource>>
     )
 }
 
-/// Checks that a plugin's `plugin-api` will be the host's.
-pub fn check(name: &str, root: &Path, plugin: &ApiSource, host: &HostApi) -> anyhow::Result<()> {
+/// Checks that a plugin's `plugin-api` will be the host's. `subject` names
+/// it in errors: ``plugin `x` in plugins.toml``, or ``crate `x` `` for lint.
+pub fn check(subject: &str, root: &Path, plugin: &ApiSource, host: &HostApi) -> anyhow::Result<()> {
     let fix = |patch_source: &str| {
         format!(
             "add to {}:\n\n    [patch.{patch_source}]\n    plugin-api = {}\n",
@@ -174,7 +174,7 @@ pub fn check(name: &str, root: &Path, plugin: &ApiSource, host: &HostApi) -> any
                 && !parsed.matches(version)
             {
                 bail!(
-                    "plugin `{name}` in {MANIFEST_FILE} requires plugin-api `{req}`, but the host \
+                    "{subject} requires plugin-api `{req}`, but the host \
                      has plugin-api {version}; use a release of the plugin built for plugin-api \
                      {version}, or upgrade the host"
                 );
@@ -182,7 +182,7 @@ pub fn check(name: &str, root: &Path, plugin: &ApiSource, host: &HostApi) -> any
             let host_is_registry = matches!(host.source, ApiSource::Registry { .. });
             if !host_is_registry && !host.patches.iter().any(|p| p == "crates-io") {
                 bail!(
-                    "plugin `{name}` in {MANIFEST_FILE} depends on plugin-api `{req}` from \
+                    "{subject} depends on plugin-api `{req}` from \
                      crates.io, which would be a second copy of plugin-api whose registrations \
                      the host never sees; make it use the host's: {}",
                     fix("crates-io")
@@ -193,7 +193,7 @@ pub fn check(name: &str, root: &Path, plugin: &ApiSource, host: &HostApi) -> any
             let same = matches!(&host.source, ApiSource::Git { url: host_url } if host_url == url);
             if !same && !host.patches.iter().any(|p| p == url) {
                 bail!(
-                    "plugin `{name}` in {MANIFEST_FILE} depends on plugin-api from {url}, which \
+                    "{subject} depends on plugin-api from {url}, which \
                      would be a second copy of plugin-api whose registrations the host never sees; \
                      make it use the host's: {}",
                     fix(&format!("\"{url}\""))
@@ -204,7 +204,7 @@ pub fn check(name: &str, root: &Path, plugin: &ApiSource, host: &HostApi) -> any
             let same = matches!(&host.source, ApiSource::Path { dir: host_dir } if host_dir == dir);
             if !same {
                 bail!(
-                    "plugin `{name}` in {MANIFEST_FILE} depends on plugin-api by path ({}), which \
+                    "{subject} depends on plugin-api by path ({}), which \
                      is not the host's plugin-api and cannot be patched; the plugin should depend \
                      on plugin-api by version or git URL",
                     dir.display()

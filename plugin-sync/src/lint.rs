@@ -146,25 +146,22 @@ pub fn lint(
             );
             false
         }
-        Ok(Some(source)) => match api::check(&package, root, &source, &host_api) {
-            Ok(()) => {
-                report.check(
-                    "plugin-api",
-                    Status::Pass,
-                    "depends on a plugin-api this host provides",
-                );
-                true
+        Ok(Some(source)) => {
+            match api::check(&format!("crate `{package}`"), root, &source, &host_api) {
+                Ok(()) => {
+                    report.check(
+                        "plugin-api",
+                        Status::Pass,
+                        "depends on a plugin-api this host provides",
+                    );
+                    true
+                }
+                Err(e) => {
+                    report.check("plugin-api", Status::Fail, format!("{e:#}"));
+                    false
+                }
             }
-            Err(e) => {
-                // api's words are for a declared plugin; this is a crate.
-                let message = format!("{e:#}").replace(
-                    &format!("plugin `{package}` in {}", build_support::MANIFEST_FILE),
-                    &format!("crate `{package}`"),
-                );
-                report.check("plugin-api", Status::Fail, message);
-                false
-            }
-        },
+        }
         Err(e) => {
             report.check("plugin-api", Status::Fail, format!("{e:#}"));
             false

@@ -161,7 +161,7 @@ fn lint_passes_a_new_plugin_and_names_what_fails_in_each_broken_crate() {
     fails_only(
         &lint(&host, &[&major.display().to_string()]),
         "plugin-api",
-        "requires plugin-api `0.2`, but the host has plugin-api 0.1.0",
+        "crate `next-major` requires plugin-api `0.2`, but the host has plugin-api 0.1.0",
     );
 
     // `#[plugin]` forgotten.

@@ -77,7 +77,8 @@ pub fn make(
 ) -> anyhow::Result<Plan> {
     check_distinct(&resolved)?;
     for r in &resolved {
-        api::check(&r.locked.name, &config.root, &r.api, &input.host_api)?;
+        let subject = format!("plugin `{}` in {MANIFEST_FILE}", r.locked.name);
+        api::check(&subject, &config.root, &r.api, &input.host_api)?;
     }
     let lock = Lockfile {
         manifest_digest: input.manifest.digest(),

@@ -334,7 +334,7 @@ fn resolve_git(
         let from_objects = || -> anyhow::Result<String> {
             Ok(checksum::digest(&git::sums(&repo.db, commit.as_str())?))
         };
-        let (checkout, checksum) = match from_objects_if(host_copy.is_dir(), from_objects)? {
+        let (checkout, checksum) = match host_copy.is_dir().then(from_objects).transpose()? {
             Some(checksum) if checksum::intact_fast(&host_copy, &checksum)? => (None, checksum),
             known => {
                 let checkout = cached_checkout(config, &repo, &repo_url, &commit, name)?;
@@ -542,14 +542,6 @@ fn cached_checkout(
     }
     let lock = repo.lock()?;
     repo.stage_checkout(&lock, commit)
-}
-
-/// `compute()` when `wanted`.
-fn from_objects_if(
-    wanted: bool,
-    compute: impl FnOnce() -> anyhow::Result<String>,
-) -> anyhow::Result<Option<String>> {
-    wanted.then(compute).transpose()
 }
 
 /// Finds the crate named `package` in a checkout, as cargo does for git
