@@ -355,3 +355,33 @@ fn a_zero_or_unknown_flag_value_is_refused_by_the_command_line() {
         assert_unchanged(&before, &host.snapshot());
     }
 }
+
+#[test]
+fn broken_environment_settings_are_errors_not_defaults_and_nothing_written() {
+    let host = host("bad_environment", true);
+    let before = host.snapshot();
+    // A fetcher switch that is neither true nor false.
+    let output = expect_failure(
+        host.xtask(&["sync"])
+            .env("PLUGIN_GIT_FETCH_WITH_CLI", "maybe"),
+    );
+    assert!(
+        stderr(&output).starts_with("error: PLUGIN_GIT_FETCH_WITH_CLI must be `true` or `false`"),
+        "{}",
+        stderr(&output)
+    );
+    assert_unchanged(&before, &host.snapshot());
+    // A SOURCE_DATE_EPOCH that is not a number of seconds: no SBOM, rather
+    // than one with a made-up time.
+    let sbom = host.path("bom.cdx.json").display().to_string();
+    let output = expect_failure(
+        host.xtask(&["sbom", "--output", &sbom])
+            .env("SOURCE_DATE_EPOCH", "yesterday"),
+    );
+    assert!(
+        stderr(&output).contains("SOURCE_DATE_EPOCH is `yesterday`, not a number of seconds"),
+        "{}",
+        stderr(&output)
+    );
+    assert_unchanged(&before, &host.snapshot());
+}

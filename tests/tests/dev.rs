@@ -242,6 +242,23 @@ fn an_override_must_name_a_declared_plugin_and_a_crate_and_writes_nothing_otherw
         assert_unchanged(&before, &host.snapshot());
         assert!(!host.path(".plugin-dev").exists());
     }
+    // `.plugin-dev` as a symlink to somewhere else: refused, nothing written
+    // through it.
+    let elsewhere = hosts_dir().join("dev_refusals.elsewhere");
+    let _ = std::fs::remove_dir_all(&elsewhere);
+    std::fs::create_dir_all(&elsewhere).expect("create the link's target");
+    std::os::unix::fs::symlink(&elsewhere, host.path(".plugin-dev")).expect("symlink");
+    let upper = host.path("plugins/upper").display().to_string();
+    let before = host.snapshot();
+    let failed = expect_failure(&mut host.xtask(&["dev", "upper", &upper]));
+    assert_unchanged(&before, &host.snapshot());
+    assert!(
+        messages(&failed).contains("is not a directory (a symlink or a file); remove it"),
+        "{}",
+        messages(&failed)
+    );
+    assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0);
+    std::fs::remove_file(host.path(".plugin-dev")).expect("remove the symlink");
     // A damaged override file is reported with the fix, and never followed.
     host.write(
         ".plugin-dev/overrides.toml",

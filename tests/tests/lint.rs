@@ -228,6 +228,39 @@ fn lint_from_git_catches_an_id_changed_since_the_previous_tag() {
     repo.commit("new id");
     repo.git(&["tag", "v2"]);
 
+    // What cannot be linted is an error, not a report.
+    for (args, expected) in [
+        (
+            vec!["/nonexistent/plugin".to_owned()],
+            "/nonexistent/plugin does not exist".to_owned(),
+        ),
+        (
+            vec![e2e::hosts_dir().display().to_string()],
+            "has no Cargo.toml: give the directory of a plugin crate".to_owned(),
+        ),
+        (
+            vec!["--git".to_owned(), "file:///nonexistent/repo".to_owned()],
+            "git clone failed".to_owned(),
+        ),
+        (
+            vec![
+                "--git".to_owned(),
+                repo.url(),
+                "--tag".to_owned(),
+                "v9".to_owned(),
+            ],
+            "git checkout failed".to_owned(),
+        ),
+    ] {
+        let mut command = host.xtask(&["lint"]);
+        let output = command.args(&args).output().expect("xtask runs");
+        assert!(!output.status.success(), "{args:?}");
+        assert!(
+            messages(&output).starts_with("error: ") && messages(&output).contains(&expected),
+            "{args:?}: {}",
+            messages(&output)
+        );
+    }
     let (ok, checks, _) = lint(&host, &["--git", &repo.url(), "--tag", "v1"]);
     assert!(ok, "{checks:?}");
     assert_eq!(
