@@ -58,6 +58,7 @@ static SET: PluginSet = PluginSet {
     lock_digest: "sha256:0",
     declared: &[],
     entries: &[],
+    stamp: "",
 };
 
 /// Median time of one call of `f`, over `samples` samples of `iterations`

@@ -11,6 +11,9 @@ pub struct PluginSet {
     pub declared: &'static [&'static str],
     /// One entry per enabled plugin of `plugins.toml`, sorted by name.
     pub entries: &'static [SetEntry],
+    /// The set as one text, which `cargo xtask dist` finds in the binary's
+    /// bytes to check it against `plugins.lock` without running it.
+    pub stamp: &'static str,
 }
 
 /// One plugin crate the generated crate depends on.
@@ -41,6 +44,7 @@ impl PluginSet {
         lock_digest: "",
         declared: &[],
         entries: &[],
+        stamp: "",
     };
 
     /// The entry for a plugin crate, by package name.

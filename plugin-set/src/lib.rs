@@ -39,4 +39,5 @@ pub static SET: ::plugin_api::PluginSet = ::plugin_api::PluginSet {
             overridden: None,
         },
     ],
+    stamp: "\0static-plugins-set v1\nlock sha256:98a7174e28cbcb034a25cc8c311557135ab66606f67a57a06640df399ee83ba4\nplugin rot rot-cipher 0.2.0 local -\nplugin shout shout 0.1.0 local -\nplugin upper upper 0.1.0 local -\nend\0",
 };

@@ -59,20 +59,22 @@ enum Task {
     Dist {
         #[command(flatten)]
         sync: SyncArgs,
-        /// Package of the host binary [default: the one binary that depends on
-        /// plugin-set]
-        #[arg(long, short = 'p', value_name = "SPEC")]
-        package: Option<String>,
+        #[command(flatten)]
+        binary: BinaryArgs,
+        /// Build for this target triple [default: the host's]
+        #[arg(long, value_name = "TRIPLE")]
+        target: Option<String>,
     },
     /// Write the binary's CycloneDX bill of materials without building it
     /// (`dist` writes the same beside the binary)
     Sbom {
         #[command(flatten)]
         sync: SyncArgs,
-        /// Package of the host binary [default: the one binary that depends on
-        /// plugin-set]
-        #[arg(long, short = 'p', value_name = "SPEC")]
-        package: Option<String>,
+        #[command(flatten)]
+        binary: BinaryArgs,
+        /// The target triple whose dependencies it lists [default: the host's]
+        #[arg(long, value_name = "TRIPLE")]
+        target: Option<String>,
         /// Where to write it [default: <target>/release/<binary>.cdx.json]
         #[arg(long, short = 'o', value_name = "PATH")]
         output: Option<PathBuf>,
@@ -160,10 +162,8 @@ enum Task {
     Run {
         #[command(flatten)]
         sync: SyncArgs,
-        /// Package of the host binary to run [default: the one binary that
-        /// depends on plugin-set]
-        #[arg(long, short = 'p', value_name = "SPEC")]
-        package: Option<String>,
+        #[command(flatten)]
+        binary: BinaryArgs,
         /// Arguments for the host binary
         #[arg(last = true)]
         args: Vec<String>,
@@ -228,6 +228,10 @@ struct InitArgs {
     /// binary]
     #[arg(long, short = 'p', value_name = "SPEC")]
     package: Option<String>,
+    /// The binary target whose `main` builds the registry, when the project
+    /// has several [default: the only one]
+    #[arg(long, value_name = "NAME")]
+    bin: Option<String>,
     /// Take the tool (plugin-api, build-support, the engine) from this git
     /// repository [default: the checkout this tool was built from, by path]
     #[arg(long, value_name = "URL")]
@@ -300,6 +304,19 @@ impl InitArgs {
     }
 }
 
+/// Which binary of the host: `--package` and `--bin`.
+#[derive(Debug, Args)]
+struct BinaryArgs {
+    /// Package of the host binary [default: the one package with a binary
+    /// that depends on plugin-set]
+    #[arg(long, short = 'p', value_name = "SPEC")]
+    package: Option<String>,
+    /// The binary target, when the package has several [default: its only
+    /// binary, or its `default-run`]
+    #[arg(long, value_name = "NAME")]
+    bin: Option<String>,
+}
+
 #[derive(Debug, Args)]
 struct HostArgs {
     /// Path to the host workspace's Cargo.toml [default: the nearest
@@ -348,6 +365,12 @@ enum MessageFormat {
     Json,
 }
 
+impl BinaryArgs {
+    fn find(&self, root: &std::path::Path) -> anyhow::Result<host::Binary> {
+        host::binary(root, self.package.as_deref(), self.bin.as_deref())
+    }
+}
+
 impl SyncArgs {
     fn config(&self) -> anyhow::Result<sync::Config> {
         Ok(sync::Config {
@@ -364,15 +387,15 @@ impl SyncArgs {
     }
 
     /// `sync --locked` (what a release must be made from), and the host's
-    /// binary package: `package`, or the one that depends on plugin-set.
-    fn locked_binary(&self, package: Option<String>) -> anyhow::Result<(sync::Config, String)> {
+    /// binary.
+    fn locked_binary(&self, binary: &BinaryArgs) -> anyhow::Result<(sync::Config, host::Binary)> {
         let config = sync::Config {
             locked: true,
             ..self.config()?
         };
         self.sync(&config, &sync::Mode::Sync)?;
-        let package = host::binary_package(&config.root, package)?;
-        Ok((config, package))
+        let binary = binary.find(&config.root)?;
+        Ok((config, binary))
     }
 
     /// Syncs in `mode` and prints the report as asked.
@@ -458,10 +481,11 @@ fn run(task: Task) -> anyhow::Result<ExitCode> {
         }
         Task::Dist {
             sync: args,
-            package,
+            binary,
+            target,
         } => {
-            let (config, package) = args.locked_binary(package)?;
-            let dist = dist::dist(&config.root, &package, config.offline)?;
+            let (config, binary) = args.locked_binary(&binary)?;
+            let dist = dist::dist(&config.root, &binary, target.as_deref(), config.offline)?;
             println!("{}  {}", dist.sha256, dist.binary.display());
             if !args.quiet {
                 eprintln!("{:>12} {}", "Manifest", dist.manifest.display());
@@ -562,18 +586,25 @@ fn run(task: Task) -> anyhow::Result<ExitCode> {
         }
         Task::Sbom {
             sync: args,
-            package,
+            binary,
+            target,
             output,
         } => {
-            let (config, package) = args.locked_binary(package)?;
+            if let Some(triple) = &target {
+                dist::check_target(triple)?;
+            }
+            let (config, binary) = args.locked_binary(&binary)?;
+            let triple = match &target {
+                Some(triple) => triple.clone(),
+                None => dist::toolchain()?.1,
+            };
             let path = match output {
                 Some(path) => path,
-                None => dist::release_dir(&config.root)?
-                    .join(format!("{package}{}", std::env::consts::EXE_SUFFIX))
+                None => dist::release_dir(&config.root, target.as_deref())?
+                    .join(format!("{}{}", binary.name, dist::exe_suffix(&triple)))
                     .with_extension("cdx.json"),
             };
-            let (_, target) = dist::toolchain()?;
-            let text = sbom::render(&config.root, &package, config.offline, &target)?;
+            let text = sbom::render(&config.root, &binary.package, config.offline, &triple)?;
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir)
                     .with_context(|| format!("failed to create {}", dir.display()))?;
@@ -592,6 +623,7 @@ fn run(task: Task) -> anyhow::Result<ExitCode> {
             let report = init::init(&init::Options {
                 manifest,
                 package: args.package.clone(),
+                bin: args.bin.clone(),
                 source: args.source()?,
                 offline: args.offline,
                 cache: cache::Cache::locate(args.cache_dir.as_deref())?,
@@ -603,8 +635,8 @@ fn run(task: Task) -> anyhow::Result<ExitCode> {
                     eprintln!("{:>12} {}", "Wrote", report.changed.join(", "));
                 }
                 eprintln!(
-                    "{:>12} add these two lines to `main` in {} (package `{}`):\n",
-                    "Next", report.main, report.package
+                    "{:>12} add these two lines to `main` in {} (binary `{}` of package `{}`):\n",
+                    "Next", report.main, report.bin, report.package
                 );
                 for line in init::MAIN_LINES {
                     eprintln!("    {line}");
@@ -675,12 +707,12 @@ fn run(task: Task) -> anyhow::Result<ExitCode> {
         }
         Task::Run {
             sync: args,
-            package,
+            binary,
             args: program_args,
         } => {
             let config = args.config()?;
             args.sync(&config, &sync::Mode::Sync)?;
-            let package = host::binary_package(&config.root, package)?;
+            let host::Binary { package, name } = binary.find(&config.root)?;
             let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
             let mut command = Command::new(cargo);
             command
@@ -688,7 +720,7 @@ fn run(task: Task) -> anyhow::Result<ExitCode> {
                 .arg("--quiet")
                 .arg("--manifest-path")
                 .arg(config.root.join("Cargo.toml"))
-                .args(["--package", &package]);
+                .args(["--package", &package, "--bin", &name]);
             if config.locked {
                 command.arg("--locked");
             }

@@ -213,6 +213,8 @@ fn lib_rs(
             }
         }
     });
+    let overridden = overrides.keys().map(String::as_str).collect();
+    let stamp = crate::embedded::render(lock_digest, plugins.iter().map(|(l, _)| *l), &overridden);
     let tokens = quote! {
         #![doc = #header]
         #![doc = ""]
@@ -225,6 +227,7 @@ fn lib_rs(
             lock_digest: #lock_digest,
             declared: &[#(#declared),*],
             entries: &[#(#entries),*],
+            stamp: #stamp,
         };
     };
     Ok(format("", tokens))

@@ -8,7 +8,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::lockfile::digest_text;
+use crate::host::Binary;
+use crate::lockfile::{Lockfile, digest_text};
 use anyhow::{Context as _, bail};
 use build_support::LOCK_FILE;
 
@@ -50,13 +51,58 @@ pub fn target_dir(root: &Path) -> anyhow::Result<PathBuf> {
         .context("failed to resolve the target directory")
 }
 
-/// Where release binaries (and their manifests and SBOMs) go.
-pub fn release_dir(root: &Path) -> anyhow::Result<PathBuf> {
-    Ok(target_dir(root)?.join("release"))
+/// Where release binaries (and their manifests and SBOMs) go:
+/// `<target>/release`, or `<target>/<triple>/release` for `--target`.
+pub fn release_dir(root: &Path, triple: Option<&str>) -> anyhow::Result<PathBuf> {
+    let target_dir = target_dir(root)?;
+    Ok(match triple {
+        Some(triple) => target_dir.join(triple).join("release"),
+        None => target_dir.join("release"),
+    })
 }
 
-/// Builds `package` reproducibly; `offline` adds `--frozen`.
-pub fn dist(root: &Path, package: &str, offline: bool) -> anyhow::Result<Dist> {
+/// Fails, saying how to fix it, unless rustc knows `triple` and its
+/// standard library is installed.
+pub fn check_target(triple: &str) -> anyhow::Result<()> {
+    let output = rustc()
+        .args(["--print", "target-libdir", "--target", triple])
+        .output()
+        .context("failed to run rustc --print target-libdir")?;
+    if !output.status.success() {
+        bail!(
+            "rustc does not know the target `{triple}` (`rustc --print target-list` lists \
+             those it knows): {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    let libdir = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
+    let has_std = std::fs::read_dir(&libdir).is_ok_and(|entries| {
+        entries
+            .filter_map(Result::ok)
+            .any(|e| e.file_name().to_string_lossy().starts_with("libstd-"))
+    });
+    if !has_std {
+        bail!(
+            "the standard library for `{triple}` is not installed ({} has none); \
+             run `rustup target add {triple}`",
+            libdir.display()
+        );
+    }
+    Ok(())
+}
+
+/// Builds `binary` reproducibly, for `triple` when given (else the host);
+/// `offline` adds `--frozen`. Then checks that the binary embeds exactly
+/// the plugin set `plugins.lock` pins.
+pub fn dist(
+    root: &Path,
+    binary: &Binary,
+    triple: Option<&str>,
+    offline: bool,
+) -> anyhow::Result<Dist> {
+    if let Some(triple) = triple {
+        check_target(triple)?;
+    }
     let target_dir = target_dir(root)?;
     // Longest prefixes first: the target directory is often inside the root.
     let mut remaps: Vec<(PathBuf, &str)> =
@@ -73,40 +119,54 @@ pub fn dist(root: &Path, package: &str, offline: bool) -> anyhow::Result<Dist> {
         .map(|(from, to)| format!("--remap-path-prefix={}={to}", from.display()))
         .collect();
 
+    let Binary { package, name } = binary;
     let mut build = cargo();
     build
         .current_dir(root)
-        .args(["build", "--release", "--locked", "--package", package])
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "--package",
+            package,
+            "--bin",
+            name,
+        ])
         .arg("--manifest-path")
         .arg(root.join("Cargo.toml"))
         // The same flags whatever the user's environment says.
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_BUILD_RUSTFLAGS")
         .env("CARGO_ENCODED_RUSTFLAGS", flags.join("\u{1f}"));
+    if let Some(triple) = triple {
+        build.args(["--target", triple]);
+    }
     if offline {
         build.arg("--frozen");
     }
     let status = build
         .status()
-        .with_context(|| format!("failed to run cargo build for `{package}`"))?;
+        .with_context(|| format!("failed to run cargo build for `{name}`"))?;
     if !status.success() {
-        bail!("the release build of `{package}` failed ({status})");
+        bail!("the release build of `{name}` (package `{package}`) failed ({status})");
     }
 
-    let binary = target_dir
-        .join("release")
-        .join(format!("{package}{}", std::env::consts::EXE_SUFFIX));
+    let (toolchain, host) = toolchain()?;
+    let target = triple.map_or(host, str::to_owned);
+    let binary = release_dir(root, triple)?.join(format!("{name}{}", exe_suffix(&target)));
     let bytes =
         std::fs::read(&binary).with_context(|| format!("failed to read {}", binary.display()))?;
-    let sha256 = build_support::sha256_hex(&bytes);
-    let lock = std::fs::read_to_string(root.join(LOCK_FILE))
+    let lock_text = std::fs::read_to_string(root.join(LOCK_FILE))
         .with_context(|| format!("failed to read {LOCK_FILE}"))?;
-    let (toolchain, target) = toolchain()?;
+    let lock_digest = digest_text(&lock_text);
+    check_embedded(&binary, &bytes, &lock_text, &lock_digest, root)?;
+    let sha256 = build_support::sha256_hex(&bytes);
     let manifest = binary.with_extension("dist.json");
     let document = serde_json::json!({
-        "binary": package,
+        "binary": name,
+        "package": package,
         "sha256": sha256,
-        "lock_digest": digest_text(&lock),
+        "lock_digest": lock_digest,
         "toolchain": toolchain,
         "target": target,
         "profile": "release",
@@ -126,10 +186,57 @@ pub fn dist(root: &Path, package: &str, offline: bool) -> anyhow::Result<Dist> {
     })
 }
 
+/// The executable suffix of `triple` (`.exe` on Windows).
+pub fn exe_suffix(triple: &str) -> &'static str {
+    if triple.contains("windows") {
+        ".exe"
+    } else {
+        ""
+    }
+}
+
+/// Fails unless the binary at `path` (its `bytes`) embeds exactly one
+/// plugin set, the one `plugins.lock` (`lock_text`) pins.
+fn check_embedded(
+    path: &Path,
+    bytes: &[u8],
+    lock_text: &str,
+    lock_digest: &str,
+    root: &Path,
+) -> anyhow::Result<()> {
+    let lock = Lockfile::parse(lock_text, &root.join(LOCK_FILE))?;
+    let stamps = crate::embedded::find(bytes);
+    let stamp = match stamps.as_slice() {
+        [one] => one,
+        [] => bail!(
+            "{} embeds no plugin set: its `main` must build the registry from \
+             `plugin_set::SET` (the lines `cargo xtask init` prints), or no plugin is in it",
+            path.display()
+        ),
+        several => bail!(
+            "{} embeds {} different plugin sets; it must link exactly one `plugin-set`",
+            path.display(),
+            several.len()
+        ),
+    };
+    let differences = crate::embedded::differences(stamp, &lock, lock_digest);
+    if !differences.is_empty() {
+        bail!(
+            "{} does not embed the plugin set {LOCK_FILE} pins:\n  {}",
+            path.display(),
+            differences.join("\n  ")
+        );
+    }
+    Ok(())
+}
+
+fn rustc() -> Command {
+    Command::new(std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into()))
+}
+
 /// `rustc -V` and the host target triple.
 pub fn toolchain() -> anyhow::Result<(String, String)> {
-    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
-    let output = Command::new(rustc)
+    let output = rustc()
         .arg("-vV")
         .output()
         .context("failed to run rustc -vV")?;

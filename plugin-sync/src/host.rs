@@ -117,37 +117,109 @@ pub fn glob_matches(pattern: &str, name: &str) -> bool {
     }
 }
 
-/// The host binary's package: `flag` if given, else the one workspace member
-/// with a binary that depends on the generated crate.
-pub fn binary_package(root: &Path, flag: Option<String>) -> anyhow::Result<String> {
-    if let Some(package) = flag {
-        return Ok(package);
-    }
+/// The host's binary: a `[[bin]]` target (named after its package unless
+/// the manifest says otherwise) of a workspace package.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Binary {
+    /// The package that has the target (`--package`).
+    pub package: String,
+    /// The target's name: the executable's file name (`--bin`).
+    pub name: String,
+}
+
+/// The binary to build or run: `--package` and `--bin` as given, else the
+/// one workspace package with a binary that depends on the generated crate,
+/// and in it the one binary target, or its `default-run`. An ambiguous
+/// choice is an error that lists what exists.
+pub fn binary(root: &Path, package: Option<&str>, bin: Option<&str>) -> anyhow::Result<Binary> {
     let metadata = cargo_metadata::MetadataCommand::new()
         .manifest_path(root.join("Cargo.toml"))
         .no_deps()
         .other_options(vec!["--offline".to_owned()])
         .exec()
         .context("failed to list the host's packages (`cargo metadata`)")?;
-    let mut found: Vec<&str> = metadata
-        .workspace_packages()
-        .into_iter()
-        .filter(|p| p.targets.iter().any(|t| t.is_bin()))
-        .filter(|p| p.dependencies.iter().any(|d| d.name == PLUGIN_SET_PACKAGE))
-        .map(|p| p.name.as_str())
-        .collect();
-    found.sort_unstable();
-    match found.as_slice() {
-        [one] => Ok((*one).to_owned()),
-        [] => bail!(
-            "no package of the host has a binary that depends on `{PLUGIN_SET_PACKAGE}`; \
-             pass --package, or add `{PLUGIN_SET_PACKAGE}` to the dependencies of your binary"
+    let members = metadata.workspace_packages();
+    let bins = |p: &cargo_metadata::Package| -> Vec<String> {
+        let mut names: Vec<String> = p
+            .targets
+            .iter()
+            .filter(|t| t.is_bin())
+            .map(|t| t.name.clone())
+            .collect();
+        names.sort_unstable();
+        names
+    };
+    let candidates: Vec<&cargo_metadata::Package> = match (package, bin) {
+        (Some(name), _) => {
+            let found: Vec<_> = members
+                .iter()
+                .copied()
+                .filter(|p| *p.name == *name)
+                .collect();
+            if found.is_empty() {
+                bail!("the host workspace has no package `{name}`");
+            }
+            found
+        }
+        // `--bin` alone: the packages that have such a binary.
+        (None, Some(name)) => members
+            .iter()
+            .copied()
+            .filter(|p| bins(p).iter().any(|b| b == name))
+            .collect(),
+        (None, None) => members
+            .iter()
+            .copied()
+            .filter(|p| !bins(p).is_empty())
+            .filter(|p| p.dependencies.iter().any(|d| d.name == PLUGIN_SET_PACKAGE))
+            .collect(),
+    };
+    let package = match candidates.as_slice() {
+        [one] => *one,
+        [] => match bin {
+            Some(name) => bail!("no package of the host workspace has a binary `{name}`"),
+            None => bail!(
+                "no package of the host has a binary that depends on `{PLUGIN_SET_PACKAGE}`; \
+                 pass --package, or add `{PLUGIN_SET_PACKAGE}` to the dependencies of your binary"
+            ),
+        },
+        several => {
+            let mut names: Vec<&str> = several.iter().map(|p| p.name.as_str()).collect();
+            names.sort_unstable();
+            bail!(
+                "several host packages have {} ({}); choose one with --package",
+                bin.map_or_else(
+                    || format!("a binary that depends on `{PLUGIN_SET_PACKAGE}`"),
+                    |b| format!("a binary `{b}`")
+                ),
+                names.join(", ")
+            )
+        }
+    };
+    let names = bins(package);
+    let name = match (bin, names.as_slice()) {
+        (Some(name), names) if names.iter().any(|n| n == name) => name.to_owned(),
+        (Some(name), []) => bail!("package `{}` has no binary `{name}`", package.name),
+        (Some(name), names) => bail!(
+            "package `{}` has no binary `{name}`; its binaries: {}",
+            package.name,
+            names.join(", ")
         ),
-        several => bail!(
-            "several host binaries depend on `{PLUGIN_SET_PACKAGE}` ({}); choose one with --package",
-            several.join(", ")
-        ),
-    }
+        (None, [one]) => one.clone(),
+        (None, []) => bail!("package `{}` has no binary target", package.name),
+        (None, names) => match &package.default_run {
+            Some(default) if names.contains(default) => default.clone(),
+            _ => bail!(
+                "package `{}` has several binaries ({}); choose one with --bin",
+                package.name,
+                names.join(", ")
+            ),
+        },
+    };
+    Ok(Binary {
+        package: package.name.to_string(),
+        name,
+    })
 }
 
 /// Name and version of the package whose manifest is `dir/Cargo.toml`.

@@ -82,6 +82,8 @@ fn in_cargo_home(dir: &Path, cargo_home: Option<&Path>) -> bool {
 pub struct Options {
     /// The project's root `Cargo.toml`.
     pub manifest: PathBuf,
+    /// The binary target, when the package has several.
+    pub bin: Option<String>,
     /// The binary to build plugins into; inferred when the project has one.
     pub package: Option<String>,
     pub source: ToolSource,
@@ -91,7 +93,8 @@ pub struct Options {
 
 /// What the host's `main` needs (init prints it; the README shows it).
 pub const MAIN_LINES: [&str; 2] = [
-    "let mut registry = plugin_api::Registry::build(&plugin_set::SET)?;",
+    // Compiles in a `main` that returns `()`, `ExitCode` or a `Result`.
+    r#"let mut registry = plugin_api::Registry::build(&plugin_set::SET).unwrap_or_else(|e| { eprintln!("error: {e}"); std::process::exit(1) });"#,
     r#"for (id, error) in registry.init() { eprintln!("plugin {id}: {error}"); }"#,
 ];
 
@@ -120,6 +123,8 @@ fn main() -> std::process::ExitCode {
 pub struct Report {
     /// The binary package plugins are built into.
     pub package: String,
+    /// The binary target whose `main` gets the lines.
+    pub bin: String,
     /// Its main source file, relative to the root.
     pub main: String,
     /// Files written, relative to the root.
@@ -178,7 +183,10 @@ fn push_unless(
 
 /// A binary package of the project, from `cargo metadata`.
 struct Binary {
+    /// The package's name.
     name: String,
+    /// The binary target's name.
+    bin: String,
     manifest: PathBuf,
     main: PathBuf,
 }
@@ -202,15 +210,69 @@ fn members(manifest: &Path, root: &Path) -> anyhow::Result<Vec<Binary>> {
                 package.manifest_path
             );
         }
-        if let Some(bin) = package.targets.iter().find(|t| t.is_bin()) {
+        for bin in package.targets.iter().filter(|t| t.is_bin()) {
             binaries.push(Binary {
                 name: package.name.to_string(),
+                bin: bin.name.clone(),
                 manifest: package.manifest_path.clone().into_std_path_buf(),
                 main: bin.src_path.clone().into_std_path_buf(),
             });
         }
     }
     Ok(binaries)
+}
+
+/// The binary `--package` and `--bin` choose, or the project's only one.
+fn choose(binaries: Vec<Binary>, options: &Options) -> anyhow::Result<Binary> {
+    let package = options.package.as_deref();
+    let bin = options.bin.as_deref();
+    let all: Vec<String> = binaries
+        .iter()
+        .map(|b| format!("{} (package {})", b.bin, b.name))
+        .collect();
+    let mut chosen: Vec<Binary> = binaries
+        .into_iter()
+        .filter(|b| package.is_none_or(|p| b.name == p) && bin.is_none_or(|n| b.bin == n))
+        .collect();
+    if chosen.len() == 1
+        && let Some(one) = chosen.pop()
+    {
+        return Ok(one);
+    }
+    let listed = if all.is_empty() {
+        "none".to_owned()
+    } else {
+        all.join(", ")
+    };
+    match (chosen.len(), package, bin) {
+        (0, None, None) => bail!(
+            "the project has no binary to build plugins into; add one (`cargo new --bin app`) \
+             and run init again"
+        ),
+        (0, _, _) => {
+            let which: Vec<String> = [
+                bin.map(|b| format!("named `{b}`")),
+                package.map(|p| format!("in package `{p}`")),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            bail!(
+                "the project has no binary {}; its binaries: {listed}",
+                which.join(" ")
+            )
+        }
+        _ => {
+            let which: Vec<String> = chosen
+                .iter()
+                .map(|b| format!("{} (package {})", b.bin, b.name))
+                .collect();
+            bail!(
+                "the project has several binaries ({}); choose one with --package and --bin",
+                which.join(", ")
+            )
+        }
+    }
 }
 
 /// Makes the binary's manifest depend on the runtime and the generated crate.
@@ -265,30 +327,7 @@ pub fn init(options: &Options) -> anyhow::Result<Report> {
             manifest.display()
         );
     }
-    let binaries = members(&manifest, &root)?;
-    let binary = match &options.package {
-        Some(name) => binaries
-            .into_iter()
-            .find(|b| &b.name == name)
-            .with_context(|| {
-                format!("the project has no binary package `{name}`; pass --package with one")
-            })?,
-        None => {
-            let mut binaries = binaries;
-            let names: Vec<String> = binaries.iter().map(|b| b.name.clone()).collect();
-            match binaries.len() {
-                1 => binaries.remove(0),
-                0 => bail!(
-                    "the project has no binary package to build plugins into; add one \
-                     (`cargo new --bin app`) and run init again"
-                ),
-                _ => bail!(
-                    "the project has several binaries ({}); choose one with --package",
-                    names.join(", ")
-                ),
-            }
-        }
-    };
+    let binary = choose(members(&manifest, &root)?, options)?;
 
     // The generated crate's directory is the tool's, or nobody's.
     let set_manifest = root.join(PLUGIN_SET_DIR).join("Cargo.toml");
@@ -482,6 +521,7 @@ pub fn init(options: &Options) -> anyhow::Result<Report> {
     }
     Ok(Report {
         package: binary.name,
+        bin: binary.bin,
         main: host::relative_path(&root, &binary.main),
         changed,
     })

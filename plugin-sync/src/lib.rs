@@ -28,6 +28,7 @@ mod credential;
 mod dev;
 mod dist;
 mod edit;
+mod embedded;
 mod files;
 mod git;
 mod git_cli;

@@ -265,7 +265,7 @@ fn init_refuses_what_it_cannot_adopt_and_writes_nothing() {
             "no-binary",
             &[("Cargo.toml", app), ("src/lib.rs", "//! A library.\n")],
             DEFAULT,
-            "the project has no binary package to build plugins into",
+            "the project has no binary to build plugins into",
         ),
         (
             "alias",
@@ -328,7 +328,30 @@ fn init_refuses_what_it_cannot_adopt_and_writes_nothing() {
                 ("b/src/main.rs", main),
             ],
             DEFAULT,
-            "the project has several binaries (bin-a, bin-b); choose one with --package",
+            "the project has several binaries (bin-a (package bin-a), bin-b (package bin-b)); choose \
+             one with --package and --bin",
+        ),
+        (
+            "several-binaries-one-package",
+            &[
+                (
+                    "Cargo.toml",
+                    &format!(
+                        "{app}\n[[bin]]\nname = \"one\"\npath = \"src/main.rs\"\n\n[[bin]]\nname = \"two\"\npath = \"src/main.rs\"\n"
+                    ),
+                ),
+                ("src/main.rs", main),
+            ],
+            DEFAULT,
+            "the project has several binaries (one (package refused-app), two (package \
+             refused-app)); choose one with --package and --bin",
+        ),
+        (
+            "unknown-bin",
+            &[("Cargo.toml", app), ("src/main.rs", main)],
+            &["--path", "{tool}", "--bin", "nope"],
+            "the project has no binary named `nope`; its binaries: refused-app (package \
+             refused-app)",
         ),
         (
             "sync-fails",
@@ -344,7 +367,8 @@ fn init_refuses_what_it_cannot_adopt_and_writes_nothing() {
             "unknown-package",
             &[("Cargo.toml", app), ("src/main.rs", main)],
             &["--path", "{tool}", "--package", "nope"],
-            "the project has no binary package `nope`",
+            "the project has no binary in package `nope`; its binaries: refused-app (package \
+             refused-app)",
         ),
         (
             "path-missing",
@@ -442,4 +466,138 @@ fn init_refuses_what_it_cannot_adopt_and_writes_nothing() {
             "{name}: the secret is printed: {message}"
         );
     }
+}
+
+/// A workspace with a virtual manifest, whose binary package has two
+/// binaries named unlike it: `init --bin` picks one, the lines it prints
+/// compile in a `main` that returns `()`, and a git plugin runs in it.
+#[test]
+fn init_adopts_a_virtual_workspace_and_one_of_several_binaries() {
+    let base = hosts_dir().join("adopt-virtual");
+    if base.exists() {
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+    let cache = base.join("cache");
+    let root = base.join("ws");
+    let files = [
+        (
+            "Cargo.toml",
+            "# The suite's workspace.\n[workspace]\nresolver = \"2\"\nmembers = [\"crates/*\"]\n",
+        ),
+        (
+            "crates/core/Cargo.toml",
+            "[package]\nname = \"suite-core\"\nversion = \"0.3.0\"\nedition = \"2021\"\n",
+        ),
+        (
+            "crates/core/src/lib.rs",
+            "//! Core.\npub fn name() -> &'static str {\n    \"core\"\n}\n",
+        ),
+        (
+            "crates/app/Cargo.toml",
+            "[package]\nname = \"suite\"\nversion = \"0.3.0\"\nedition = \"2021\"\n\n\
+             [[bin]]\nname = \"suite-cli\"\npath = \"src/main.rs\"\n\n\
+             [[bin]]\nname = \"suite-admin\"\npath = \"src/admin.rs\"\n\n\
+             [dependencies]\nsuite-core = { path = \"../core\" }\n",
+        ),
+        (
+            "crates/app/src/main.rs",
+            "//! The CLI.\nfn main() {\n    println!(\"{}\", suite_core::name());\n}\n",
+        ),
+        ("crates/app/src/admin.rs", "//! Admin.\nfn main() {}\n"),
+    ];
+    for (relative, contents) in files {
+        e2e::write_file(&root.join(relative), contents);
+    }
+    std::fs::copy(e2e::repo_root().join("Cargo.lock"), root.join("Cargo.lock")).unwrap();
+    let tool = e2e::repo_root().display().to_string();
+    let init = |extra: &[&str]| {
+        let mut command = std::process::Command::new(xtask_bin());
+        e2e::hermetic_git(&mut command)
+            .current_dir(&root)
+            .env("PLUGIN_CACHE_DIR", &cache)
+            .args(["init", "--offline", "--path", &tool])
+            .args(extra);
+        command
+    };
+    let before = snapshot(&root, &["."]);
+    let refused = e2e::expect_failure(&mut init(&[]));
+    assert!(
+        stderr(&refused).contains(
+            "several binaries (suite-admin (package suite), suite-cli (package suite)); choose \
+             one with --package and --bin"
+        ),
+        "{}",
+        stderr(&refused)
+    );
+    assert_unchanged(&before, &snapshot(&root, &["."]));
+
+    let adopted = stderr(&expect_success(&mut init(&["--bin", "suite-cli"])));
+    assert!(
+        adopted.contains("crates/app/src/main.rs (binary `suite-cli` of package `suite`)"),
+        "{adopted}"
+    );
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    assert!(
+        manifest.starts_with("# The suite's workspace."),
+        "{manifest}"
+    );
+    assert!(
+        !manifest.contains("[package]"),
+        "still virtual:\n{manifest}"
+    );
+    // The printed lines, pasted unchanged at the top of a `main` that
+    // returns `()`, and one line that lists the plugins.
+    let main_path = root.join("crates/app/src/main.rs");
+    let main = std::fs::read_to_string(&main_path).unwrap().replace(
+        "fn main() {\n",
+        &format!(
+            "fn main() {{\n    {}\n    for p in registry.plugins() {{ println!(\"plugin {{}}\", \
+             p.descriptor.id); }}\n",
+            lines_to_add(&adopted).join("\n    ")
+        ),
+    );
+    std::fs::write(&main_path, main).unwrap();
+
+    let plugin = GitRepo::new("adopt-virtual-greet");
+    std::fs::remove_dir_all(&plugin.dir).unwrap();
+    expect_success(&mut user_cargo(
+        &root,
+        &cache,
+        &[
+            "xtask",
+            "new-plugin",
+            "greet",
+            "--path",
+            plugin.dir.to_str().unwrap(),
+        ],
+    ));
+    plugin.git(&["init", "--quiet", "--initial-branch=main"]);
+    plugin.commit("greet plugin");
+    plugin.git(&["tag", "v0.1.0"]);
+    expect_success(&mut user_cargo(
+        &root,
+        &cache,
+        &[
+            "xtask",
+            "add",
+            "greet",
+            "--git",
+            &plugin.url(),
+            "--tag",
+            "v0.1.0",
+        ],
+    ));
+    let output = stdout(&expect_success(&mut user_cargo(
+        &root,
+        &cache,
+        &["run", "--quiet", "--offline", "--bin", "suite-cli"],
+    )));
+    assert_eq!(output, "plugin greet\ncore\n");
+    // `cargo xtask run` finds the binary among the package's two.
+    let via_xtask = stdout(&expect_success(&mut user_cargo(
+        &root,
+        &cache,
+        &["xtask", "run", "--offline", "--quiet", "--bin", "suite-cli"],
+    )));
+    assert_eq!(via_xtask, "plugin greet\ncore\n");
 }

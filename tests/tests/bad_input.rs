@@ -310,8 +310,8 @@ fn the_host_binary_is_inferred_or_asked_for() {
         let output = expect_failure(&mut host.xtask(&[task]));
         assert!(
             stderr(&output).contains(&format!(
-                "several host binaries depend on `plugin-set` ({}, other-bin); choose one with \
-                 --package",
+                "several host packages have a binary that depends on `plugin-set` ({}, \
+                 other-bin); choose one with --package",
                 host.app
             )),
             "{task}: {}",

@@ -418,3 +418,138 @@ fn a_vendored_clone_builds_with_no_cache_and_no_network() {
         stdout(&output)
     );
 }
+
+#[test]
+fn dist_builds_the_binary_named_unlike_its_package_checks_it_and_builds_for_a_target() {
+    let host = Host::new("dist_named_binaries");
+    host.plugin("plugins/one", &PluginCrate::new("one", "one"));
+    host.write(
+        "plugins.toml",
+        "[plugins]\none = { path = \"plugins/one\" }\n",
+    );
+    // Two binaries, neither named after the package; `bare` never names
+    // the plugin set.
+    let manifest = host.read("app/Cargo.toml");
+    host.write(
+        "app/Cargo.toml",
+        &format!(
+            "{manifest}\n[[bin]]\nname = \"tool\"\npath = \"src/main.rs\"\n\n\
+             [[bin]]\nname = \"bare\"\npath = \"src/bare.rs\"\n"
+        ),
+    );
+    host.write("app/src/bare.rs", "//! No plugins.\nfn main() {}\n");
+    expect_success(&mut host.xtask(&["sync", "--quiet"]));
+    let target = e2e::repo_root().join("target/e2e-dist-named");
+    let cache = host.cache_dir();
+    let dist = |args: &[&str]| {
+        let mut command = host.xtask(&["dist", "--quiet"]);
+        command
+            .env("CARGO_TARGET_DIR", &target)
+            .env("SOURCE_DATE_EPOCH", SOURCE_DATE)
+            .env("PLUGIN_CACHE_DIR", &cache)
+            .args(args);
+        command
+    };
+
+    let before = host.snapshot();
+    let ambiguous = e2e::expect_failure(&mut dist(&[]));
+    assert!(
+        stderr(&ambiguous).contains(&format!(
+            "package `{}` has several binaries (bare, tool); choose one with --bin",
+            host.app
+        )),
+        "{}",
+        stderr(&ambiguous)
+    );
+    let unknown = e2e::expect_failure(&mut dist(&["--bin", "nope"]));
+    assert!(
+        stderr(&unknown).contains("no package of the host workspace has a binary `nope`"),
+        "{}",
+        stderr(&unknown)
+    );
+    let bare = e2e::expect_failure(&mut dist(&["--bin", "bare"]));
+    assert!(
+        stderr(&bare).contains("embeds no plugin set"),
+        "{}",
+        stderr(&bare)
+    );
+    let bogus = e2e::expect_failure(&mut dist(&["--bin", "tool", "--target", "bogus-none-x"]));
+    assert!(
+        stderr(&bogus).contains("rustc does not know the target `bogus-none-x`"),
+        "{}",
+        stderr(&bogus)
+    );
+    // A target rustc knows whose standard library is not installed.
+    let missing = "riscv64gc-unknown-linux-gnu";
+    let libdir = String::from_utf8(
+        Command::new("rustc")
+            .args(["--print", "target-libdir", "--target", missing])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    if Path::new(libdir.trim()).exists() {
+        eprintln!("skipped the missing-target case: {missing}'s standard library is installed");
+    } else {
+        let output = e2e::expect_failure(&mut dist(&["--bin", "tool", "--target", missing]));
+        assert!(
+            stderr(&output).contains(&format!(
+                "the standard library for `{missing}` is not installed"
+            )) && stderr(&output).contains(&format!("run `rustup target add {missing}`")),
+            "{}",
+            stderr(&output)
+        );
+    }
+    e2e::assert_unchanged(&before, &host.snapshot());
+
+    // The release of `tool`: at target/release/tool, twice the same bytes,
+    // running the plugin.
+    let sha_at = |output: &std::process::Output, path: &Path| {
+        let line = stdout(output);
+        let (sha, printed) = line.trim().split_once("  ").expect("`<sha256>  <path>`");
+        assert_eq!(Path::new(printed), path, "{}", stderr(output));
+        sha.to_owned()
+    };
+    let release = target.join("release/tool");
+    let first = sha_at(&expect_success(&mut dist(&["--bin", "tool"])), &release);
+    let second = sha_at(&expect_success(&mut dist(&["--bin", "tool"])), &release);
+    assert_eq!(first, second);
+    let listed = stdout(&expect_success(&mut Command::new(&release)));
+    assert!(listed.contains("plugin one 1.2.3 one local"), "{listed}");
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(target.join("release/tool.dist.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(manifest["binary"], "tool");
+    assert_eq!(manifest["package"], host.app.as_str());
+
+    // For a target named explicitly (the host's own triple, the one whose
+    // standard library is surely installed): under target/<triple>/.
+    let rustc =
+        String::from_utf8(Command::new("rustc").arg("-vV").output().unwrap().stdout).unwrap();
+    let triple = rustc
+        .lines()
+        .find_map(|l| l.strip_prefix("host: "))
+        .unwrap()
+        .to_owned();
+    let cross = target.join(&triple).join("release/tool");
+    let a = sha_at(
+        &expect_success(&mut dist(&["--bin", "tool", "--target", &triple])),
+        &cross,
+    );
+    let b = sha_at(
+        &expect_success(&mut dist(&["--bin", "tool", "--target", &triple])),
+        &cross,
+    );
+    assert_eq!(a, b);
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(cross.with_extension("dist.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["target"], triple.as_str());
+    let bom: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(cross.with_extension("cdx.json")).unwrap())
+            .unwrap();
+    assert_valid_cyclonedx(&bom);
+    assert_eq!(bom["metadata"]["component"]["name"], host.app.as_str());
+}

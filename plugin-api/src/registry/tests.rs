@@ -44,6 +44,7 @@ static EMPTY: PluginSet = PluginSet {
     lock_digest: "sha256:0",
     declared: &[],
     entries: &[],
+    stamp: "",
 };
 
 fn ids(registry: &Registry) -> Vec<&'static str> {
@@ -139,6 +140,7 @@ fn set_crate_without_registration_is_an_error_naming_it() {
                 overridden: None,
             },
         ],
+        stamp: "",
     };
     let err = Registry::builder(&SET)
         .build_from(vec![descriptor("upper", "upper", &[])])
@@ -170,6 +172,7 @@ fn source_comes_from_the_set_or_is_host() {
             checksum: None,
             overridden: None,
         }],
+        stamp: "",
     };
     let registry = Registry::builder(&SET)
         .build_from(vec![
@@ -355,6 +358,7 @@ fn unknown_ids_list_what_is_available_and_say_to_sync_when_declared() {
         lock_digest: "sha256:0",
         declared: &["a", "later"],
         entries: &[],
+        stamp: "",
     };
     let err = Registry::builder(&EMPTY)
         .disable("nope")
