@@ -49,6 +49,10 @@ const RUST_KEYWORDS: &[&str] = &[
 pub struct Manifest {
     /// Declarations sorted by name.
     pub plugins: Vec<Declaration>,
+    /// `[host] extension-crates`: crates the host shares with its plugins
+    /// (its extension points), of which the build graph must hold exactly
+    /// one copy whatever the versions. Sorted, without duplicates.
+    pub extension_crates: Vec<String>,
 }
 
 /// One entry of `[plugins]`.
@@ -200,6 +204,12 @@ impl Manifest {
             )
             .expect("writing to a String cannot fail");
         }
+        // Only when set, so manifests without it keep their digests.
+        if !self.extension_crates.is_empty() {
+            let crates: Vec<String> = self.extension_crates.iter().map(|c| quote(c)).collect();
+            writeln!(canonical, "extension-crates=[{}]", crates.join(","))
+                .expect("writing to a String cannot fail");
+        }
         format!("sha256:{}", crate::sha256_hex(canonical.as_bytes()))
     }
 }
@@ -229,11 +239,11 @@ impl Parser<'_> {
         })?;
         let root = document.as_table();
         for (name, _) in root.iter() {
-            if name != "plugins" {
+            if name != "plugins" && name != "host" {
                 let key = root.key(name).expect("iterated key exists");
-                let hint = match did_you_mean(name, &["plugins"]) {
+                let hint = match did_you_mean(name, &["plugins", "host"]) {
                     Some(s) => format!("; did you mean `{s}`?"),
-                    None => "; the only table is `[plugins]`".to_owned(),
+                    None => "; the tables are `[plugins]` and `[host]`".to_owned(),
                 };
                 return Err(self.error(key.span(), format!("unknown key `{name}`{hint}")));
             }
@@ -267,7 +277,14 @@ impl Parser<'_> {
                 });
             }
         }
-        Ok(Manifest { plugins })
+        let extension_crates = match root.get_key_value("host") {
+            Some((key, item)) => self.host(key, item)?,
+            None => Vec::new(),
+        };
+        Ok(Manifest {
+            plugins,
+            extension_crates,
+        })
     }
 
     fn declaration(&self, name: &str, key: &Key, item: &Item) -> Result<Declaration, Error> {
@@ -489,6 +506,63 @@ impl Parser<'_> {
             Some(b) => Ok(Some(b)),
             None => Err(self.wrong_type(name, table, key, "a boolean")),
         }
+    }
+
+    /// `[host]`: `extension-crates = ["crate", …]`.
+    fn host(&self, key: &Key, item: &Item) -> Result<Vec<String>, Error> {
+        const KEY: &str = "extension-crates";
+        let table = item.as_table_like().ok_or_else(|| {
+            self.error(
+                item.span().or(key.span()),
+                format!("`host` must be a table, found {}", item.type_name()),
+            )
+        })?;
+        for (name, _) in table.iter() {
+            if name != KEY {
+                let hint = match did_you_mean(name, &[KEY]) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => format!("the only key is `{KEY}`"),
+                };
+                return Err(self.error(
+                    table.key(name).and_then(Key::span),
+                    format!("unknown key `{name}` in `[host]`; {hint}"),
+                ));
+            }
+        }
+        let Some(item) = table.get(KEY) else {
+            return Ok(Vec::new());
+        };
+        let Some(array) = item.as_value().and_then(Value::as_array) else {
+            return Err(self.error(
+                item.span(),
+                format!(
+                    "`host.{KEY}` must be an array of crate names, found {}",
+                    item.type_name()
+                ),
+            ));
+        };
+        let mut crates = Vec::with_capacity(array.len());
+        for value in array {
+            let Some(name) = value.as_str() else {
+                return Err(self.error(
+                    value.span(),
+                    format!(
+                        "each of `host.{KEY}` must be a crate name, found {}",
+                        value.type_name()
+                    ),
+                ));
+            };
+            check_name(name).map_err(|why| {
+                self.error(
+                    value.span(),
+                    format!("invalid crate name `{name}` in `host.{KEY}`: {why}"),
+                )
+            })?;
+            crates.push(name.to_owned());
+        }
+        crates.sort();
+        crates.dedup();
+        Ok(crates)
     }
 
     fn features(&self, name: &str, table: &dyn TableLike) -> Result<Vec<String>, Error> {

@@ -338,6 +338,33 @@ impl Registry {
             .filter_map(|c| Some((c.name(), c.downcast::<T>()?)))
     }
 
+    /// Like [`Registry::components`], for a host that must know when a
+    /// contribution cannot reach it: fails when a loaded plugin contributed
+    /// a component whose type has `T`'s name but is not `T`. That is a
+    /// plugin built against another copy of the crate that defines `T` (a
+    /// second copy of the host's extension-point crate in the build), whose
+    /// contributions `components` can never return.
+    pub fn try_components<T: Any>(&self) -> Result<impl Iterator<Item = (&str, &T)> + '_, Error> {
+        let wanted = std::any::type_name::<T>();
+        let mut plugins: Vec<&'static str> = self
+            .components
+            .iter()
+            .filter(|(_, c)| c.type_name == wanted && c.type_id != TypeId::of::<T>())
+            .map(|(index, _)| &self.plugins[*index])
+            .filter(|p| p.status.is_loaded())
+            .map(|p| p.descriptor.id)
+            .collect();
+        plugins.dedup();
+        if plugins.is_empty() {
+            Ok(self.components::<T>())
+        } else {
+            Err(Error::ForeignType {
+                type_name: wanted,
+                plugins,
+            })
+        }
+    }
+
     /// The component of extension point `T` named `name`.
     pub fn component<T: Any>(&self, name: &str) -> Option<&T> {
         self.components::<T>()
@@ -759,6 +786,12 @@ pub enum Error {
     /// Plugins that depend on each other in a circle, the first one repeated
     /// at the end.
     Cycle { plugins: Vec<&'static str> },
+    /// Plugins contributed components of a type named like the host's
+    /// extension point but defined by another copy of its crate.
+    ForeignType {
+        type_name: &'static str,
+        plugins: Vec<&'static str>,
+    },
     /// Two plugins contributed a component of the same type and name.
     DuplicateComponent {
         type_name: &'static str,
@@ -792,6 +825,20 @@ impl fmt::Display for Error {
                 }
                 Ok(())
             }
+            Error::ForeignType { type_name, plugins } => write!(
+                f,
+                "plugin{s} {} contributed `{type_name}` from another copy of the crate that \
+                 defines it, so the host never sees {them}; the build has two copies of that \
+                 crate: run `cargo xtask sync`, which names them and the `[patch]` that makes \
+                 them one",
+                plugins
+                    .iter()
+                    .map(|p| format!("`{p}`"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                s = if plugins.len() == 1 { "" } else { "s" },
+                them = if plugins.len() == 1 { "it" } else { "them" },
+            ),
             Error::DuplicateId { id, first, second } => write!(
                 f,
                 "plugin id `{id}` is registered by both crate `{}` ({}) and crate `{}` ({}); \

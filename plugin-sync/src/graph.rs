@@ -18,6 +18,7 @@ pub fn check(
     root: &Path,
     lock: &Lockfile,
     overrides: &Overrides,
+    extension_crates: &[String],
     offline: bool,
 ) -> anyhow::Result<Metadata> {
     let mut command = MetadataCommand::new();
@@ -42,7 +43,8 @@ pub fn check(
             error
         }
     })?;
-    check_graph(root, lock, overrides, &metadata)?;
+    let plugins = check_graph(root, lock, overrides, &metadata)?;
+    check_shared(root, &metadata, &plugins, extension_crates)?;
     Ok(metadata)
 }
 
@@ -50,12 +52,14 @@ fn canonical(path: &Path) -> PathBuf {
     path.canonicalize().unwrap_or_else(|_| path.to_owned())
 }
 
-fn check_graph(
+/// Checks plugin-api and every plugin; returns each plugin's name and
+/// package id.
+fn check_graph<'m>(
     root: &Path,
     lock: &Lockfile,
     overrides: &Overrides,
-    metadata: &Metadata,
-) -> anyhow::Result<()> {
+    metadata: &'m Metadata,
+) -> anyhow::Result<Vec<(String, &'m PackageId)>> {
     let resolve = metadata
         .resolve
         .as_ref()
@@ -92,6 +96,7 @@ fn check_graph(
             );
         }
     };
+    let mut plugins = Vec::with_capacity(lock.plugins.len());
     for plugin in &lock.plugins {
         let dir = match overrides.get(&plugin.name) {
             Some(dir) => dir.clone(),
@@ -125,6 +130,194 @@ fn check_graph(
                 api.id.repr
             );
         }
+        plugins.push((plugin.name.clone(), &package.id));
+    }
+    Ok(plugins)
+}
+
+/// Whether cargo would unify versions `a` and `b` of a crate from one
+/// source: the same leftmost non-zero component.
+fn compatible(a: &semver::Version, b: &semver::Version) -> bool {
+    match (a.major, b.major) {
+        (0, 0) if a.minor == 0 && b.minor == 0 => a.patch == b.patch,
+        (0, 0) => a.minor == b.minor,
+        (x, y) => x == y,
+    }
+}
+
+/// How a copy of a crate is named in an error: version and source.
+fn describe(package: &Package, root: &Path) -> String {
+    match &package.source {
+        Some(source) => format!("{} {} ({source})", package.name, package.version),
+        None => format!(
+            "{} {} (path {})",
+            package.name,
+            package.version,
+            package
+                .manifest_path
+                .parent()
+                .map_or_else(String::new, |dir| crate::host::relative_path(
+                    root,
+                    dir.as_std_path()
+                ))
+        ),
+    }
+}
+
+/// The `[patch]` lines that make `plugin_copy`'s source resolve to
+/// `host_copy`, for the root `Cargo.toml`.
+fn patch_lines(host_copy: &Package, plugin_copy: &Package, root: &Path) -> String {
+    let table = match plugin_copy.source.as_ref().map(|s| s.repr.as_str()) {
+        Some(repr) if repr.starts_with("git+") => {
+            let url = repr.trim_start_matches("git+");
+            let url = url.split(['?', '#']).next().unwrap_or(url);
+            format!("[patch.\"{url}\"]")
+        }
+        Some(repr)
+            if repr.contains("crates.io-index") || repr == "sparse+https://index.crates.io/" =>
+        {
+            "[patch.crates-io]".to_owned()
+        }
+        Some(repr) => format!(
+            "[patch.\"{}\"]",
+            repr.trim_start_matches("registry+")
+                .trim_start_matches("sparse+")
+        ),
+        // A path dependency cannot be patched: the plugin must depend on
+        // the crate by version or git instead.
+        None => "[patch.<the plugin's source>]".to_owned(),
+    };
+    let value = match host_copy.source.as_ref().map(|s| s.repr.as_str()) {
+        None => format!(
+            "{{ path = \"{}\" }}",
+            host_copy
+                .manifest_path
+                .parent()
+                .map_or_else(String::new, |dir| crate::host::relative_path(
+                    root,
+                    dir.as_std_path()
+                ))
+        ),
+        Some(repr) if repr.starts_with("git+") => {
+            let url = repr.trim_start_matches("git+");
+            let (url, commit) = url.split_once('#').unwrap_or((url, ""));
+            let url = url.split('?').next().unwrap_or(url);
+            format!("{{ git = \"{url}\", rev = \"{commit}\" }}")
+        }
+        Some(_) => format!("{{ version = \"={}\" }}", host_copy.version),
+    };
+    format!("{table}\n    {} = {value}", host_copy.name)
+}
+
+/// What the code of `from` links: normal dependencies, transitively, never
+/// entering a package `stop` says.
+fn reach<'m>(
+    nodes: &std::collections::BTreeMap<&'m PackageId, &'m cargo_metadata::Node>,
+    from: Vec<&'m PackageId>,
+    stop: &dyn Fn(&PackageId) -> bool,
+) -> std::collections::BTreeSet<&'m PackageId> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut next = from;
+    while let Some(id) = next.pop() {
+        if !seen.insert(id) {
+            continue;
+        }
+        if let Some(node) = nodes.get(id) {
+            for dep in &node.deps {
+                let normal = dep
+                    .dep_kinds
+                    .iter()
+                    .any(|k| k.kind == cargo_metadata::DependencyKind::Normal);
+                if normal && !stop(&dep.pkg) {
+                    next.push(&dep.pkg);
+                }
+            }
+        }
+    }
+    seen
+}
+
+/// One copy of every crate the host's binary shares with a plugin: a crate
+/// that is in the graph twice, once reachable from the binary (not through
+/// the plugins) and once from a plugin, is refused when the two versions
+/// are semver-compatible (cargo would have unified them from one source) or
+/// when the host declares the crate one of its `extension-crates`. Types of
+/// one copy are not the other's: what a plugin registers for the host's
+/// extension point would never be found.
+fn check_shared(
+    root: &Path,
+    metadata: &Metadata,
+    plugins: &[(String, &PackageId)],
+    extension_crates: &[String],
+) -> anyhow::Result<()> {
+    use std::collections::{BTreeMap, BTreeSet};
+    let Some(resolve) = metadata.resolve.as_ref() else {
+        return Ok(());
+    };
+    let packages: BTreeMap<&PackageId, &Package> =
+        metadata.packages.iter().map(|p| (&p.id, p)).collect();
+    let nodes: BTreeMap<&PackageId, &cargo_metadata::Node> =
+        resolve.nodes.iter().map(|n| (&n.id, n)).collect();
+    let plugin_ids: BTreeSet<&PackageId> = plugins.iter().map(|(_, id)| *id).collect();
+    let members: BTreeSet<&PackageId> = metadata.workspace_members.iter().collect();
+    let set = metadata
+        .packages
+        .iter()
+        .find(|p| *p.name == *build_support::PLUGIN_SET_PACKAGE && members.contains(&p.id))
+        .map(|p| &p.id);
+    // The host's side: the members that depend on the generated crate (its
+    // binaries), without what they reach through it.
+    let host_roots: Vec<&PackageId> = metadata
+        .workspace_members
+        .iter()
+        .filter(|id| !plugin_ids.contains(id) && Some(*id) != set)
+        .filter(|id| {
+            packages.get(id).is_some_and(|p| {
+                p.dependencies
+                    .iter()
+                    .any(|d| d.name == build_support::PLUGIN_SET_PACKAGE)
+            })
+        })
+        .collect();
+    let host = reach(&nodes, host_roots, &|id| {
+        Some(id) == set || plugin_ids.contains(id)
+    });
+    let mut problems = Vec::new();
+    let mut users: BTreeMap<&PackageId, Vec<&str>> = BTreeMap::new();
+    for (name, id) in plugins {
+        for other in reach(&nodes, vec![*id], &|_| false) {
+            if !host.contains(other) {
+                users.entry(other).or_default().push(name.as_str());
+            }
+        }
+    }
+    for (copy, names) in &users {
+        let Some(theirs) = packages.get(copy) else {
+            continue;
+        };
+        let declared = extension_crates.iter().any(|c| *c == *theirs.name);
+        for ours in host.iter().filter_map(|id| packages.get(id)) {
+            if ours.name == theirs.name
+                && ours.id != theirs.id
+                && (declared || compatible(&ours.version, &theirs.version))
+            {
+                let users: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+                problems.push(format!(
+                    "crate `{}` is in the build twice: the host's binary uses {}, and plugin {} \
+                     uses {}. A type of one copy is not the other's, so what the plugin \
+                     registers for the host's extension points would never be found. Make them \
+                     one copy; add to the root Cargo.toml:\n\n    {}\n",
+                    theirs.name,
+                    describe(ours, root),
+                    users.join(", "),
+                    describe(theirs, root),
+                    patch_lines(ours, theirs, root),
+                ));
+            }
+        }
+    }
+    if !problems.is_empty() {
+        bail!("{}", problems.join("\n"));
     }
     Ok(())
 }

@@ -439,3 +439,156 @@ fn list_shows_each_plugin_state_source_commit_and_build_time_code() {
         "{table}"
     );
 }
+
+/// The host's extension-point crate `app-api`: one type plugins contribute.
+fn write_app_api(dir: &std::path::Path, version: &str) {
+    write_file(
+        &dir.join("Cargo.toml"),
+        &format!(
+            "[package]\nname = \"app-api\"\nversion = \"{version}\"\nedition = \"2024\"\npublish = false\n"
+        ),
+    );
+    write_file(
+        &dir.join("src/lib.rs"),
+        "//! The host's extension point.\npub struct Greeting(pub &'static str);\n",
+    );
+}
+
+/// A git plugin that contributes an `app_api::Greeting`, depending on
+/// `app-api` by the git URL of its (unpublished) repository.
+fn greeting_plugin(name: &str, api_url: &str) -> GitRepo {
+    let repo = GitRepo::new(name);
+    repo.plugin(".", &PluginCrate::new(name, name));
+    let manifest = std::fs::read_to_string(repo.dir.join("Cargo.toml")).unwrap();
+    write_file(
+        &repo.dir.join("Cargo.toml"),
+        &format!("{manifest}app-api = {{ git = \"{api_url}\" }}\n"),
+    );
+    let lib = std::fs::read_to_string(repo.dir.join("src/lib.rs")).unwrap();
+    write_file(
+        &repo.dir.join("src/lib.rs"),
+        &lib.replace(
+            "registrar: &mut plugin_api::Registrar<'_>) {\n",
+            "registrar: &mut plugin_api::Registrar<'_>) {\n        registrar.add(\"hello\", app_api::Greeting(\"hello from the plugin\"));\n",
+        ),
+    );
+    repo.commit("plugin");
+    repo.git(&["tag", "v1"]);
+    repo
+}
+
+/// A host whose binary asks the registry for `app_api::Greeting`s, with its
+/// own `app-api` member.
+fn host_with_app_api(name: &str) -> Host {
+    let host = Host::new(name);
+    write_app_api(&host.path("app-api"), "0.1.0");
+    let root = host.read("Cargo.toml").replace(
+        "members = [\"app\", \"plugin-set\"]",
+        "members = [\"app\", \"app-api\", \"plugin-set\"]",
+    );
+    host.write("Cargo.toml", &root);
+    let app = host.read("app/Cargo.toml");
+    host.write(
+        "app/Cargo.toml",
+        &format!("{app}app-api = {{ path = \"../app-api\" }}\n"),
+    );
+    host.write(
+        "app/src/main.rs",
+        "//! Prints every greeting, or why one cannot be seen.\nfn main() {\n    \
+         let registry = plugin_api::Registry::build(&plugin_set::SET).unwrap();\n    \
+         match registry.try_components::<app_api::Greeting>() {\n        \
+         Ok(greetings) => {\n            for (name, g) in greetings {\n                \
+         println!(\"greeting {name}: {}\", g.0);\n            }\n        }\n        \
+         Err(error) => {\n            eprintln!(\"error: {error}\");\n            \
+         std::process::exit(2);\n        }\n    }\n}\n",
+    );
+    host
+}
+
+#[test]
+fn a_second_copy_of_the_hosts_extension_crate_is_refused_at_sync_and_reported_at_start_up() {
+    let api_repo = GitRepo::new("app-api-repo");
+    write_app_api(&api_repo.dir, "0.1.0");
+    api_repo.commit("app-api");
+    let plugin = greeting_plugin("greeter", &api_repo.url());
+    let host = host_with_app_api("extension_crate_twice");
+    host.write(
+        "plugins.toml",
+        &format!(
+            "[plugins]\ngreeter = {{ git = \"{}\", tag = \"v1\" }}\n",
+            plugin.url()
+        ),
+    );
+
+    // Refused before the lock is written, naming both copies, the plugin
+    // and the exact patch.
+    let before = host.snapshot();
+    let refused = messages(&expect_failure(&mut host.xtask(&["sync"])));
+    let patch = format!(
+        "[patch.\"{}\"]\n    app-api = {{ path = \"app-api\" }}",
+        api_repo.url()
+    );
+    for expected in [
+        "crate `app-api` is in the build twice: the host's binary uses app-api 0.1.0 (path app-api)",
+        "plugin `greeter` uses app-api 0.1.0 (git+",
+        &patch,
+    ] {
+        assert!(refused.contains(expected), "`{expected}` in\n{refused}");
+    }
+    assert_unchanged(&before, &host.snapshot());
+
+    // With the patch it prints, one copy: the contribution is visible.
+    let manifest = host.read("Cargo.toml");
+    let patched = format!("{manifest}\n{}\n", patch.replace("\n    ", "\n"));
+    host.write("Cargo.toml", &patched);
+    expect_success(&mut host.xtask(&["sync", "--quiet"]));
+    assert_eq!(
+        host.build_and_run(false),
+        "greeting hello: hello from the plugin\n"
+    );
+
+    // The check bypassed (the patch taken out after sync): the binary has
+    // two copies, and the registry says so instead of returning nothing.
+    host.write("Cargo.toml", &manifest);
+    let build = host.build_fetching_git();
+    assert!(build.status.success(), "{}", e2e::stderr(&build));
+    let run = e2e::run(&mut host.app_bin(false));
+    assert_eq!(run.status.code(), Some(2), "{}", e2e::stdout(&run));
+    assert!(
+        e2e::stderr(&run).contains(
+            "plugin `greeter` contributed `app_api::Greeting` from another copy of the crate"
+        ),
+        "{}",
+        e2e::stderr(&run)
+    );
+}
+
+#[test]
+fn a_declared_extension_crate_is_refused_even_at_another_major_version() {
+    let api_repo = GitRepo::new("app-api-repo-two");
+    write_app_api(&api_repo.dir, "2.0.0");
+    api_repo.commit("app-api 2");
+    let plugin = greeting_plugin("greeter-two", &api_repo.url());
+    let host = host_with_app_api("extension_crate_declared");
+    let declaration = format!(
+        "[plugins]\ngreeter-two = {{ git = \"{}\", tag = \"v1\" }}\n",
+        plugin.url()
+    );
+    // Another major version is another crate to cargo, and to the check by
+    // default: sync accepts it.
+    host.write("plugins.toml", &declaration);
+    expect_success(&mut host.xtask(&["sync", "--quiet"]));
+    // Declared as an extension point, it is refused, nothing written.
+    host.write(
+        "plugins.toml",
+        &format!("[host]\nextension-crates = [\"app-api\"]\n\n{declaration}"),
+    );
+    let before = host.snapshot();
+    let refused = messages(&expect_failure(&mut host.xtask(&["sync"])));
+    assert!(
+        refused.contains("crate `app-api` is in the build twice")
+            && refused.contains("plugin `greeter-two` uses app-api 2.0.0"),
+        "{refused}"
+    );
+    assert_unchanged(&before, &host.snapshot());
+}

@@ -573,11 +573,7 @@ fn verdict(met: bool) -> &'static str {
 /// shallow clone loop on real-sized repositories at three sizes, a warm
 /// no-op sync against `cargo metadata`, 500 plugins' time and peak memory,
 /// and the registry build.
-fn real_sized(
-    options: &Options,
-    dir: &Path,
-    line: &mut impl FnMut(String),
-) -> anyhow::Result<()> {
+fn real_sized(options: &Options, dir: &Path, line: &mut impl FnMut(String)) -> anyhow::Result<()> {
     let scale = if options.quick {
         crate::real::Scale::QUICK
     } else {
@@ -602,7 +598,10 @@ fn real_sized(
         scale.medium_files,
         scale.medium_commits,
     ));
-    line("| N | repositories | sync | git clone --depth 1 loop | sync / git | target ≤ 1.00× |".into());
+    line(
+        "| N | repositories | sync | git clone --depth 1 loop | sync / git | target ≤ 1.00× |"
+            .into(),
+    );
     line("|---|---|---|---|---|---|".into());
     let sets: Vec<(usize, &str, Vec<PathBuf>)> = {
         let mut six = vec![mono.clone()];
@@ -642,7 +641,9 @@ fn real_sized(
         "\n## Real-sized warm no-op sync (the 6-repository host; median of {} runs)\n",
         runs.max(3)
     ));
-    line("| no-op sync | cargo metadata --offline | ratio | target ≤ 0.25× | files written |".into());
+    line(
+        "| no-op sync | cargo metadata --offline | ratio | target ≤ 0.25× | files written |".into(),
+    );
     line("|---|---|---|---|---|".into());
     {
         let (_, _, repos) = &sets[1];
@@ -661,7 +662,13 @@ fn real_sized(
         let metadata = timed(runs.max(3), || {
             let mut command = Command::new(&cargo);
             command
-                .args(["metadata", "--offline", "--format-version", "1", "--manifest-path"])
+                .args([
+                    "metadata",
+                    "--offline",
+                    "--format-version",
+                    "1",
+                    "--manifest-path",
+                ])
                 .arg(root.join("Cargo.toml"));
             Ok(command)
         })?;
@@ -733,9 +740,15 @@ struct RegistryFigures {
 fn registry_figures(quick: bool) -> anyhow::Result<RegistryFigures> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
-    command
-        .current_dir(repo_root())
-        .args(["bench", "--quiet", "--offline", "-p", "plugin-api", "--bench", "registry"]);
+    command.current_dir(repo_root()).args([
+        "bench",
+        "--quiet",
+        "--offline",
+        "-p",
+        "plugin-api",
+        "--bench",
+        "registry",
+    ]);
     if quick {
         command.env("REGISTRY_BENCH_QUICK", "1");
     }
@@ -744,7 +757,9 @@ fn registry_figures(quick: bool) -> anyhow::Result<RegistryFigures> {
         let line = output
             .lines()
             .find(|l| l.starts_with(label))
-            .with_context(|| format!("no `{label}` in the registry benchmark's output:\n{output}"))?;
+            .with_context(|| {
+                format!("no `{label}` in the registry benchmark's output:\n{output}")
+            })?;
         let value = line
             .get(label.len()..)
             .unwrap_or_default()

@@ -1,8 +1,9 @@
 //! This repository's `cargo xtask`: the product's command line
 //! (`plugin_sync::cli::main`, exactly what an adopted host runs) plus the
-//! maintainer-only `bench`.
+//! maintainer-only `bench` and `corpus`.
 
 mod bench;
+mod corpus;
 mod real;
 
 use std::process::ExitCode;
@@ -10,6 +11,7 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     match std::env::args_os().nth(1) {
         Some(task) if task == "bench" => bench::main(),
+        Some(task) if task == "corpus" => corpus::main(),
         _ => plugin_sync::cli::main(),
     }
 }

@@ -265,3 +265,40 @@ fn bad_git_sources_are_precise() {
         check_error(text, expected);
     }
 }
+
+#[test]
+fn host_extension_crates_are_parsed_and_enter_the_digest_only_when_set() {
+    let plain = parse("[plugins]\na = { path = \"a\" }\n").unwrap();
+    let empty = parse("[plugins]\na = { path = \"a\" }\n[host]\nextension-crates = []\n").unwrap();
+    assert_eq!(
+        plain.digest(),
+        empty.digest(),
+        "an empty list changes nothing"
+    );
+    let set = parse(
+        "[host]\nextension-crates = [\"app-api\", \"app_types\", \"app-api\"]\n[plugins]\na = { path = \"a\" }\n",
+    )
+    .unwrap();
+    assert_eq!(set.extension_crates, ["app-api", "app_types"]);
+    assert_ne!(set.digest(), plain.digest());
+    check_error(
+        "[host]\nextension-crate = [\"x\"]\n",
+        "plugins.toml:2:1: unknown key `extension-crate` in `[host]`; did you mean `extension-crates`?",
+    );
+    check_error(
+        "[host]\nextension-crates = \"x\"\n",
+        "plugins.toml:2:20: `host.extension-crates` must be an array of crate names, found string",
+    );
+    check_error(
+        "[host]\nextension-crates = [1]\n",
+        "plugins.toml:2:21: each of `host.extension-crates` must be a crate name, found integer",
+    );
+    check_error(
+        "host = 1\n",
+        "plugins.toml:1:8: `host` must be a table, found integer",
+    );
+    check_error(
+        "[hots]\n",
+        "plugins.toml:1:2: unknown key `hots`; did you mean `host`?",
+    );
+}

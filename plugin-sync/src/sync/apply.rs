@@ -57,7 +57,13 @@ pub fn run(config: &Config, plan: Plan) -> anyhow::Result<Report> {
     // What cargo resolves is the last word, checked before the lock makes
     // the new state official; a no-op sync does not need to ask.
     if !changed.is_empty()
-        && let Err(error) = graph::check(root, &plan.lock, &plan.overrides, config.offline)
+        && let Err(error) = graph::check(
+            root,
+            &plan.lock,
+            &plan.overrides,
+            &plan.extension_crates,
+            config.offline,
+        )
     {
         backup.restore();
         return Err(error);

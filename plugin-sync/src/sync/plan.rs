@@ -48,6 +48,8 @@ pub struct Plan {
     /// For `cargo xtask dev`: the overrides to record once the graph is
     /// checked.
     pub record_overrides: Option<Overrides>,
+    /// `[host] extension-crates` of plugins.toml, for the graph check.
+    pub extension_crates: Vec<String>,
 }
 
 /// How the generated crate names each working copy: relative to it when
@@ -189,6 +191,7 @@ pub fn make(
         writes,
         copies,
         report,
+        extension_crates: input.manifest.extension_crates.clone(),
     })
 }
 
