@@ -321,3 +321,25 @@ fn check_shared(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::compatible;
+
+    #[test]
+    fn compatible_versions_are_those_cargo_would_unify() {
+        let v = |s: &str| semver::Version::parse(s).unwrap();
+        for (a, b, same) in [
+            ("1.2.3", "1.9.0", true),
+            ("1.2.3", "2.0.0", false),
+            ("0.3.1", "0.3.9", true),
+            ("0.3.1", "0.4.0", false),
+            ("0.0.3", "0.0.3", true),
+            ("0.0.3", "0.0.4", false),
+            ("0.0.3", "0.1.0", false),
+        ] {
+            assert_eq!(compatible(&v(a), &v(b)), same, "{a} {b}");
+            assert_eq!(compatible(&v(b), &v(a)), same, "{b} {a}");
+        }
+    }
+}

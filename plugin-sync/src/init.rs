@@ -478,6 +478,20 @@ pub fn init(options: &Options) -> anyhow::Result<Report> {
     if let Some((path, text)) = &binary_edit {
         writes.push((path.clone(), text.clone()));
     }
+    // The engine's dependencies at the versions the tool was built and
+    // tested with (cargo drops what this xtask does not use on its first
+    // build), rather than whatever is newest the day the host adopts it.
+    let tool_checkout = match &options.source {
+        ToolSource::Path(dir) => Some(dir.clone()),
+        ToolSource::Git { .. } => ToolSource::running_tool(),
+    };
+    let xtask_lock = xtask_dir.join("Cargo.lock");
+    if !xtask_lock.exists()
+        && let Some(text) =
+            tool_checkout.and_then(|dir| std::fs::read_to_string(dir.join("xtask/Cargo.lock")).ok())
+    {
+        writes.push((xtask_lock, text));
+    }
     let plugins = root.join(MANIFEST_FILE);
     if !plugins.exists() {
         writes.push((plugins, PLUGINS_TOML.to_owned()));

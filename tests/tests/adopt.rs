@@ -541,6 +541,16 @@ fn init_adopts_a_virtual_workspace_and_one_of_several_binaries() {
         manifest.starts_with("# The suite's workspace."),
         "{manifest}"
     );
+    // The engine's dependencies at the versions the tool was tested with.
+    let gix = |lock: &str| {
+        lock.split("[[package]]")
+            .find(|p| p.contains("name = \"gix\"\n"))
+            .map(str::to_owned)
+    };
+    let tool_lock = std::fs::read_to_string(e2e::repo_root().join("xtask/Cargo.lock")).unwrap();
+    let host_lock = std::fs::read_to_string(root.join("xtask/Cargo.lock")).unwrap();
+    assert!(gix(&tool_lock).is_some());
+    assert_eq!(gix(&host_lock), gix(&tool_lock));
     assert!(
         !manifest.contains("[package]"),
         "still virtual:\n{manifest}"
@@ -600,4 +610,47 @@ fn init_adopts_a_virtual_workspace_and_one_of_several_binaries() {
         &["xtask", "run", "--offline", "--quiet", "--bin", "suite-cli"],
     )));
     assert_eq!(via_xtask, "plugin greet\ncore\n");
+}
+
+/// One real application of the corpus (`xtask/corpus.toml`), adopted end to
+/// end by `cargo xtask corpus`: fetched from crates.io through cargo, init,
+/// a scaffolded git plugin added, init's lines pasted into its `main`,
+/// built, run (listing the plugin), `dist` twice with the same bytes,
+/// `dist --target`, the SBOM validated, `remove` and a build.
+#[test]
+fn a_real_published_application_is_adopted_end_to_end() {
+    let dir = hosts_dir().join("corpus");
+    let report = dir.join("CORPUS.md");
+    let mut command = std::process::Command::new(xtask_bin());
+    command
+        .args(["corpus", "--app", "choose", "--dir"])
+        .arg(&dir)
+        .arg("--target-dir")
+        .arg(e2e::shared_target_dir())
+        .arg("--report")
+        .arg(&report);
+    let output = e2e::run(&mut command);
+    let table = std::fs::read_to_string(&report).unwrap_or_default();
+    assert!(output.status.success(), "{table}\n{}", stderr(&output));
+    let outcomes: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("corpus.json")).unwrap()).unwrap();
+    let steps = outcomes[0]["steps"].as_array().unwrap();
+    let status = |name: &str| {
+        steps
+            .iter()
+            .find(|s| s["name"] == name)
+            .map(|s| s["status"].as_str().unwrap().to_owned())
+    };
+    for name in [
+        "fetch", "init", "plugin", "add", "paste", "build", "run", "dist", "dist2", "target",
+        "sbom", "remove",
+    ] {
+        assert_eq!(status(name).as_deref(), Some("ok"), "{name} in\n{table}");
+    }
+    // choose's published crate has no tests of its own.
+    assert_eq!(status("test").as_deref(), Some("skipped"), "{table}");
+    assert!(
+        table.contains("| choose 1.3.7 | published | `choose` |"),
+        "{table}"
+    );
 }

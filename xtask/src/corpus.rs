@@ -173,6 +173,10 @@ fn run(cli: &Cli) -> anyhow::Result<bool> {
 /// plugin cache; cargo's and rustup's homes kept (the registry cache).
 struct Env {
     dir: PathBuf,
+    /// A copy of this program, which runs `init`: the hosts' own xtasks are
+    /// built as `xtask` into the shared target directory, which may be the
+    /// one this program was built in.
+    tool: PathBuf,
     home: PathBuf,
     target: PathBuf,
     cargo_home: PathBuf,
@@ -199,8 +203,13 @@ impl Env {
             .lines()
             .find_map(|l| l.strip_prefix("host: ").map(str::to_owned))
             .context("rustc -vV names no host")?;
+        let tool = dir.join(format!("init-tool{}", std::env::consts::EXE_SUFFIX));
+        let exe = std::env::current_exe().context("failed to find this program")?;
+        std::fs::copy(&exe, &tool)
+            .with_context(|| format!("failed to copy {} to {}", exe.display(), tool.display()))?;
         Ok(Env {
             dir: dir.to_owned(),
+            tool,
             target: target.unwrap_or_else(|| dir.join("target")),
             home,
             cargo_home: var("CARGO_HOME", ".cargo"),
@@ -265,13 +274,33 @@ fn checked(command: &mut Command) -> anyhow::Result<Output> {
     if output.status.success() {
         return Ok(output);
     }
+    // The first error line, and the deepest cause the tool printed.
     let stderr = String::from_utf8_lossy(&output.stderr);
-    let first = stderr
-        .lines()
-        .find(|l| l.trim_start().starts_with("error"))
-        .or_else(|| stderr.lines().find(|l| !l.trim().is_empty()))
+    let lines: Vec<&str> = stderr.lines().map(str::trim).collect();
+    let first = lines
+        .iter()
+        .find(|l| l.starts_with("error"))
+        .or_else(|| lines.iter().find(|l| !l.is_empty()))
+        .copied()
         .unwrap_or("(no output)");
-    bail!("{} ({}); {command:?}", first.trim(), output.status)
+    let cause = lines
+        .iter()
+        .rposition(|l| *l == "Caused by:")
+        .and_then(|i| lines.get(i + 1))
+        .map_or_else(String::new, |c| format!(": {c}"));
+    let program = command.get_program().to_string_lossy().into_owned();
+    let args: Vec<String> = command
+        .get_args()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    bail!(
+        "{first}{cause} ({}; `{} {}`)",
+        output.status,
+        Path::new(&program)
+            .file_name()
+            .map_or(program.clone(), |n| n.to_string_lossy().into_owned()),
+        args.join(" ")
+    )
 }
 
 /// The state one application's steps build up.
@@ -364,9 +393,11 @@ impl std::fmt::Display for Skip {
 impl std::error::Error for Skip {}
 
 const PLUGIN: &str = "corpusplug";
-/// The line the corpus adds after init's two: every plugin, one per line.
-const LIST_LINE: &str =
-    r#"for p in registry.plugins() { eprintln!("corpus-plugin: {}", p.descriptor.id); }"#;
+/// The line the corpus adds after init's two: every plugin, one per line,
+/// when [`LIST_VAR`] is set (so the application's own tests, which compare
+/// what it prints, see nothing new).
+const LIST_LINE: &str = r#"if std::env::var_os("CORPUS_LIST_PLUGINS").is_some() { for p in registry.plugins() { eprintln!("corpus-plugin: {}", p.descriptor.id); } }"#;
+const LIST_VAR: &str = "CORPUS_LIST_PLUGINS";
 
 fn step(s: &mut Adoption<'_>, name: &str) -> anyhow::Result<String> {
     let env = s.env;
@@ -374,7 +405,7 @@ fn step(s: &mut Adoption<'_>, name: &str) -> anyhow::Result<String> {
     match name {
         "fetch" => fetch(s),
         "init" => {
-            let mut command = env.command(std::env::current_exe()?, &s.root);
+            let mut command = env.command(&env.tool, &s.root);
             command
                 .args(["init", "--offline", "--path"])
                 .arg(repo_root());
@@ -454,7 +485,11 @@ fn step(s: &mut Adoption<'_>, name: &str) -> anyhow::Result<String> {
             let exe = env.target.join("debug").join(&bin);
             let mut last = String::new();
             for flag in ["--version", "--help", "-V", "-h"] {
-                let output = env.command(&exe, &s.root).arg(flag).output()?;
+                let output = env
+                    .command(&exe, &s.root)
+                    .env(LIST_VAR, "1")
+                    .arg(flag)
+                    .output()?;
                 let stderr = String::from_utf8_lossy(&output.stderr);
                 if output.status.success() {
                     let listed = format!("corpus-plugin: {PLUGIN}");
@@ -555,7 +590,11 @@ fn step(s: &mut Adoption<'_>, name: &str) -> anyhow::Result<String> {
                 &["build", "--offline", "--package", &package, "--bin", &bin],
             ))?;
             let exe = env.target.join("debug").join(&bin);
-            let output = env.command(&exe, &s.root).arg("--version").output()?;
+            let output = env
+                .command(&exe, &s.root)
+                .env(LIST_VAR, "1")
+                .arg("--version")
+                .output()?;
             if String::from_utf8_lossy(&output.stderr).contains("corpus-plugin:") {
                 bail!("the plugin is still listed after remove");
             }
@@ -689,6 +728,9 @@ fn fetch(s: &mut Adoption<'_>) -> anyhow::Result<String> {
     env.git(&s.root, &["init", "--quiet", "--initial-branch=main"])?;
     env.git(&s.root, &["add", "--all", "--force"])?;
     env.git(&s.root, &["commit", "--quiet", "-m", "as published"])?;
+    // What the application itself needs, dev-dependencies included: every
+    // later step runs offline.
+    checked(&mut env.cargo(&s.root, &["fetch"]))?;
     Ok(format!("{} files", count_files(&s.root)))
 }
 
