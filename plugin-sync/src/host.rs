@@ -226,6 +226,56 @@ pub fn binary(root: &Path, package: Option<&str>, bin: Option<&str>) -> anyhow::
 /// `version.workspace = true` is read from the nearest workspace root above
 /// `dir` that is still inside `top` (the repository or tree it came from).
 pub fn read_package(dir: &Path, top: &Path) -> anyhow::Result<(String, String)> {
+    read_manifest(dir, top).map(|(name, version, _)| (name, version))
+}
+
+/// [`read_package`] for a plugin crate: also fails unless it is a library a
+/// host can link (not a proc-macro crate, not only a `cdylib`).
+pub fn read_plugin(dir: &Path, top: &Path) -> anyhow::Result<(String, String)> {
+    let (name, version, library) = read_manifest(dir, top)?;
+    if let Err(why) = library {
+        bail!(
+            "crate `{name}` ({}) {why}",
+            dir.join("Cargo.toml").display()
+        );
+    }
+    Ok((name, version))
+}
+
+/// Whether the crate whose manifest is `manifest` (in `dir`) is a library a
+/// host can link; what it is, or why not.
+pub fn check_library(dir: &Path, manifest: &toml_edit::Table) -> Result<String, String> {
+    let lib = manifest.get("lib");
+    if lib
+        .and_then(|l| l.get("proc-macro").or_else(|| l.get("proc_macro")))
+        .and_then(Item::as_bool)
+        == Some(true)
+    {
+        return Err("is a proc-macro crate, not a library a host can link".to_owned());
+    }
+    if let Some(types) = lib
+        .and_then(|l| l.get("crate-type").or_else(|| l.get("crate_type")))
+        .and_then(Item::as_array)
+        && !types
+            .iter()
+            .any(|t| matches!(t.as_str(), Some("lib" | "rlib")))
+    {
+        return Err(
+            "its [lib] crate-type has neither `lib` nor `rlib`: a host cannot link it".to_owned(),
+        );
+    }
+    let has_path = lib.and_then(|l| l.get("path")).is_some();
+    if has_path || dir.join("src/lib.rs").is_file() {
+        Ok("a library crate".to_owned())
+    } else {
+        Err("is not a library crate (no src/lib.rs and no [lib] path)".to_owned())
+    }
+}
+
+/// Name, version and [`check_library`]'s verdict of the crate in `dir`.
+type CrateFacts = (String, String, Result<String, String>);
+
+fn read_manifest(dir: &Path, top: &Path) -> anyhow::Result<CrateFacts> {
     let path = dir.join("Cargo.toml");
     let text = crate::files::read_limited(&path, crate::files::MAX_MANIFEST)?;
     let document = Document::parse(text.as_str())
@@ -253,7 +303,8 @@ pub fn read_package(dir: &Path, top: &Path) -> anyhow::Result<(String, String)> 
             None => bail!("{}: `package.version` is not a string", path.display()),
         },
     };
-    Ok((name.to_owned(), version))
+    let library = check_library(dir, document.as_table());
+    Ok((name.to_owned(), version, library))
 }
 
 /// `[workspace.package] version` of the nearest workspace root above `dir`

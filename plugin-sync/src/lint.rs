@@ -130,7 +130,7 @@ pub fn lint(
             .parse()
             .with_context(|| format!("failed to parse {}", dir.join("Cargo.toml").display()))?;
 
-    let library = check_library(&dir, &manifest);
+    let library = crate::host::check_library(&dir, manifest.as_table());
     let is_library = library.is_ok();
     match library {
         Ok(message) => report.check("library", Status::Pass, message),
@@ -241,34 +241,6 @@ impl Drop for Scratch {
 
 fn package_key<'a>(manifest: &'a DocumentMut, key: &str) -> Option<&'a Item> {
     manifest.get("package").and_then(|p| p.get(key))
-}
-
-fn check_library(dir: &Path, manifest: &DocumentMut) -> Result<String, String> {
-    let lib = manifest.get("lib");
-    if lib
-        .and_then(|l| l.get("proc-macro"))
-        .and_then(Item::as_bool)
-        == Some(true)
-    {
-        return Err("is a proc-macro crate, not a library a host can link".to_owned());
-    }
-    if let Some(types) = lib
-        .and_then(|l| l.get("crate-type"))
-        .and_then(Item::as_array)
-        && !types
-            .iter()
-            .any(|t| matches!(t.as_str(), Some("lib" | "rlib")))
-    {
-        return Err(
-            "its [lib] crate-type has neither `lib` nor `rlib`: a host cannot link it".to_owned(),
-        );
-    }
-    let has_path = lib.and_then(|l| l.get("path")).is_some();
-    if has_path || dir.join("src/lib.rs").is_file() {
-        Ok("a library crate".to_owned())
-    } else {
-        Err("not a library crate (no src/lib.rs and no [lib] path)".to_owned())
-    }
 }
 
 fn metadata_checks(report: &mut Report, manifest: &DocumentMut) {

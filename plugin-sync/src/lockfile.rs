@@ -328,7 +328,12 @@ impl Lockfile {
         let manifest_digest = digest
             .and_then(Item::as_str)
             .filter(|d| is_digest(d))
-            .ok_or_else(|| Problem::at(digest, "`manifest-digest` must be `sha256:<64 hex>`"))?
+            .ok_or_else(|| {
+                Problem::at(
+                    digest,
+                    "`manifest-digest` must be `sha256:<64 lowercase hex>`",
+                )
+            })?
             .to_owned();
         let mut plugins: Vec<LockedPlugin> = Vec::new();
         if let Some(item) = document.get("plugin") {
@@ -397,9 +402,16 @@ impl Lockfile {
     }
 }
 
+/// `sha256:` and 64 lowercase hex digits: the only spelling sync writes, so
+/// a checksum in another spelling would never match what it computes (and
+/// would blame the cache for it).
 fn is_digest(text: &str) -> bool {
-    text.strip_prefix("sha256:")
-        .is_some_and(|hex| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+    text.strip_prefix("sha256:").is_some_and(|hex| {
+        hex.len() == 64
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
 }
 
 fn parse_plugin(table: &Table) -> Result<LockedPlugin, Problem> {
@@ -491,7 +503,7 @@ fn parse_plugin(table: &Table) -> Result<LockedPlugin, Problem> {
         if !is_digest(checksum) {
             return Err(in_plugin(
                 "checksum",
-                "`checksum` must be `sha256:<64 hex>`",
+                "`checksum` must be `sha256:<64 lowercase hex>`",
             ));
         }
         LockSource::Git(GitPin {
@@ -674,5 +686,10 @@ mod tests {
             ),
             "a local plugin has no `checksum`",
         );
+        let upper = git(&format!("git+https://h/r#{commit}"), "").replace(
+            &format!("checksum = \"{}\"", digest()),
+            &format!("checksum = \"sha256:{}\"", "A".repeat(64)),
+        );
+        check(&upper, "`checksum` must be `sha256:<64 lowercase hex>`");
     }
 }

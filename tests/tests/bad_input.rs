@@ -385,3 +385,19 @@ fn broken_environment_settings_are_errors_not_defaults_and_nothing_written() {
     );
     assert_unchanged(&before, &host.snapshot());
 }
+
+#[test]
+fn a_proc_macro_crate_is_not_a_plugin_and_nothing_written() {
+    check(
+        "proc_macro_plugin",
+        &[(
+            "plugins/alpha/Cargo.toml",
+            "[package]\nname = \"alpha\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n\
+             [lib]\nproc-macro = true\n\n[dependencies]\nplugin-api.workspace = true\n",
+        )],
+        &[],
+        "error: plugin `alpha` in plugins.toml\n\nCaused by:\n  \
+         crate `alpha` ({root}/plugins/alpha/Cargo.toml) is a proc-macro crate, not a library \
+         a host can link\n",
+    );
+}

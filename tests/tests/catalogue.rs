@@ -203,7 +203,7 @@ fn tampered_locks() {
         (
             "checksum_form",
             good.replace(&checksum, "sha1:abc"),
-            "`checksum` must be `sha256:<64 hex>`",
+            "`checksum` must be `sha256:<64 lowercase hex>`",
         ),
         (
             "source_scheme",

@@ -195,7 +195,7 @@ fn resolve_path(
     })?;
     let in_plugin = || format!("plugin `{name}` in {MANIFEST_FILE}");
     let (package, version_text) =
-        host::read_package(&dir, Path::new("/")).with_context(in_plugin)?;
+        host::read_plugin(&dir, Path::new("/")).with_context(in_plugin)?;
     check_package(declaration, &package, &dir)
         .map_err(|e| anyhow!("plugin `{name}` in {MANIFEST_FILE}: {e}"))?;
     let api = api_of(&package, &dir, Path::new("/")).with_context(in_plugin)?;
@@ -399,7 +399,7 @@ fn resolve_git(
             pin.commit.short()
         );
     }
-    let (package, version_text) = host::read_package(&crate_dir, files)?;
+    let (package, version_text) = host::read_plugin(&crate_dir, files)?;
     check_package(declaration, &package, &crate_dir)?;
     let change = previous_entry
         .and_then(LockedPlugin::git)
