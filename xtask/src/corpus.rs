@@ -515,15 +515,33 @@ fn step(s: &mut Adoption<'_>, name: &str) -> anyhow::Result<String> {
         }
         "test" => {
             let (package, _) = s.binary.clone().context("no binary")?;
-            let output =
-                checked(&mut env.cargo(&s.root, &["test", "--offline", "--package", &package]))?;
-            let stdout = String::from_utf8_lossy(&output.stdout);
-            let passed: usize = stdout
-                .lines()
-                .filter_map(|l| l.strip_prefix("test result: ok. "))
-                .filter_map(|l| l.split(' ').next()?.parse::<usize>().ok())
-                .sum();
-            Ok(format!("{passed} tests passed"))
+            let (passed, failed) = tests(env, &s.root, &package)?;
+            if failed.is_empty() {
+                return Ok(format!("{passed} tests passed"));
+            }
+            // The same tests of the application as published, in a worktree
+            // of its first commit: what fails there too is the machine's
+            // doing (a test that needs a network, or not to run as root).
+            let published = s.root.with_file_name("published");
+            let _ = std::fs::remove_dir_all(&published);
+            env.git(&s.root, &["worktree", "prune"])?;
+            env.git(
+                &s.root,
+                &["worktree", "add", "--quiet", "--detach", &published.to_string_lossy(), "HEAD"],
+            )?;
+            let (_, before) = tests(env, &published, &package)?;
+            let ours: Vec<&String> = failed.iter().filter(|t| !before.contains(t)).collect();
+            if ours.is_empty() {
+                Ok(format!(
+                    "{passed} tests passed; {} fail{} as published too, on this machine: {}",
+                    failed.len(),
+                    if failed.len() == 1 { "s" } else { "" },
+                    failed.join(", ")
+                ))
+            } else {
+                let names: Vec<&str> = ours.iter().map(|t| t.as_str()).collect();
+                bail!("{} tests fail only once adopted: {}", names.len(), names.join(", "))
+            }
         }
         "dist" | "dist2" => {
             let (package, bin) = s.binary.clone().context("no binary")?;
@@ -602,6 +620,38 @@ fn step(s: &mut Adoption<'_>, name: &str) -> anyhow::Result<String> {
         }
         other => bail!("unknown step {other}"),
     }
+}
+
+/// Runs the package's tests in `dir` (all of them, whatever fails): how
+/// many passed, and the names of those that failed.
+fn tests(env: &Env, dir: &Path, package: &str) -> anyhow::Result<(usize, Vec<String>)> {
+    let output = env
+        .cargo(dir, &["test", "--offline", "--no-fail-fast", "--package", package])
+        .output()
+        .context("failed to run cargo test")?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let passed = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("test result: "))
+        .filter_map(|l| l.split_once(". ")?.1.split(' ').next()?.parse::<usize>().ok())
+        .sum();
+    let mut failed: Vec<String> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("test ")?.strip_suffix(" ... FAILED"))
+        .map(str::to_owned)
+        .collect();
+    failed.sort();
+    failed.dedup();
+    if !output.status.success() && failed.is_empty() {
+        // Nothing ran: the tests did not build.
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let first = stderr
+            .lines()
+            .find(|l| l.starts_with("error"))
+            .unwrap_or("(no error line)");
+        bail!("the tests did not run: {first}");
+    }
+    Ok((passed, failed))
 }
 
 /// `text` (a binary's main file) with `lines` and [`LIST_LINE`] inserted at
