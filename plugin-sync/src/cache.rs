@@ -16,6 +16,70 @@ use crate::checksum::CHECKOUT_MARKER;
 /// Environment variable that overrides the cache location.
 pub const CACHE_ENV: &str = "PLUGIN_CACHE_DIR";
 
+/// The cache directory tag (<https://bford.info/cachedir/>) the tool writes
+/// at the root of a cache it made: backup tools skip the directory, and the
+/// tool writes into or cleans only a directory that carries it.
+pub const TAG_FILE: &str = "CACHEDIR.TAG";
+const TAG_SIGNATURE: &str = "Signature: 8a477f597d28d172789f06886806bc55";
+const TAG: &str = "Signature: 8a477f597d28d172789f06886806bc55\n\
+                   # This file is a cache directory tag created by static-plugins\n\
+                   # (`cargo xtask sync`). See https://bford.info/cachedir/\n";
+
+/// What `root`'s tag says: `Some(true)` the tool's (or the tool's being
+/// written by a concurrent sync: a prefix of it), `Some(false)` someone
+/// else's, `None` no tag.
+fn tag(root: &Path) -> Option<bool> {
+    let bytes = std::fs::read(root.join(TAG_FILE)).ok()?;
+    Some(TAG.as_bytes().starts_with(&bytes))
+}
+
+/// Whether `root` is a cache this tool made and finished tagging.
+fn is_marked(root: &Path) -> bool {
+    std::fs::read(root.join(TAG_FILE)).is_ok_and(|bytes| {
+        bytes.starts_with(TAG_SIGNATURE.as_bytes()) && TAG.as_bytes().starts_with(&bytes)
+    })
+}
+
+/// Makes `root` the tool's cache before the first write into it: created
+/// and tagged when missing or empty, accepted when tagged by the tool,
+/// refused otherwise (a `--cache-dir` naming someone else's directory).
+/// Two syncs claiming one new directory at once both succeed: the tag is
+/// created exclusively, and the loser finds it.
+fn claim(root: &Path) -> anyhow::Result<()> {
+    let foreign = |why: &str| {
+        anyhow::anyhow!(
+            "{} {why}: it is not a cache this tool made, and the tool writes only into its \
+             own; name a new or empty directory as the cache (--cache-dir or {CACHE_ENV})",
+            root.display()
+        )
+    };
+    match tag(root) {
+        Some(true) => return Ok(()),
+        Some(false) => return Err(foreign(&format!("has a {TAG_FILE} of another program"))),
+        None => {}
+    }
+    std::fs::create_dir_all(root)
+        .with_context(|| format!("failed to create the cache directory {}", root.display()))?;
+    let mut entries = std::fs::read_dir(root)
+        .with_context(|| format!("failed to read the cache directory {}", root.display()))?;
+    if entries.next().is_some() && tag(root).is_none() {
+        return Err(foreign(&format!("is not empty and has no {TAG_FILE}")));
+    }
+    let path = root.join(TAG_FILE);
+    match std::fs::File::create_new(&path) {
+        Ok(mut file) => {
+            use std::io::Write as _;
+            file.write_all(TAG.as_bytes())
+                .with_context(|| format!("failed to write {}", path.display()))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => match tag(root) {
+            Some(true) => Ok(()),
+            _ => Err(foreign(&format!("has a {TAG_FILE} of another program"))),
+        },
+        Err(e) => Err(e).with_context(|| format!("failed to create {}", path.display())),
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Cache {
     pub root: PathBuf,
@@ -62,14 +126,23 @@ impl Cache {
             bare_url: url.bare.clone(),
             credentials: url.credentials.clone(),
             git,
+            root: self.root.clone(),
         }
     }
 
     /// Removes everything cached; returns whether there was anything.
+    /// Refuses a directory the tool did not make (no [`TAG_FILE`]).
     pub fn clean(&self) -> anyhow::Result<bool> {
         let git = self.root.join("git");
-        if !git.exists() {
+        if std::fs::symlink_metadata(&git).is_err() {
             return Ok(false);
+        }
+        if !is_marked(&self.root) {
+            bail!(
+                "{} has no {TAG_FILE}: it is not a cache this tool made, so nothing in it is \
+                 removed",
+                self.root.display()
+            );
         }
         std::fs::remove_dir_all(&git)
             .with_context(|| format!("failed to remove {}", git.display()))?;
@@ -182,6 +255,8 @@ pub struct CachedRepo {
     pub credentials: Option<UrlCredentials>,
     /// The cache's `git/` directory.
     git: PathBuf,
+    /// The cache's root.
+    root: PathBuf,
 }
 
 /// A complete cache checkout.
@@ -228,6 +303,7 @@ impl CachedRepo {
 
     /// Takes this repository's lock, waiting for other syncs to finish with it.
     pub fn lock(&self) -> anyhow::Result<RepoLock> {
+        claim(&self.root)?;
         self.check_real_dirs()?;
         let dir = self.lock.parent().context("lock files live in git/db")?;
         std::fs::create_dir_all(dir)
@@ -367,6 +443,67 @@ fn stage_is_abandoned(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("plugin-cache-claim-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn a_cache_is_claimed_only_when_new_empty_or_already_the_tools() {
+        // New, then claimed again: tagged once.
+        let new = scratch("new");
+        claim(&new).unwrap();
+        assert!(is_marked(&new));
+        claim(&new).unwrap();
+        // Empty: tagged.
+        let empty = scratch("empty");
+        std::fs::create_dir_all(&empty).unwrap();
+        claim(&empty).unwrap();
+        assert!(is_marked(&empty));
+        // Someone else's directory: refused, nothing written.
+        let theirs = scratch("theirs");
+        std::fs::create_dir_all(theirs.join("git")).unwrap();
+        std::fs::write(theirs.join("git/notes"), "mine").unwrap();
+        let error = claim(&theirs).unwrap_err().to_string();
+        assert!(
+            error.contains("is not empty and has no CACHEDIR.TAG"),
+            "{error}"
+        );
+        assert!(!theirs.join(TAG_FILE).exists());
+        let cache = Cache {
+            root: theirs.clone(),
+        };
+        let error = cache.clean().unwrap_err().to_string();
+        assert!(
+            error.contains("it is not a cache this tool made"),
+            "{error}"
+        );
+        assert!(
+            theirs.join("git/notes").is_file(),
+            "clean removed what it did not make"
+        );
+        // Another program's tag (cargo tags its target directories).
+        let other = scratch("other");
+        std::fs::create_dir_all(&other).unwrap();
+        std::fs::write(other.join(TAG_FILE), format!("{TAG_SIGNATURE}\n# cargo\n")).unwrap();
+        assert!(
+            claim(&other)
+                .unwrap_err()
+                .to_string()
+                .contains("of another program")
+        );
+        // A tag a concurrent sync is still writing counts as the tool's.
+        let racing = scratch("racing");
+        std::fs::create_dir_all(&racing).unwrap();
+        std::fs::write(racing.join(TAG_FILE), "").unwrap();
+        claim(&racing).unwrap();
+        for dir in [new, empty, theirs, other, racing] {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
 
     #[test]
     fn remote_urls_are_canonical_and_keyed_stably() {

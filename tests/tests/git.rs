@@ -994,3 +994,54 @@ fn a_repository_of_many_files_is_checked_out_exactly_by_several_threads() {
         std::path::Path::new("d0/f0.txt")
     );
 }
+
+#[test]
+fn a_cache_directory_the_tool_did_not_make_is_neither_written_nor_cleaned() {
+    let host = Host::new("foreign_cache_dir");
+    let repo = plugin_repo("foreign-cache", "foreign-cache", "f");
+    host.write(
+        "plugins.toml",
+        &format!(
+            "[plugins]\nforeign-cache = {{ git = \"{}\" }}\n",
+            repo.url()
+        ),
+    );
+    // Someone's own directory, named as the cache by mistake.
+    let theirs = host.root.with_extension("theirs");
+    let _ = std::fs::remove_dir_all(&theirs);
+    e2e::write_file(&theirs.join("git/notes.txt"), "mine\n");
+    let flag = format!("--cache-dir={}", theirs.display());
+    let before = (host.snapshot(), e2e::snapshot(&theirs, &["."]));
+    let output = expect_failure(&mut host.xtask(&["sync", &flag]));
+    assert!(
+        messages(&output)
+            .contains("is not empty and has no CACHEDIR.TAG: it is not a cache this tool made"),
+        "{}",
+        messages(&output)
+    );
+    let mut clean = std::process::Command::new(e2e::xtask_bin());
+    e2e::hermetic_git(&mut clean).args(["cache", "clean", &flag]);
+    let output = expect_failure(&mut clean);
+    assert!(
+        messages(&output).contains("it is not a cache this tool made, so nothing in it is removed"),
+        "{}",
+        messages(&output)
+    );
+    assert_unchanged(&before.0, &host.snapshot());
+    assert_unchanged(&before.1, &e2e::snapshot(&theirs, &["."]));
+
+    // A new directory becomes a tagged cache, which clean empties.
+    let fresh = host.root.with_extension("fresh-cache");
+    let _ = std::fs::remove_dir_all(&fresh);
+    let flag = format!("--cache-dir={}", fresh.display());
+    expect_success(&mut host.xtask(&["sync", &flag]));
+    let tag = std::fs::read_to_string(fresh.join("CACHEDIR.TAG")).unwrap();
+    assert!(
+        tag.starts_with("Signature: 8a477f597d28d172789f06886806bc55\n"),
+        "{tag}"
+    );
+    let mut clean = std::process::Command::new(e2e::xtask_bin());
+    e2e::hermetic_git(&mut clean).args(["cache", "clean", &flag]);
+    expect_success(&mut clean);
+    assert!(!fresh.join("git").exists());
+}
