@@ -401,3 +401,62 @@ fn a_proc_macro_crate_is_not_a_plugin_and_nothing_written() {
          a host can link\n",
     );
 }
+
+#[test]
+fn a_path_plugin_inside_plugin_sources_is_refused_and_nothing_written() {
+    check(
+        "path_in_sources",
+        &[
+            (
+                "plugin-sources/mine/Cargo.toml",
+                "[package]\nname = \"mine\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n\
+                 [dependencies]\nplugin-api.workspace = true\n",
+            ),
+            ("plugin-sources/mine/src/lib.rs", "//! Mine.\n"),
+            (
+                "plugins.toml",
+                "[plugins]\nalpha = { path = \"plugins/alpha\" }\nmine = { path = \"plugin-sources/mine\" }\n",
+            ),
+        ],
+        &[],
+        "error: plugin `mine` in plugins.toml: path `plugin-sources/mine` is inside \
+         plugin-sources/, which sync owns and prunes; declare the plugin's git repository \
+         instead, or keep the crate elsewhere\n",
+    );
+}
+
+#[test]
+fn a_symlinked_generated_crate_directory_is_not_written_through() {
+    for dir in ["plugin-set", "plugin-set/src"] {
+        let host = host(&format!("symlinked_{}", dir.replace('/', "_")), true);
+        let elsewhere = host.root.with_extension("elsewhere");
+        let _ = std::fs::remove_dir_all(&elsewhere);
+        std::fs::rename(host.path(dir), &elsewhere).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, host.path(dir)).unwrap();
+        // A change that sync would write into the generated crate.
+        host.plugin("plugins/beta", &PluginCrate::new("beta", "beta"));
+        host.write(
+            "plugins.toml",
+            &format!("{GOOD}beta = {{ path = \"plugins/beta\" }}\n"),
+        );
+        let before = host.snapshot();
+        let outside = e2e::snapshot(&elsewhere, &["."]);
+        let output = expect_failure(&mut host.xtask(&["sync"]));
+        let root = host.root.canonicalize().unwrap();
+        assert_eq!(
+            stderr(&output),
+            format!(
+                "error: {}/{dir} is a symlink; sync writes {} there and will not follow or \
+                 replace it: move it away and sync again\n",
+                root.display(),
+                if dir == "plugin-set" {
+                    "the generated crate"
+                } else {
+                    "the generated crate's sources"
+                }
+            )
+        );
+        assert_unchanged(&before, &host.snapshot());
+        assert_unchanged(&outside, &e2e::snapshot(&elsewhere, &["."]));
+    }
+}

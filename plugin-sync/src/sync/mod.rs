@@ -306,20 +306,29 @@ fn check_owned_places(config: &Config) -> anyhow::Result<()> {
     if let Ok(meta) = std::fs::metadata(&lock) {
         crate::files::check_writable(&lock, &meta)?;
     }
-    let sources = config.root.join(SOURCES_DIR);
-    if let Ok(meta) = std::fs::symlink_metadata(&sources)
-        && !meta.is_dir()
-    {
-        bail!(
-            "{} is {}; sync writes the git plugins' files there and will not follow or replace \
-             it: move it away and sync again",
-            sources.display(),
-            if meta.file_type().is_symlink() {
-                "a symlink"
-            } else {
-                "not a directory"
-            }
-        );
+    // Every directory sync writes into is real or absent: a symlink at any
+    // of them would send the writes elsewhere.
+    let set = build_support::PLUGIN_SET_DIR;
+    for (dir, what) in [
+        (SOURCES_DIR.to_owned(), "the git plugins' files"),
+        (set.to_owned(), "the generated crate"),
+        (format!("{set}/src"), "the generated crate's sources"),
+    ] {
+        let path = config.root.join(&dir);
+        if let Ok(meta) = std::fs::symlink_metadata(&path)
+            && !meta.is_dir()
+        {
+            bail!(
+                "{} is {}; sync writes {what} there and will not follow or replace it: move it \
+                 away and sync again",
+                path.display(),
+                if meta.file_type().is_symlink() {
+                    "a symlink"
+                } else {
+                    "not a directory"
+                }
+            );
+        }
     }
     let cache = physical(&config.cache.root);
     if cache.starts_with(&config.root) {

@@ -194,6 +194,17 @@ fn resolve_path(
         )
     })?;
     let in_plugin = || format!("plugin `{name}` in {MANIFEST_FILE}");
+    // plugin-sources/ is sync's: what is there is replaced or pruned by the
+    // very sync that would lock it.
+    let sources = root.join(build_support::SOURCES_DIR);
+    if dir.starts_with(sources.canonicalize().unwrap_or(sources)) {
+        bail!(
+            "plugin `{name}` in {MANIFEST_FILE}: path `{declared}` is inside {}/, which sync \
+             owns and prunes; declare the plugin's git repository instead, or keep the crate \
+             elsewhere",
+            build_support::SOURCES_DIR
+        );
+    }
     let (package, version_text) =
         host::read_plugin(&dir, Path::new("/")).with_context(in_plugin)?;
     check_package(declaration, &package, &dir)
