@@ -65,9 +65,11 @@ pub fn check(root: &Path, lock_digest: &str, emit_rerun: bool) -> Result<(), Err
     if !lock_path.exists() {
         return Err(Error::NoLock { path: lock_path });
     }
-    let text = std::fs::read_to_string(&lock_path).map_err(|source| Error::ReadLock {
-        path: lock_path.clone(),
-        source,
+    let text = crate::read_bounded(&lock_path, crate::MAX_LOCK_BYTES).map_err(|source| {
+        Error::ReadLock {
+            path: lock_path.clone(),
+            source,
+        }
     })?;
     // The lock's own digest, as the engine computes it: `sha256:` of its text.
     if format!("sha256:{}", crate::sha256_hex(text.as_bytes())) != lock_digest {

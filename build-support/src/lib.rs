@@ -25,3 +25,27 @@ pub const PLUGIN_SET_DIR: &str = "plugin-set";
 pub const SOURCES_DIR: &str = "plugin-sources";
 /// Package name of the generated crate.
 pub const PLUGIN_SET_PACKAGE: &str = "plugin-set";
+
+/// The largest `plugins.toml` read: far above any real one (a declaration
+/// is a line), far below what would exhaust memory.
+pub const MAX_MANIFEST_BYTES: u64 = 4 << 20;
+
+/// The largest `plugins.lock` read (a few hundred bytes per plugin).
+pub const MAX_LOCK_BYTES: u64 = 32 << 20;
+
+/// Reads `path` as UTF-8 text, refusing a file larger than `max` bytes
+/// before reading more than `max + 1` of them.
+pub fn read_bounded(path: &std::path::Path, max: u64) -> std::io::Result<String> {
+    use std::io::Read as _;
+    let mut text = String::new();
+    std::fs::File::open(path)?
+        .take(max.saturating_add(1))
+        .read_to_string(&mut text)?;
+    if text.len() as u64 > max {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::FileTooLarge,
+            format!("it is larger than {} MiB, the most read", max >> 20),
+        ));
+    }
+    Ok(text)
+}

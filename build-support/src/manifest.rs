@@ -157,10 +157,11 @@ pub enum Error {
 impl Manifest {
     /// Reads and parses the manifest at `path`.
     pub fn load(path: &Path) -> Result<Manifest, Error> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        let text =
+            crate::read_bounded(path, crate::MAX_MANIFEST_BYTES).map_err(|source| Error::Read {
+                path: path.to_owned(),
+                source,
+            })?;
         Manifest::parse(&text, path)
     }
 

@@ -156,8 +156,9 @@ pub fn dist(
     let binary = release_dir(root, triple)?.join(format!("{name}{}", exe_suffix(&target)));
     let bytes =
         std::fs::read(&binary).with_context(|| format!("failed to read {}", binary.display()))?;
-    let lock_text = std::fs::read_to_string(root.join(LOCK_FILE))
-        .with_context(|| format!("failed to read {LOCK_FILE}"))?;
+    let lock_text =
+        build_support::read_bounded(&root.join(LOCK_FILE), build_support::MAX_LOCK_BYTES)
+            .with_context(|| format!("failed to read {LOCK_FILE}"))?;
     let lock_digest = digest_text(&lock_text);
     check_embedded(&binary, &bytes, &lock_text, &lock_digest, root)?;
     let sha256 = build_support::sha256_hex(&bytes);

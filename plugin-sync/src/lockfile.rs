@@ -283,10 +283,13 @@ impl Problem {
 
 impl Lockfile {
     pub fn load(path: &Path) -> Result<Lockfile, Error> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        let text =
+            build_support::read_bounded(path, build_support::MAX_LOCK_BYTES).map_err(|source| {
+                Error::Read {
+                    path: path.to_owned(),
+                    source,
+                }
+            })?;
         Lockfile::parse(&text, path)
     }
 

@@ -27,12 +27,13 @@ const PROPERTY: &str = "static-plugins";
 /// `root`, as JSON text (with a final newline).
 pub fn render(root: &Path, package: &str, offline: bool, target: &str) -> anyhow::Result<String> {
     let lock_path = root.join(LOCK_FILE);
-    let lock_text = std::fs::read_to_string(&lock_path).with_context(|| {
-        format!(
-            "failed to read {}; run `cargo xtask sync`",
-            lock_path.display()
-        )
-    })?;
+    let lock_text = build_support::read_bounded(&lock_path, build_support::MAX_LOCK_BYTES)
+        .with_context(|| {
+            format!(
+                "failed to read {}; run `cargo xtask sync`",
+                lock_path.display()
+            )
+        })?;
     let lock = Lockfile::parse(&lock_text, &lock_path)?;
     let mut command = MetadataCommand::new();
     command.manifest_path(root.join("Cargo.toml"));

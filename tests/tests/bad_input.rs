@@ -460,3 +460,23 @@ fn a_symlinked_generated_crate_directory_is_not_written_through() {
         assert_unchanged(&outside, &e2e::snapshot(&elsewhere, &["."]));
     }
 }
+
+#[test]
+fn an_oversized_manifest_or_lock_is_refused_before_it_is_read_and_nothing_written() {
+    let padding = format!("# {}\n", "x".repeat(4 << 20));
+    check(
+        "huge_manifest",
+        &[("plugins.toml", &format!("{padding}{GOOD}"))],
+        &[],
+        "error: failed to read {root}/plugins.toml\n\nCaused by:\n  it is larger than 4 MiB, \
+         the most read\n",
+    );
+    let padding = format!("# {}\n", "x".repeat(32 << 20));
+    check(
+        "huge_lock",
+        &[("plugins.lock", &padding)],
+        &[],
+        "error: failed to read {root}/plugins.lock\n\nCaused by:\n  it is larger than 32 MiB, \
+         the most read\n",
+    );
+}

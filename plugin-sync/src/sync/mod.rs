@@ -159,8 +159,9 @@ pub fn load(config: &Config, mode: &Mode) -> anyhow::Result<Input> {
             let meta = std::fs::metadata(&manifest_path)
                 .with_context(|| format!("failed to read {}", manifest_path.display()))?;
             crate::files::check_writable(&manifest_path, &meta)?;
-            let text = std::fs::read_to_string(&manifest_path)
-                .with_context(|| format!("failed to read {}", manifest_path.display()))?;
+            let text =
+                build_support::read_bounded(&manifest_path, build_support::MAX_MANIFEST_BYTES)
+                    .with_context(|| format!("failed to read {}", manifest_path.display()))?;
             Some(crate::edit::apply(&text, edit)?)
         }
         _ => None,
@@ -200,7 +201,8 @@ pub fn load(config: &Config, mode: &Mode) -> anyhow::Result<Input> {
         }
     }
     let lock_path = root.join(LOCK_FILE);
-    let previous_text = match std::fs::read_to_string(&lock_path) {
+    let previous_text = match build_support::read_bounded(&lock_path, build_support::MAX_LOCK_BYTES)
+    {
         Ok(text) => Some(text),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(e).with_context(|| format!("failed to read {}", lock_path.display())),
