@@ -269,7 +269,22 @@ pub struct Checkout {
     pub sums: Option<crate::checksum::Sums>,
     /// Made for this sync alone (see [`CachedRepo::stage_checkout`]): the
     /// host copy may take it by renaming instead of copying.
-    pub staged: bool,
+    pub stage: Option<std::sync::Arc<Stage>>,
+}
+
+/// A checkout staged for one sync. Whoever holds it last removes it when
+/// done: after a failure anywhere (resolve, plan, apply) the stage goes
+/// with the values that carried it, and after apply moved it into the
+/// host there is nothing left to remove. So the cache keeps only databases.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Stage {
+    pub dir: PathBuf,
+}
+
+impl Drop for Stage {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 /// Held while a cache repository is used; dropping it releases the lock.
@@ -412,9 +427,9 @@ impl CachedRepo {
         });
         match result {
             Ok(sums) => Ok(Checkout {
-                dir: stage,
+                dir: stage.clone(),
                 sums: Some(sums),
-                staged: true,
+                stage: Some(std::sync::Arc::new(Stage { dir: stage })),
             }),
             Err(error) => {
                 let _ = std::fs::remove_dir_all(&stage);

@@ -23,6 +23,7 @@ mod cache;
 mod checksum;
 pub mod cli;
 mod codegen;
+mod confine;
 mod crash;
 mod credential;
 mod dev;

@@ -538,3 +538,34 @@ fn an_edit_that_keeps_size_and_mtime_is_still_found() {
     e2e::expect_success(&mut host.xtask(&["sync"]));
     assert_unchanged(&before, &host.snapshot());
 }
+
+/// A repository whose plugin crate's manifest points cargo outside the
+/// pinned tree, at the host's own files (`../../host-code` from
+/// `plugin-sources/<copy>/`) or anywhere: refused before the lock, naming
+/// the key, nothing written.
+#[test]
+fn a_manifest_that_leaves_the_pinned_tree_is_refused() {
+    for (case, extra, key) in [
+        (
+            "path-dependency",
+            "host-code = { path = \"../../host-code\" }\n",
+            "`dependencies.host-code.path` is `../../host-code`",
+        ),
+        (
+            "absolute-lib",
+            "\n[lib]\npath = \"/tmp/anywhere.rs\"\n",
+            "`lib.path` is `/tmp/anywhere.rs`",
+        ),
+    ] {
+        let name = format!("escape-{case}");
+        let repo = GitRepo::with_plugin(&name, &name, "e");
+        let manifest = std::fs::read_to_string(repo.dir.join("Cargo.toml")).unwrap();
+        repo.write("Cargo.toml", &format!("{manifest}{extra}"));
+        repo.commit("reach outside");
+        let host = refused(&format!("escape_{}", case.replace('-', "_")), &repo, key);
+        assert!(
+            !host.path("plugins.lock").exists(),
+            "{case}: a lock was written"
+        );
+    }
+}

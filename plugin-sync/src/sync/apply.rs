@@ -91,7 +91,7 @@ pub fn run(config: &Config, plan: Plan) -> anyhow::Result<Report> {
 /// is moved beside instead, so its files are written once; across
 /// filesystems, where a rename cannot, it is copied and then removed.
 fn replace_dir(copy: &HostCopy, dest: &Path) -> anyhow::Result<()> {
-    let (from, take) = (copy.from.as_path(), copy.take);
+    let (from, take) = (copy.from.as_path(), copy.stage.is_some());
     let parent = dest.parent().context("sources live in a directory")?;
     let name = dest
         .file_name()

@@ -132,21 +132,11 @@ pub fn sync(config: &Config, mode: &Mode) -> anyhow::Result<Report> {
     // directory itself, so taking it writes nothing.
     let _workspace = lock_exclusive(&config.root)?;
     let input = load(config, mode)?;
+    // Checkouts staged for this sync that apply did not take (anything
+    // failed, or the plan was refused) remove themselves when dropped
+    // (`cache::Stage`): the cache keeps only databases.
     let resolved = resolve::all(config, mode, &input)?;
-    // Checkouts staged for this sync that apply did not take (it failed, or
-    // the plan was refused) are removed: the cache keeps only databases.
-    let staged: Vec<PathBuf> = resolved
-        .iter()
-        .filter_map(|r| r.git.as_ref().filter(|g| g.take)?.copy_from.clone())
-        .collect();
-    let result =
-        plan::make(config, mode, &input, resolved).and_then(|plan| apply::run(config, plan));
-    if result.is_err() {
-        for dir in staged {
-            let _ = std::fs::remove_dir_all(dir);
-        }
-    }
-    result
+    plan::make(config, mode, &input, resolved).and_then(|plan| apply::run(config, plan))
 }
 
 /// Reads the manifest (or the edited text), the previous lock and the host's

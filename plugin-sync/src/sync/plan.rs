@@ -21,7 +21,7 @@ use crate::{api, codegen};
 pub struct HostCopy {
     pub from: PathBuf,
     /// `from` is this sync's own staged checkout: move it, do not copy.
-    pub take: bool,
+    pub stage: Option<std::sync::Arc<crate::cache::Stage>>,
     /// The plugin ids of its crate, recorded in the copy's index.
     pub ids: Vec<String>,
     /// Relative to the root.
@@ -162,7 +162,7 @@ pub fn make(
             let pin = r.locked.git()?;
             Some(HostCopy {
                 from,
-                take: git.take,
+                stage: git.stage.clone(),
                 ids: r.ids.clone(),
                 to: pin.host_dir(&r.locked.name),
                 checksum: pin.checksum.clone(),
@@ -327,7 +327,7 @@ mod tests {
         GitResolved {
             repo: "https://h/b".into(),
             copy_from: copy.then(|| "/cache/checkout".into()),
-            take: false,
+            stage: None,
             change: None,
             moved_tag: None,
         }
@@ -362,7 +362,7 @@ mod tests {
             plan.copies,
             [HostCopy {
                 from: PathBuf::from("/cache/checkout"),
-                take: false,
+                stage: None,
                 ids: Vec::new(),
                 to: "plugin-sources/b-eeeeeeeeeeee".to_owned(),
                 checksum: format!("sha256:{}", "0".repeat(64)),

@@ -46,8 +46,8 @@ pub struct GitResolved {
     /// the copy there is missing or differs.
     pub copy_from: Option<PathBuf>,
     /// `copy_from` was staged for this sync: apply moves it rather than
-    /// copying.
-    pub take: bool,
+    /// copying; it is removed when the last holder drops it.
+    pub stage: Option<std::sync::Arc<crate::cache::Stage>>,
     /// The commit moved (`update`, or a changed declaration).
     pub change: Option<Update>,
     /// `update` found the declared tag pointing elsewhere than the lock.
@@ -412,6 +412,7 @@ fn resolve_git(
     }
     let (package, version_text) = host::read_plugin(&crate_dir, files)?;
     check_package(declaration, &package, &crate_dir)?;
+    crate::confine::check(&crate_dir, files)?;
     let change = previous_entry
         .and_then(LockedPlugin::git)
         .filter(|old| old.commit != pin.commit)
@@ -430,7 +431,7 @@ fn resolve_git(
         api: api_of(&declaration.package, &crate_dir, files)?,
         git: Some(GitResolved {
             repo: repo_url.canonical.clone(),
-            take: checkout.as_ref().is_some_and(|c| c.staged),
+            stage: checkout.as_ref().and_then(|c| c.stage.clone()),
             copy_from: checkout.map(|c| c.dir),
             change,
             moved_tag,
@@ -530,7 +531,7 @@ fn cached_checkout(
         return Ok(Checkout {
             dir: repo.checkout_dir(commit),
             sums: None,
-            staged: false,
+            stage: None,
         });
     }
     if !git::has_commit(&repo.db, commit) {
