@@ -40,6 +40,24 @@ fn is_marked(root: &Path) -> bool {
     })
 }
 
+/// Whether `root` holds nothing but what the tool puts in a cache (`git/`
+/// with `db/` and `checkouts/`): a cache an earlier version made before
+/// caches were tagged, which is tagged now rather than refused.
+fn is_untagged_cache(root: &Path) -> bool {
+    let names = |dir: &Path| -> Option<Vec<String>> {
+        let mut names = Vec::new();
+        for entry in std::fs::read_dir(dir).ok()? {
+            names.push(entry.ok()?.file_name().to_string_lossy().into_owned());
+        }
+        Some(names)
+    };
+    let is_real_dir = |path: &Path| std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir());
+    names(root).is_some_and(|top| top.iter().all(|n| n == "git" || n == TAG_FILE))
+        && is_real_dir(&root.join("git"))
+        && names(&root.join("git"))
+            .is_some_and(|git| git.iter().all(|n| n == "db" || n == "checkouts"))
+}
+
 /// Makes `root` the tool's cache before the first write into it: created
 /// and tagged when missing or empty, accepted when tagged by the tool,
 /// refused otherwise (a `--cache-dir` naming someone else's directory).
@@ -62,7 +80,7 @@ fn claim(root: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("failed to create the cache directory {}", root.display()))?;
     let mut entries = std::fs::read_dir(root)
         .with_context(|| format!("failed to read the cache directory {}", root.display()))?;
-    if entries.next().is_some() && tag(root).is_none() {
+    if entries.next().is_some() && tag(root).is_none() && !is_untagged_cache(root) {
         return Err(foreign(&format!("is not empty and has no {TAG_FILE}")));
     }
     let path = root.join(TAG_FILE);
@@ -137,7 +155,7 @@ impl Cache {
         if std::fs::symlink_metadata(&git).is_err() {
             return Ok(false);
         }
-        if !is_marked(&self.root) {
+        if !is_marked(&self.root) && !is_untagged_cache(&self.root) {
             bail!(
                 "{} has no {TAG_FILE}: it is not a cache this tool made, so nothing in it is \
                  removed",
@@ -510,12 +528,18 @@ mod tests {
                 .to_string()
                 .contains("of another program")
         );
+        // A cache an earlier version made, untagged: tagged, not refused.
+        let old = scratch("old");
+        std::fs::create_dir_all(old.join("git/db/x-0123")).unwrap();
+        std::fs::create_dir_all(old.join("git/checkouts")).unwrap();
+        claim(&old).unwrap();
+        assert!(is_marked(&old));
         // A tag a concurrent sync is still writing counts as the tool's.
         let racing = scratch("racing");
         std::fs::create_dir_all(&racing).unwrap();
         std::fs::write(racing.join(TAG_FILE), "").unwrap();
         claim(&racing).unwrap();
-        for dir in [new, empty, theirs, other, racing] {
+        for dir in [new, empty, theirs, other, racing, old] {
             let _ = std::fs::remove_dir_all(dir);
         }
     }
