@@ -249,6 +249,10 @@ impl Env {
             .env("GIT_AUTHOR_EMAIL", "corpus@example.com")
             .env("GIT_COMMITTER_NAME", "Corpus")
             .env("GIT_COMMITTER_EMAIL", "corpus@example.com")
+            // Fixed dates, so a host's commit (which ripgrep's build script
+            // embeds) is the same in every run.
+            .env("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z")
+            .env("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z")
             .env("SOURCE_DATE_EPOCH", "1767225600")
             .env("LC_ALL", "C");
         command
