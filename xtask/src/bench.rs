@@ -573,7 +573,11 @@ fn verdict(met: bool) -> &'static str {
 /// shallow clone loop on real-sized repositories at three sizes, a warm
 /// no-op sync against `cargo metadata`, 500 plugins' time and peak memory,
 /// and the registry build.
-fn real_sized(options: &Options, dir: &Path, line: &mut impl FnMut(String)) -> anyhow::Result<()> {
+fn real_sized(
+    options: &Options,
+    dir: &Path,
+    line: &mut impl FnMut(String),
+) -> anyhow::Result<()> {
     let scale = if options.quick {
         crate::real::Scale::QUICK
     } else {
@@ -598,10 +602,7 @@ fn real_sized(options: &Options, dir: &Path, line: &mut impl FnMut(String)) -> a
         scale.medium_files,
         scale.medium_commits,
     ));
-    line(
-        "| N | repositories | sync | git clone --depth 1 loop | sync / git | target ≤ 1.00× |"
-            .into(),
-    );
+    line("| N | repositories | sync | git clone --depth 1 loop | sync / git | target ≤ 1.00× |".into());
     line("|---|---|---|---|---|---|".into());
     let sets: Vec<(usize, &str, Vec<PathBuf>)> = {
         let mut six = vec![mono.clone()];
@@ -641,9 +642,7 @@ fn real_sized(options: &Options, dir: &Path, line: &mut impl FnMut(String)) -> a
         "\n## Real-sized warm no-op sync (the 6-repository host; median of {} runs)\n",
         runs.max(3)
     ));
-    line(
-        "| no-op sync | cargo metadata --offline | ratio | target ≤ 0.25× | files written |".into(),
-    );
+    line("| no-op sync | cargo metadata --offline | ratio | target ≤ 0.25× | files written |".into());
     line("|---|---|---|---|---|".into());
     {
         let (_, _, repos) = &sets[1];
@@ -662,13 +661,7 @@ fn real_sized(options: &Options, dir: &Path, line: &mut impl FnMut(String)) -> a
         let metadata = timed(runs.max(3), || {
             let mut command = Command::new(&cargo);
             command
-                .args([
-                    "metadata",
-                    "--offline",
-                    "--format-version",
-                    "1",
-                    "--manifest-path",
-                ])
+                .args(["metadata", "--offline", "--format-version", "1", "--manifest-path"])
                 .arg(root.join("Cargo.toml"));
             Ok(command)
         })?;
@@ -740,15 +733,9 @@ struct RegistryFigures {
 fn registry_figures(quick: bool) -> anyhow::Result<RegistryFigures> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
-    command.current_dir(repo_root()).args([
-        "bench",
-        "--quiet",
-        "--offline",
-        "-p",
-        "plugin-api",
-        "--bench",
-        "registry",
-    ]);
+    command
+        .current_dir(repo_root())
+        .args(["bench", "--quiet", "--offline", "-p", "plugin-api", "--bench", "registry"]);
     if quick {
         command.env("REGISTRY_BENCH_QUICK", "1");
     }
@@ -757,9 +744,7 @@ fn registry_figures(quick: bool) -> anyhow::Result<RegistryFigures> {
         let line = output
             .lines()
             .find(|l| l.starts_with(label))
-            .with_context(|| {
-                format!("no `{label}` in the registry benchmark's output:\n{output}")
-            })?;
+            .with_context(|| format!("no `{label}` in the registry benchmark's output:\n{output}"))?;
         let value = line
             .get(label.len()..)
             .unwrap_or_default()

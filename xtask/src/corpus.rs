@@ -406,6 +406,21 @@ const LIST_VAR: &str = "CORPUS_LIST_PLUGINS";
 fn step(s: &mut Adoption<'_>, name: &str) -> anyhow::Result<String> {
     let env = s.env;
     let xtask = |args: &[&str]| env.cargo(&s.root, &[&["xtask"], args].concat());
+    // `cargo xtask dist --frozen` of the chosen binary, with `extra` flags.
+    let dist = |extra: &[&str]| {
+        let (package, bin) = s.binary.clone().unwrap_or_default();
+        let mut command = xtask(&[
+            "dist",
+            "--frozen",
+            "--quiet",
+            "--package",
+            &package,
+            "--bin",
+            &bin,
+        ]);
+        command.args(extra);
+        command
+    };
     match name {
         "fetch" => fetch(s),
         "init" => {
@@ -531,7 +546,14 @@ fn step(s: &mut Adoption<'_>, name: &str) -> anyhow::Result<String> {
             env.git(&s.root, &["worktree", "prune"])?;
             env.git(
                 &s.root,
-                &["worktree", "add", "--quiet", "--detach", &published.to_string_lossy(), "HEAD"],
+                &[
+                    "worktree",
+                    "add",
+                    "--quiet",
+                    "--detach",
+                    &published.to_string_lossy(),
+                    "HEAD",
+                ],
             )?;
             let (_, before) = tests(env, &published, &package)?;
             let ours: Vec<&String> = failed.iter().filter(|t| !before.contains(t)).collect();
@@ -544,20 +566,15 @@ fn step(s: &mut Adoption<'_>, name: &str) -> anyhow::Result<String> {
                 ))
             } else {
                 let names: Vec<&str> = ours.iter().map(|t| t.as_str()).collect();
-                bail!("{} tests fail only once adopted: {}", names.len(), names.join(", "))
+                bail!(
+                    "{} tests fail only once adopted: {}",
+                    names.len(),
+                    names.join(", ")
+                )
             }
         }
         "dist" | "dist2" => {
-            let (package, bin) = s.binary.clone().context("no binary")?;
-            let output = checked(&mut xtask(&[
-                "dist",
-                "--frozen",
-                "--quiet",
-                "--package",
-                &package,
-                "--bin",
-                &bin,
-            ]))?;
+            let output = checked(&mut dist(&[]))?;
             let line = String::from_utf8_lossy(&output.stdout).trim().to_owned();
             let sha = line.split("  ").next().unwrap_or_default().to_owned();
             if let Some(first) = s.shas.first()
@@ -569,18 +586,8 @@ fn step(s: &mut Adoption<'_>, name: &str) -> anyhow::Result<String> {
             Ok(format!("sha256 {}", sha.get(..16).unwrap_or(&sha)))
         }
         "target" => {
-            let (package, bin) = s.binary.clone().context("no binary")?;
-            let output = checked(&mut xtask(&[
-                "dist",
-                "--frozen",
-                "--quiet",
-                "--package",
-                &package,
-                "--bin",
-                &bin,
-                "--target",
-                &env.triple,
-            ]))?;
+            let (_, bin) = s.binary.clone().context("no binary")?;
+            let output = checked(&mut dist(&["--target", &env.triple]))?;
             let line = String::from_utf8_lossy(&output.stdout).trim().to_owned();
             let expected = env.target.join(&env.triple).join("release").join(&bin);
             if !line.ends_with(&*expected.to_string_lossy()) {
@@ -630,14 +637,24 @@ fn step(s: &mut Adoption<'_>, name: &str) -> anyhow::Result<String> {
 /// many passed, and the names of those that failed.
 fn tests(env: &Env, dir: &Path, package: &str) -> anyhow::Result<(usize, Vec<String>)> {
     let output = env
-        .cargo(dir, &["test", "--offline", "--no-fail-fast", "--package", package])
+        .cargo(
+            dir,
+            &["test", "--offline", "--no-fail-fast", "--package", package],
+        )
         .output()
         .context("failed to run cargo test")?;
     let stdout = String::from_utf8_lossy(&output.stdout);
     let passed = stdout
         .lines()
         .filter_map(|l| l.strip_prefix("test result: "))
-        .filter_map(|l| l.split_once(". ")?.1.split(' ').next()?.parse::<usize>().ok())
+        .filter_map(|l| {
+            l.split_once(". ")?
+                .1
+                .split(' ')
+                .next()?
+                .parse::<usize>()
+                .ok()
+        })
         .sum();
     let mut failed: Vec<String> = stdout
         .lines()

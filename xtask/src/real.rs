@@ -162,11 +162,7 @@ pub fn monorepo(dir: &Path, scale: &Scale) -> anyhow::Result<PathBuf> {
     commit_header(&mut stream, 1);
     for i in 0..scale.mono_files {
         let path = format!("src/m{:02}/s{}/f{}.rs", i / 100, (i / 10) % 10, i % 10);
-        inline(
-            &mut stream,
-            &path,
-            &source_file(&mut rng, scale.mono_file_bytes),
-        );
+        inline(&mut stream, &path, &source_file(&mut rng, scale.mono_file_bytes));
     }
     for n in 2..scale.mono_commits {
         commit_header(&mut stream, n);
@@ -204,21 +200,13 @@ pub fn medium(dir: &Path, i: usize, scale: &Scale) -> anyhow::Result<PathBuf> {
     commit_header(&mut stream, 1);
     for f in 0..scale.medium_files {
         let path = format!("src/d{}/f{}.rs", f / 20, f % 20);
-        inline(
-            &mut stream,
-            &path,
-            &source_file(&mut rng, scale.medium_file_bytes),
-        );
+        inline(&mut stream, &path, &source_file(&mut rng, scale.medium_file_bytes));
     }
     for n in 2..scale.medium_commits {
         commit_header(&mut stream, n);
         inline(
             &mut stream,
-            &format!(
-                "src/d{}/f{}.rs",
-                (n / 20) % (scale.medium_files / 20).max(1),
-                n % 20
-            ),
+            &format!("src/d{}/f{}.rs", (n / 20) % (scale.medium_files / 20).max(1), n % 20),
             &source_file(&mut rng, scale.medium_file_bytes),
         );
     }
@@ -243,6 +231,5 @@ pub fn package_of(repo: &Path) -> String {
     {
         return format!("bench-plugin-{index}");
     }
-    name.rsplit_once("-s")
-        .map_or(name.clone(), |(package, _)| package.to_owned())
+    name.rsplit_once("-s").map_or(name.clone(), |(package, _)| package.to_owned())
 }
