@@ -38,6 +38,10 @@ struct Cli {
     /// Skip the applications' own test suites
     #[arg(long)]
     no_tests: bool,
+    /// Skip `dist --target`, a second full release build (what the test
+    /// suite runs; `tests/tests/dist.rs` covers `--target`)
+    #[arg(long)]
+    quick: bool,
 }
 
 /// One application of `corpus.toml`.
@@ -146,7 +150,7 @@ fn run(cli: &Cli) -> anyhow::Result<bool> {
         .filter(|a| cli.app.is_empty() || cli.app.contains(&a.name))
     {
         eprintln!("== {} {}", app.name, app.version);
-        let outcome = adopt(&env, app, !cli.no_tests);
+        let outcome = adopt(&env, app, !cli.no_tests, cli.quick);
         for step in &outcome.steps {
             eprintln!(
                 "   {:<7} {:<7} {:>6.1}s {}",
@@ -321,7 +325,7 @@ struct Adoption<'a> {
     shas: Vec<String>,
 }
 
-fn adopt(env: &Env, app: &App, tests: bool) -> Outcome {
+fn adopt(env: &Env, app: &App, tests: bool, quick: bool) -> Outcome {
     let base = env.dir.join("apps").join(&app.name);
     let mut state = Adoption {
         env,
@@ -339,6 +343,8 @@ fn adopt(env: &Env, app: &App, tests: bool) -> Outcome {
         let started = Instant::now();
         let result = if failed {
             Err(Skip("an earlier step failed".to_owned()).into())
+        } else if name == "target" && quick {
+            Err(Skip("--quick".to_owned()).into())
         } else if name == "test" && !(tests && app.test) {
             Err(Skip(if tests {
                 "the published crate carries no tests".to_owned()
@@ -920,9 +926,10 @@ fn markdown(outcomes: &[Outcome], cli: &Cli, seconds: f64) -> String {
     }
     let apps: Vec<String> = cli.app.iter().map(|a| format!(" --app {a}")).collect();
     out.push_str(&format!(
-        "\nProduced by `cargo xtask corpus{}{}` in {:.0} s.\n",
+        "\nProduced by `cargo xtask corpus{}{}{}` in {:.0} s.\n",
         apps.concat(),
         if cli.no_tests { " --no-tests" } else { "" },
+        if cli.quick { " --quick" } else { "" },
         seconds
     ));
     out
