@@ -568,47 +568,52 @@ fn init_adopts_a_virtual_workspace_and_one_of_several_binaries() {
     );
     std::fs::write(&main_path, main).unwrap();
 
+    // The tool itself on this host (the git adoption above runs a host's
+    // own `cargo xtask`; building another one here would only cost time).
+    let tool = |args: &[&str]| {
+        let mut command = std::process::Command::new(xtask_bin());
+        e2e::hermetic_git(&mut command)
+            .current_dir(&root)
+            .env("PLUGIN_CACHE_DIR", &cache)
+            .env("CARGO_TARGET_DIR", e2e::shared_target_dir())
+            .args(args)
+            .arg("--manifest-path")
+            .arg(root.join("Cargo.toml"));
+        command
+    };
     let plugin = GitRepo::new("adopt-virtual-greet");
     std::fs::remove_dir_all(&plugin.dir).unwrap();
-    expect_success(&mut user_cargo(
-        &root,
-        &cache,
-        &[
-            "xtask",
-            "new-plugin",
-            "greet",
-            "--path",
-            plugin.dir.to_str().unwrap(),
-        ],
-    ));
+    expect_success(&mut tool(&[
+        "new-plugin",
+        "greet",
+        "--path",
+        plugin.dir.to_str().unwrap(),
+    ]));
     plugin.git(&["init", "--quiet", "--initial-branch=main"]);
     plugin.commit("greet plugin");
     plugin.git(&["tag", "v0.1.0"]);
-    expect_success(&mut user_cargo(
-        &root,
-        &cache,
-        &[
-            "xtask",
-            "add",
-            "greet",
-            "--git",
-            &plugin.url(),
-            "--tag",
-            "v0.1.0",
-        ],
-    ));
+    expect_success(&mut tool(&[
+        "add",
+        "greet",
+        "--git",
+        &plugin.url(),
+        "--tag",
+        "v0.1.0",
+    ]));
     let output = stdout(&expect_success(&mut user_cargo(
         &root,
         &cache,
         &["run", "--quiet", "--offline", "--bin", "suite-cli"],
     )));
     assert_eq!(output, "plugin greet\ncore\n");
-    // `cargo xtask run` finds the binary among the package's two.
-    let via_xtask = stdout(&expect_success(&mut user_cargo(
-        &root,
-        &cache,
-        &["xtask", "run", "--offline", "--quiet", "--bin", "suite-cli"],
-    )));
+    // `run` finds the binary among the package's two.
+    let via_xtask = stdout(&expect_success(&mut tool(&[
+        "run",
+        "--offline",
+        "--quiet",
+        "--bin",
+        "suite-cli",
+    ])));
     assert_eq!(via_xtask, "plugin greet\ncore\n");
 }
 
@@ -624,7 +629,9 @@ fn a_real_published_application_is_adopted_end_to_end() {
     let mut command = std::process::Command::new(xtask_bin());
     command
         // --quick: no second release build for `--target` (tests/dist.rs
-        // covers it), to keep the suite within its time.
+        // covers it) and the tool itself rather than the host's own xtask
+        // (the git adoption above builds and runs one), to keep the suite
+        // within its time.
         .args(["corpus", "--quick", "--app", "choose", "--dir"])
         .arg(&dir)
         .arg("--target-dir")

@@ -38,8 +38,9 @@ struct Cli {
     /// Skip the applications' own test suites
     #[arg(long)]
     no_tests: bool,
-    /// Skip `dist --target`, a second full release build (what the test
-    /// suite runs; `tests/tests/dist.rs` covers `--target`)
+    /// Skip `dist --target` (a second full release build), and run the
+    /// tool itself instead of each host's own `cargo xtask` (which must be
+    /// built): what the test suite runs, whose other tests cover both
     #[arg(long)]
     quick: bool,
 }
@@ -323,6 +324,8 @@ struct Adoption<'a> {
     lines: Vec<String>,
     main: Option<PathBuf>,
     shas: Vec<String>,
+    /// `--quick`.
+    quick: bool,
 }
 
 fn adopt(env: &Env, app: &App, tests: bool, quick: bool) -> Outcome {
@@ -336,6 +339,7 @@ fn adopt(env: &Env, app: &App, tests: bool, quick: bool) -> Outcome {
         lines: Vec::new(),
         main: None,
         shas: Vec::new(),
+        quick,
     };
     let mut steps = Vec::new();
     let mut failed = false;
@@ -411,7 +415,21 @@ const LIST_VAR: &str = "CORPUS_LIST_PLUGINS";
 
 fn step(s: &mut Adoption<'_>, name: &str) -> anyhow::Result<String> {
     let env = s.env;
-    let xtask = |args: &[&str]| env.cargo(&s.root, &[&["xtask"], args].concat());
+    // The host's own `cargo xtask`, as a user runs it; with --quick this
+    // program itself (the same engine, from the same checkout), which
+    // spares building the host's xtask.
+    let xtask = |args: &[&str]| {
+        if s.quick {
+            let mut command = env.command(&env.tool, &s.root);
+            command
+                .args(args)
+                .arg("--manifest-path")
+                .arg(s.root.join("Cargo.toml"));
+            command
+        } else {
+            env.cargo(&s.root, &[&["xtask"], args].concat())
+        }
+    };
     // `cargo xtask dist --frozen` of the chosen binary, with `extra` flags.
     let dist = |extra: &[&str]| {
         let (package, bin) = s.binary.clone().unwrap_or_default();
