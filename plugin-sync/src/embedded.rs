@@ -165,6 +165,17 @@ path = \"plugins/upper\"
     }
 
     #[test]
+    fn two_different_stamps_are_both_found() {
+        // A plugin can put a stamp's text in its own code: the real one is
+        // still there, so the binary holds two and dist refuses it.
+        let lock = lock(LOCK);
+        let real = render("sha256:ab", &lock.plugins, &BTreeSet::new());
+        let fake = render("sha256:ab", &[], &BTreeSet::new());
+        let binary = format!("{fake}..{real}");
+        assert_eq!(find(binary.as_bytes()), vec![fake, real]);
+    }
+
+    #[test]
     fn differences_name_the_plugin() {
         let lock = lock(LOCK);
         let other = lock_with_version("0.2.0");

@@ -32,6 +32,18 @@ fn main_rs(lines: &[String]) -> String {
     )
 }
 
+/// A plugin `id` scaffolded by `new-plugin` (run through `tool`) in a git
+/// repository of its own, committed and tagged `v0.1.0`.
+fn scaffolded(repo: &str, id: &str, tool: &dyn Fn(&[&str])) -> GitRepo {
+    let plugin = GitRepo::new(repo);
+    std::fs::remove_dir_all(&plugin.dir).unwrap();
+    tool(&["new-plugin", id, "--path", plugin.dir.to_str().unwrap()]);
+    plugin.git(&["init", "--quiet", "--initial-branch=main"]);
+    plugin.commit(&format!("{id} plugin"));
+    plugin.git(&["tag", "v0.1.0"]);
+    plugin
+}
+
 fn run_host(root: &Path, cache: &Path, package: &str) -> String {
     stdout(&expect_success(&mut user_cargo(
         root,
@@ -195,17 +207,9 @@ fn a_scaffolded_plugin_builds_into_this_repositorys_example_app_with_no_edit() {
         expect_success(&mut command)
     };
 
-    let plugin = GitRepo::new("bracket");
-    std::fs::remove_dir_all(&plugin.dir).unwrap();
-    xtask(&[
-        "new-plugin",
-        "bracket",
-        "--path",
-        plugin.dir.to_str().unwrap(),
-    ]);
-    plugin.git(&["init", "--quiet", "--initial-branch=main"]);
-    plugin.commit("bracket plugin");
-    plugin.git(&["tag", "v0.1.0"]);
+    let plugin = scaffolded("bracket", "bracket", &|args| {
+        xtask(args);
+    });
     xtask(&["add", "bracket", "--git", &plugin.url(), "--tag", "v0.1.0"]);
 
     let example_app = |args: &[&str]| {
@@ -581,17 +585,9 @@ fn init_adopts_a_virtual_workspace_and_one_of_several_binaries() {
             .arg(root.join("Cargo.toml"));
         command
     };
-    let plugin = GitRepo::new("adopt-virtual-greet");
-    std::fs::remove_dir_all(&plugin.dir).unwrap();
-    expect_success(&mut tool(&[
-        "new-plugin",
-        "greet",
-        "--path",
-        plugin.dir.to_str().unwrap(),
-    ]));
-    plugin.git(&["init", "--quiet", "--initial-branch=main"]);
-    plugin.commit("greet plugin");
-    plugin.git(&["tag", "v0.1.0"]);
+    let plugin = scaffolded("adopt-virtual-greet", "greet", &|args| {
+        expect_success(&mut tool(args));
+    });
     expect_success(&mut tool(&[
         "add",
         "greet",
