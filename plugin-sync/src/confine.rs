@@ -155,8 +155,11 @@ fn table_paths<'a>(
 /// A test helper's view: the checked paths of one manifest text.
 #[cfg(test)]
 fn check_text(text: &str, crate_rel: &str) -> anyhow::Result<()> {
+    // One directory per call: tests run on several threads at once.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let top = std::env::temp_dir().join(format!(
-        "plugin-confine-{}-{}",
+        "plugin-confine-{}-{call}-{}",
         std::process::id(),
         crate_rel.replace('/', "_")
     ));
