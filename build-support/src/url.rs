@@ -3,8 +3,8 @@
 //! credentials to fetch; nothing stores them.
 //!
 //! The *bare* URL has no userinfo for http(s), no password for ssh (whose
-//! user name is part of the address), and no credential-like query
-//! parameter.
+//! user name is part of the address), and no query parameter but those that
+//! only name what to fetch (`ref`, `branch`, ...).
 
 /// A URL taken apart.
 #[derive(Clone, PartialEq, Eq)]
@@ -12,7 +12,7 @@ pub struct SplitUrl {
     /// What may be stored and printed.
     pub bare: String,
     /// What to connect to: for http(s), without userinfo (its credentials
-    /// are in `credentials`); credential-like query parameters stay, since
+    /// are in `credentials`); query parameters stay, since
     /// the server needs them.
     pub fetch: String,
     /// An http(s) URL's userinfo: user name and password (empty when the
@@ -21,37 +21,19 @@ pub struct SplitUrl {
     /// The secrets taken out (passwords, tokens), to hide them in output.
     pub secrets: Vec<String>,
     /// Whether anything secret was taken out (userinfo of an http(s) URL,
-    /// a password, a credential-like query parameter).
+    /// a password, a query parameter not known to be public).
     pub had_secret: bool,
 }
 
-/// Query parameter names that carry credentials (compared lowercase; any
-/// name ending in `token` is one too).
-const SECRET_KEYS: &[&str] = &[
-    "auth",
-    "key",
-    "apikey",
-    "api_key",
-    "access_key",
-    "pass",
-    "passwd",
-    "password",
-    "pwd",
-    "secret",
-    "client_secret",
-    "sig",
-    "signature",
-    "credential",
-    "credentials",
-    "session",
-    "x-amz-credential",
-    "x-amz-signature",
-    "x-amz-security-token",
-];
+/// Query parameter names that only say *what* to fetch (compared
+/// lowercase). Every other parameter is taken for a secret: the names
+/// hosts use for tokens and signatures are too many to list
+/// (`private_token`, `X-Goog-Signature`, `sv`/`sig`, ...), and a secret
+/// printed or stored is not taken back.
+const PUBLIC_KEYS: &[&str] = &["ref", "branch", "tag", "rev", "path", "service", "version"];
 
 fn is_secret_key(key: &str) -> bool {
-    let key = key.to_ascii_lowercase();
-    key.ends_with("token") || SECRET_KEYS.contains(&key.as_str())
+    !PUBLIC_KEYS.contains(&key.to_ascii_lowercase().as_str())
 }
 
 /// Takes `url` apart (see the module documentation).
@@ -110,7 +92,11 @@ pub fn split(url: &str) -> SplitUrl {
     };
     let mut kept = Vec::new();
     for pair in query.into_iter().flat_map(|q| q.split('&')) {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        // A parameter without `=` may be a token on its own.
+        let (key, value) = pair.split_once('=').unwrap_or((pair, pair));
+        if pair.is_empty() {
+            continue;
+        }
         if is_secret_key(key) {
             secrets.push(value.to_owned());
             had_secret = true;

@@ -89,7 +89,7 @@ pub fn refspec(reference: &GitReference) -> String {
 /// Where to fetch from.
 #[derive(Debug, Clone, Copy)]
 pub struct Remote<'a> {
-    /// What to connect to: no userinfo for http(s), but credential-like
+    /// What to connect to: no userinfo for http(s), but secret
     /// query parameters stay; never printed.
     pub url: &'a str,
     /// The URL as it may be printed.
@@ -165,6 +165,9 @@ enum Source {
 struct Auth<'a> {
     /// Shows the fetch; paused while git may prompt on the terminal.
     fetching: &'a Fetching,
+    /// The scheme, host and port of the URL as declared: the only origin
+    /// any credential is offered to.
+    origin: Option<Origin>,
     url: Option<&'a UrlCredentials>,
     sources: Vec<Source>,
     /// Index in `sources` of the one offered when the server asks.
@@ -186,6 +189,7 @@ impl<'a> Auth<'a> {
         }
         Auth {
             fetching,
+            origin: Origin::of(remote.url),
             url: remote.credentials,
             sources,
             current: 0,
@@ -228,6 +232,21 @@ impl<'a> Auth<'a> {
 
     /// The server asked for credentials: those of the current source.
     fn get(&mut self, url: &str) -> Option<gix::sec::identity::Account> {
+        // After a redirect the server asking is the one redirected to:
+        // neither the URL's credentials nor the helpers' answer for the
+        // declared host go to another origin, and none is asked for it.
+        let asking = Origin::of(url);
+        if asking.is_none() || asking != self.origin {
+            self.tried.push(format!(
+                "nothing: the server redirected to {}, another origin than the URL's, which \
+                 asked for credentials; credentials are offered only to the origin (scheme, \
+                 host and port) of the URL in plugins.toml, so declare the plugin with the URL \
+                 it redirects to if that server is the one to trust",
+                host_of(&crate::secret::redact(url))
+            ));
+            self.current = self.sources.len();
+            return None;
+        }
         if !clear_text_allowed(url) {
             self.tried.push(
                 "nothing: credentials are sent over plain http only to this machine \
@@ -291,6 +310,27 @@ impl<'a> Auth<'a> {
              name and password",
             remote.bare
         ))
+    }
+}
+
+/// Where credentials belong: a URL's scheme, host (lowercase) and port
+/// (the scheme's default when not written).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    scheme: String,
+    host: String,
+    port: Option<u16>,
+}
+
+impl Origin {
+    /// The origin of `url`; `None` for what is not a URL with a host.
+    pub fn of(url: &str) -> Option<Origin> {
+        let parsed = gix::url::parse(gix::bstr::BStr::new(url)).ok()?;
+        Some(Origin {
+            scheme: parsed.scheme.as_str().to_owned(),
+            host: parsed.host()?.to_ascii_lowercase(),
+            port: parsed.port_or_default(),
+        })
     }
 }
 
@@ -750,6 +790,22 @@ pub fn head_commit(dir: &Path) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::clear_text_allowed;
+
+    #[test]
+    fn an_origin_is_scheme_host_and_port() {
+        let origin = |u: &str| super::Origin::of(u);
+        assert_eq!(
+            origin("https://Git.Example.com/a/b.git"),
+            origin("https://git.example.com:443/c")
+        );
+        assert_ne!(origin("https://h/a"), origin("http://h/a"));
+        assert_ne!(
+            origin("http://127.0.0.1:1/a"),
+            origin("http://127.0.0.1:2/a")
+        );
+        assert_ne!(origin("https://h/a"), origin("https://h.evil/a"));
+        assert_eq!(origin("not a url"), None);
+    }
 
     #[test]
     fn credentials_go_over_plain_http_only_to_this_machine() {

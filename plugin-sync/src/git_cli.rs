@@ -36,6 +36,9 @@ pub fn from_env() -> anyhow::Result<bool> {
     }
 }
 
+/// The name the URL goes by in the fetch's configuration.
+const REMOTE: &str = "plugin-sync-source";
+
 const USER_VAR: &str = "PLUGIN_SYNC_GIT_USERNAME";
 const PASSWORD_VAR: &str = "PLUGIN_SYNC_GIT_PASSWORD";
 
@@ -112,18 +115,45 @@ fn run_fetch(
     // No reflog, no FETCH_HEAD: nothing in the cache records the URL.
     command.args(["-c", "core.logAllRefUpdates=false"]);
     if let Some(credentials) = remote.credentials {
+        // The helper answers only for the URL's own origin (git matches
+        // `credential.<url>.*` by scheme, host and port): after a redirect
+        // to another host, git asks again for that host and gets nothing
+        // from it. The user's helpers are reset, so the URL's credentials
+        // are the only ones git tries for the origin.
+        let scope = credential_scope(remote.url).ok_or_else(|| {
+            (
+                true,
+                anyhow!(
+                    "cannot tell the host of {} to scope its credentials",
+                    remote.bare
+                ),
+            )
+        })?;
         command
             .args([
                 "-c",
                 "credential.helper=",
                 "-c",
                 &format!(
-                    "credential.helper=!f() {{ test \"$1\" = get && printf 'username=%s\\npassword=%s\\n' \"${USER_VAR}\" \"${PASSWORD_VAR}\"; }}; f"
+                    "credential.{scope}.helper=!f() {{ test \"$1\" = get && printf 'username=%s\\npassword=%s\\n' \"${USER_VAR}\" \"${PASSWORD_VAR}\"; }}; f"
                 ),
             ])
             .env(USER_VAR, &credentials.username)
             .env(PASSWORD_VAR, &credentials.password);
     }
+    // The URL may carry secrets in its query: it reaches git through the
+    // environment (as a remote's configuration), never its command line.
+    let index: usize = std::env::var("GIT_CONFIG_COUNT")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    command
+        .env("GIT_CONFIG_COUNT", (index + 1).to_string())
+        .env(
+            format!("GIT_CONFIG_KEY_{index}"),
+            format!("remote.{REMOTE}.url"),
+        )
+        .env(format!("GIT_CONFIG_VALUE_{index}"), remote.url);
     command.args(["fetch", "--quiet", "--no-tags", "--no-write-fetch-head"]);
     if shallow {
         command.arg("--depth=1");
@@ -132,7 +162,7 @@ fn run_fetch(
     }
     let output = command
         .arg("--end-of-options")
-        .arg(remote.url)
+        .arg(REMOTE)
         .arg(spec)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -151,6 +181,18 @@ fn run_fetch(
             error.context(format!("failed to fetch {} with git", remote.bare)),
         ),
     })
+}
+
+/// `scheme://host[:port]` of an http(s) URL, the key git matches
+/// credential settings against; `None` without a host.
+fn credential_scope(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let authority = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    (!authority.is_empty() && !authority.contains(['\n', '\0', '=']))
+        .then(|| format!("{scheme}://{authority}"))
 }
 
 /// What kind of failure git's words describe, and what to do.
@@ -207,5 +249,22 @@ fn headline(bare: &str, words: &str) -> Option<String> {
         ))
     } else {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn credentials_are_scoped_to_the_origin_only() {
+        assert_eq!(
+            super::credential_scope("https://git.example.com:8443/team/r.git?ref=x"),
+            Some("https://git.example.com:8443".to_owned())
+        );
+        assert_eq!(
+            super::credential_scope("http://u@127.0.0.1:9/r"),
+            Some("http://127.0.0.1:9".to_owned())
+        );
+        assert_eq!(super::credential_scope("/srv/r"), None);
+        assert_eq!(super::credential_scope("https:///r"), None);
     }
 }

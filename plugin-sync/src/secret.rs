@@ -6,8 +6,8 @@
 //! `https://user:TOKEN@host/…`, `https://TOKEN@host/…`, or a query parameter
 //! such as `?private_token=…`. The tool uses them to fetch, but stores and
 //! prints only the *bare* URL: no userinfo for http(s), no password for ssh
-//! (whose user name is part of the address), and no credential-like query
-//! parameter. The bare URL is what goes into plugins.lock, the generated
+//! (whose user name is part of the address), and no query parameter but
+//! those that only name what to fetch. The bare URL is what goes into plugins.lock, the generated
 //! crate, the binary, `list`, progress, errors and the cache's directory
 //! names.
 
@@ -190,7 +190,7 @@ mod tests {
     }
 
     #[test]
-    fn credential_query_parameters_are_kept_for_fetching_only() {
+    fn query_parameters_are_kept_for_fetching_only_unless_known_public() {
         let url = split("https://gitlab.example/g/r.git?private_token=glpat-XYZ123&ref=x#frag");
         assert_eq!(url.bare, "https://gitlab.example/g/r.git?ref=x#frag");
         assert_eq!(
@@ -204,11 +204,21 @@ mod tests {
             "X-Amz-Signature",
             "sig",
             "password",
+            "X-Goog-Signature",
+            "sv",
+            "anything-else",
         ] {
             let url = format!("https://h/r?{key}=v4lue-{key}");
             assert_eq!(bare(&url), "https://h/r", "{key}");
+            assert_eq!(redact(&format!("v4lue-{key}")), "***");
         }
-        assert_eq!(bare("https://h/r?a=1&b=2"), "https://h/r?a=1&b=2");
+        let alone = split("https://h/r?t0ken-by-itself");
+        assert_eq!(alone.bare, "https://h/r");
+        assert_eq!(redact("t0ken-by-itself"), "***");
+        assert_eq!(
+            bare("https://h/r?Ref=a&branch=b&tag=c&rev=d&path=e&service=f&version=g"),
+            "https://h/r?Ref=a&branch=b&tag=c&rev=d&path=e&service=f&version=g"
+        );
     }
 
     #[test]
@@ -238,8 +248,10 @@ mod tests {
     #[test]
     fn redact_strips_credentials_from_any_url_in_a_message() {
         assert_eq!(
-            redact("Couldn't fetch \"https://bob:never-registered@h:1/r?x=1&token=t0k3n-x\": 401"),
-            "Couldn't fetch \"https://h:1/r?x=1\": 401"
+            redact(
+                "Couldn't fetch \"https://bob:never-registered@h:1/r?ref=1&token=t0k3n-x\": 401"
+            ),
+            "Couldn't fetch \"https://h:1/r?ref=1\": 401"
         );
         assert_eq!(
             redact("see ssh://git:pw-ssh-x@host/r, then file:///srv/r and http://h/p."),
@@ -257,6 +269,7 @@ mod tests {
             "http://a:b@127.0.0.1:8080/x",
             "https://example.com/x.git?private_token=abc-test-token",
             "https://example.com/x.git?ref=1&Access_Token=abc-test-token2",
+            "https://example.com/x?tokens=1",
         ] {
             assert!(has_credentials(url), "{url}");
         }
@@ -265,7 +278,7 @@ mod tests {
             "ssh://git@example.com/me/tool.git",
             "file:///srv/tool.git",
             "https://example.com/a@b/c",
-            "https://example.com/x?tokens=1",
+            "https://example.com/x?branch=main",
         ] {
             assert!(!has_credentials(url), "{url}");
         }

@@ -27,6 +27,9 @@ pub struct Request {
     pub path: String,
     /// The Basic user name sent, if any.
     pub user: Option<String>,
+    /// The Basic password sent, if any: what a test checks never reached
+    /// a server it must not.
+    pub password: Option<String>,
     pub status: u16,
 }
 
@@ -42,6 +45,30 @@ impl GitServer {
     /// Serves the repositories under `root` (`http://127.0.0.1:PORT/<dir>`),
     /// requiring `user`/`password` when `credentials` is given.
     pub fn start(root: &Path, credentials: Option<(&str, &str)>) -> GitServer {
+        GitServer::serve(root, credentials, None)
+    }
+
+    /// Answers every request (after authentication, when `credentials`
+    /// is given) with `302 Found` to the same path and query under `base`
+    /// (`http://host:port`), as a moved repository or a hostile server does.
+    pub fn redirecting(base: &str, credentials: Option<(&str, &str)>) -> GitServer {
+        GitServer::serve(
+            Path::new("/nonexistent"),
+            credentials,
+            Some(base.to_owned()),
+        )
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn serve(
+        root: &Path,
+        credentials: Option<(&str, &str)>,
+        redirect: Option<String>,
+    ) -> GitServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         let port = listener.local_addr().expect("local address").port();
         let stop = Arc::new(AtomicBool::new(false));
@@ -51,6 +78,7 @@ impl GitServer {
         let state = Arc::new(State {
             root: root.to_owned(),
             expected,
+            redirect,
             log: Arc::clone(&log),
         });
         let thread = {
@@ -105,6 +133,7 @@ impl Drop for GitServer {
 struct State {
     root: PathBuf,
     expected: Option<String>,
+    redirect: Option<String>,
     log: Arc<Mutex<Vec<Request>>>,
 }
 
@@ -148,12 +177,18 @@ fn serve(state: &State, stream: TcpStream) -> std::io::Result<()> {
         body
     };
     let authorization = header("authorization");
-    let user = authorization
+    let basic = authorization
         .as_deref()
         .and_then(|a| a.strip_prefix("Basic "))
         .and_then(unbase64)
-        .and_then(|d| String::from_utf8(d).ok())
-        .map(|d| d.split_once(':').map_or(d.clone(), |(u, _)| u.to_owned()));
+        .and_then(|d| String::from_utf8(d).ok());
+    let user = basic
+        .as_deref()
+        .map(|d| d.split_once(':').map_or(d, |(u, _)| u).to_owned());
+    let password = basic
+        .as_deref()
+        .and_then(|d| d.split_once(':'))
+        .map(|(_, p)| p.to_owned());
     let (path, query) = target.split_once('?').unwrap_or((&target, ""));
     let mut stream = stream;
     let log = |status: u16| {
@@ -161,6 +196,7 @@ fn serve(state: &State, stream: TcpStream) -> std::io::Result<()> {
             method: method.clone(),
             path: path.to_owned(),
             user: user.clone(),
+            password: password.clone(),
             status,
         });
     };
@@ -171,6 +207,21 @@ fn serve(state: &State, stream: TcpStream) -> std::io::Result<()> {
         return stream.write_all(
             b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"plugins\"\r\n\
               Content-Length: 0\r\nConnection: close\r\n\r\n",
+        );
+    }
+    if let Some(base) = &state.redirect {
+        log(302);
+        let location = if query.is_empty() {
+            format!("{base}{path}")
+        } else {
+            format!("{base}{path}?{query}")
+        };
+        return stream.write_all(
+            format!(
+                "HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\n\
+                 Connection: close\r\n\r\n"
+            )
+            .as_bytes(),
         );
     }
     let mut cgi = Command::new("git");

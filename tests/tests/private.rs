@@ -87,6 +87,8 @@ with_both_fetchers!(
     each_kind_of_failure_to_reach_a_repository_says_which,
     ssh_runs_the_program_in_git_ssh_command_or_git_ssh,
     a_failing_ssh_shows_its_own_words,
+    credentials_never_follow_a_redirect_to_another_origin,
+    no_secret_reaches_any_command_line,
 );
 
 /// The password the tests' server wants; unique, so finding it anywhere
@@ -280,6 +282,170 @@ fn credentials_in_the_url_fetch_and_are_stored_and_printed_nowhere(fetch: Fetch)
     }
     let binary = shared_target_dir().join("debug").join(&host.app);
     assert_nowhere(&secrets, &binary);
+}
+
+fn credentials_never_follow_a_redirect_to_another_origin(fetch: Fetch) {
+    // The repository's server (another port: another origin) would accept
+    // alice's password: if it ever receives it, sync succeeds and its log
+    // shows it.
+    let private = Private::new("private_redirect", fetch, str::to_owned, "");
+    let elsewhere = private.server.base();
+    let path = private.url().replacen(&elsewhere, "", 1);
+    let helper = private.script("helper.sh", &helper_body(PASSWORD));
+    for (case, redirector_asks, url_has_credentials, user_helper) in [
+        ("redirects at once", false, true, false),
+        ("redirects after accepting the password", true, true, false),
+        (
+            "a helper's answer for the declared host",
+            false,
+            false,
+            true,
+        ),
+    ] {
+        // A helper answers gix only for the declared host; git asks the
+        // user's helpers about the host it was redirected to by that
+        // host's own name, as `git fetch` does.
+        if user_helper && fetch == Fetch::Cli {
+            continue;
+        }
+        let gitconfig = if user_helper {
+            format!("[credential]\n\thelper = {}\n", helper.display())
+        } else {
+            String::new()
+        };
+        std::fs::write(private.home.join(".gitconfig"), gitconfig).expect("write .gitconfig");
+        let _ = std::fs::remove_file(private.home.join("helper.log"));
+        let redirector =
+            GitServer::redirecting(&elsewhere, redirector_asks.then_some(("alice", PASSWORD)));
+        let declared = format!("{}{path}", redirector.base());
+        let written = if url_has_credentials {
+            declared.replace("http://", &format!("http://alice:{PASSWORD}@"))
+        } else {
+            declared.clone()
+        };
+        private.host.write(
+            "plugins.toml",
+            &format!("[plugins.secret-plugin]\ngit = \"{written}\"\nbranch = \"main\"\n"),
+        );
+        let before = private.host.snapshot();
+        let failed = expect_failure(&mut private.xtask(&["sync"]));
+        let text = stderr(&failed);
+        let leaked: Vec<_> = private
+            .server
+            .requests()
+            .into_iter()
+            .filter(|r| r.password.is_some())
+            .collect();
+        assert!(leaked.is_empty(), "{case}: {leaked:?}\n{text}");
+        assert!(
+            redirector.requests().iter().any(|r| r.status == 302),
+            "{case}: the redirect was served: {:?}",
+            redirector.requests()
+        );
+        let expected = match fetch {
+            // gix does not follow a redirect of a request that carried
+            // credentials at all (it then finds no git server).
+            Fetch::Gix if redirector_asks => "failed to talk to".to_owned(),
+            Fetch::Gix => format!(
+                "nothing: the server redirected to {}, another origin than the URL's",
+                elsewhere.trim_start_matches("http://")
+            ),
+            Fetch::Cli => format!("authentication failed for {declared}"),
+        };
+        assert!(text.contains(&expected), "{case}: {text}");
+        assert_not_in(&[PASSWORD], &failed);
+        assert_unchanged(&before, &private.host.snapshot());
+        if user_helper {
+            let log = std::fs::read_to_string(private.home.join("helper.log")).unwrap_or_default();
+            assert!(log.is_empty(), "{case}: the helper was asked: {log}");
+        }
+    }
+
+    // A redirect to another origin that asks for nothing is followed, and
+    // the URL's credentials do not go with it.
+    std::fs::write(private.home.join(".gitconfig"), "").expect("write .gitconfig");
+    let public = GitServer::start(private._repo.dir.parent().expect("repos dir"), None);
+    let redirector = GitServer::redirecting(&public.base(), None);
+    let declared = format!("{}{path}", redirector.base());
+    private.host.write(
+        "plugins.toml",
+        &format!(
+            "[plugins.secret-plugin]\ngit = \"{}\"\nbranch = \"main\"\n",
+            declared.replace("http://", &format!("http://alice:{PASSWORD}@"))
+        ),
+    );
+    expect_success(&mut private.xtask(&["sync"]));
+    assert!(
+        private
+            .host
+            .read("plugins.lock")
+            .contains(&format!("source = \"git+{declared}?branch=main#"))
+    );
+    let leaked: Vec<_> = public
+        .requests()
+        .into_iter()
+        .filter(|r| r.password.is_some())
+        .collect();
+    assert!(leaked.is_empty(), "{leaked:?}");
+}
+
+/// Every `git` the tool runs (fetches, `git credential`) goes through a
+/// wrapper that logs its arguments: `/proc/<pid>/cmdline` is readable by
+/// every user of the machine, so a secret must never be among them.
+fn no_secret_reaches_any_command_line(fetch: Fetch) {
+    const QUERY_SECRET: &str = "qs-Vb8-unlikely-anywhere";
+    let private = Private::new(
+        "private_command_lines",
+        fetch,
+        |url| url.replace("http://", &format!("http://alice:{PASSWORD}@")),
+        "",
+    );
+    let real = Command::new("sh")
+        .args(["-c", "command -v git"])
+        .output()
+        .expect("sh");
+    let real = String::from_utf8(real.stdout)
+        .expect("path")
+        .trim()
+        .to_owned();
+    let bin = private.home.join("bin");
+    std::fs::create_dir_all(&bin).expect("create bin");
+    let log = private.home.join("git-args.log");
+    private.script(
+        "bin/git",
+        &format!(
+            "printf '%s\\n' \"$*\" >> {}\nexec {real} \"$@\"\n",
+            log.display()
+        ),
+    );
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let sync = expect_success(private.xtask(&["sync"]).env("PATH", &path));
+    assert_not_in(&[PASSWORD], &sync);
+    // A token in the query: the server has no such repository, but the
+    // fetch is tried with it.
+    private.host.write(
+        "plugins.toml",
+        &format!(
+            "[plugins.secret-plugin]\ngit = \"{}?private_token={QUERY_SECRET}\"\nbranch = \"main\"\n",
+            private.url()
+        ),
+    );
+    let failed = expect_failure(private.xtask(&["update"]).env("PATH", &path));
+    assert_not_in(&[PASSWORD, QUERY_SECRET], &failed);
+    let ran = std::fs::read_to_string(&log).unwrap_or_default();
+    if fetch == Fetch::Cli {
+        assert!(ran.contains("fetch"), "git fetch ran:\n{ran}");
+    }
+    for secret in [PASSWORD, QUERY_SECRET] {
+        assert!(
+            !ran.contains(secret),
+            "`{secret}` on a command line:\n{ran}"
+        );
+    }
 }
 
 fn a_credential_helper_in_the_users_git_config_answers_and_is_told_it_worked(fetch: Fetch) {
