@@ -98,17 +98,33 @@ pub struct Remote<'a> {
     pub credentials: Option<&'a UrlCredentials>,
 }
 
+/// How much of a reference's history to fetch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Depth {
+    /// The commit it names (depth 1) first; the whole history only if
+    /// receiving that fails.
+    Shallow,
+    /// The whole history: to tell whether a commit is among its ancestors.
+    History,
+}
+
 /// Fetches `reference` from `remote` into the bare database `db` and
-/// returns the commit it names (an annotated tag is peeled). Shallow (depth
-/// 1) first; if receiving the shallow pack fails, the whole history.
+/// returns the commit it names (an annotated tag is peeled), as deep as
+/// `depth` says.
 pub fn fetch(
     db: &Path,
     remote: Remote<'_>,
     reference: &GitReference,
     fetching: &Fetching,
+    depth: Depth,
 ) -> anyhow::Result<Commit> {
     let repo = open_or_init(db)?;
     let mut auth = Auth::new(remote, fetching);
+    if depth == Depth::History {
+        return auth
+            .fetch(&repo, remote, reference, false)
+            .map_err(Failure::into_inner);
+    }
     match auth.fetch(&repo, remote, reference, true) {
         Ok(commit) => Ok(commit),
         Err(Failure::Receive(shallow_error)) => {
@@ -531,6 +547,71 @@ fn commit_of(
 }
 
 /// Whether `db` exists and holds `commit` (so it can be checked out offline).
+/// Whether `commit` is `tip` or one of its ancestors in `db`: `None` when
+/// the walk reached the edge of a shallow history without finding it.
+pub fn contains(db: &Path, tip: &str, commit: &str) -> anyhow::Result<Option<bool>> {
+    let repo = open(db)?;
+    let tip = gix::ObjectId::from_hex(tip.as_bytes()).context("not a commit id")?;
+    let commit = gix::ObjectId::from_hex(commit.as_bytes()).context("not a commit id")?;
+    if tip == commit {
+        return Ok(Some(true));
+    }
+    let walk = repo
+        .rev_walk([tip])
+        .all()
+        .with_context(|| format!("failed to walk the history of {tip}"))?;
+    for info in walk {
+        let info = info.with_context(|| format!("failed to walk the history of {tip}"))?;
+        if info.id == commit {
+            return Ok(Some(true));
+        }
+    }
+    Ok(if repo.is_shallow().unwrap_or(true) {
+        None
+    } else {
+        Some(false)
+    })
+}
+
+/// What the cache says of whether `reference` reaches `commit`, from the
+/// ref the last fetch of it left in `db`: `None` when it cannot tell (no
+/// such ref, a shallow history, a rev that is not an id); `Some(Err(tip))`
+/// when it does not, with the commit it names.
+pub fn reached(
+    db: &Path,
+    reference: &GitReference,
+    commit: &str,
+) -> anyhow::Result<Option<Result<(), String>>> {
+    let name = match reference {
+        GitReference::Tag(t) => format!("refs/tags/{t}"),
+        GitReference::Branch(b) => format!("refs/remotes/origin/{b}"),
+        GitReference::DefaultBranch => "refs/remotes/origin/HEAD".to_owned(),
+        GitReference::Rev(rev) if rev.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            return Ok(Some(if commit.starts_with(&rev.to_ascii_lowercase()) {
+                Ok(())
+            } else {
+                Err(rev.clone())
+            }));
+        }
+        GitReference::Rev(_) => return Ok(None),
+    };
+    if !db.is_dir() {
+        return Ok(None);
+    }
+    let repo = open(db)?;
+    let Ok(Some(mut found)) = repo.try_find_reference(name.as_str()) else {
+        return Ok(None);
+    };
+    let Ok(tip) = found.peel_to_commit() else {
+        return Ok(None);
+    };
+    let tip = tip.id.to_string();
+    if matches!(reference, GitReference::Tag(_)) {
+        return Ok(Some(if tip == commit { Ok(()) } else { Err(tip) }));
+    }
+    Ok(contains(db, &tip, commit)?.map(|yes| if yes { Ok(()) } else { Err(tip) }))
+}
+
 pub fn has_commit(db: &Path, commit: &str) -> bool {
     let Ok(repo) = gix::open_opts(db, gix::open::Options::isolated()) else {
         return false;

@@ -44,13 +44,20 @@ const PASSWORD_VAR: &str = "PLUGIN_SYNC_GIT_PASSWORD";
 
 /// Fetches `reference` from `remote` into the bare database `db` with
 /// `git fetch`, shallow first, and returns the commit it names.
-pub fn fetch(db: &Path, remote: Remote<'_>, reference: &GitReference) -> anyhow::Result<Commit> {
+pub fn fetch(
+    db: &Path,
+    remote: Remote<'_>,
+    reference: &GitReference,
+    depth: git::Depth,
+) -> anyhow::Result<Commit> {
     if !crate::host::program_on_path("git") {
         bail!("--git-fetch-with-cli needs `git` on PATH");
     }
     git::init_db(db)?;
     let spec = git::refspec(reference);
-    if let Err(shallow) = run_fetch(db, remote, &spec, true) {
+    if depth == git::Depth::History {
+        run_fetch(db, remote, &spec, false).map_err(|(_, e)| e)?;
+    } else if let Err(shallow) = run_fetch(db, remote, &spec, true) {
         // Only a failure git did not explain is worth fetching deeper.
         let (false, shallow) = shallow else {
             return Err(shallow.1);

@@ -22,6 +22,7 @@ pub fn verify(root: &Path, cache: &Cache, quiet: bool) -> anyhow::Result<Vec<Str
     let lock = Lockfile::load(&path)?;
     let mut problems = Vec::new();
     let mut checked = 0;
+    let mut unreached_unknown = Vec::new();
     for plugin in &lock.plugins {
         let Some(pin) = plugin.git() else {
             continue;
@@ -30,6 +31,19 @@ pub fn verify(root: &Path, cache: &Cache, quiet: bool) -> anyhow::Result<Vec<Str
         let name = &plugin.name;
         let expected = pin.checksum.as_str();
         let commit = pin.commit.as_str();
+        // The lock's commit must be what the declaration reaches, as the
+        // cache last saw it.
+        let db = cache.repo(&RepoUrl::parse(&pin.url, root)).db;
+        match crate::git::reached(&db, &pin.reference, commit)? {
+            Some(Ok(())) => {}
+            Some(Err(tip)) => problems.push(format!(
+                "plugin `{name}`: {LOCK_FILE} pins {commit}, which its {} does not reach (it \
+                 names {tip} in the cache): the tag was moved, the branch rewritten, or the lock \
+                 edited; `cargo xtask sync` pins what it reaches, after a warning",
+                pin.reference
+            )),
+            None => unreached_unknown.push(name.as_str()),
+        }
         let dir = root.join(pin.host_dir(name));
         if !dir.is_dir() {
             problems.push(format!(
@@ -62,6 +76,14 @@ pub fn verify(root: &Path, cache: &Cache, quiet: bool) -> anyhow::Result<Vec<Str
             "{:>12} {checked} git plugin{} match {LOCK_FILE}",
             "Verified",
             if checked == 1 { "" } else { "s" }
+        );
+    }
+    if !quiet && !unreached_unknown.is_empty() {
+        eprintln!(
+            "{:>12} the cache cannot tell whether the declarations of {} reach their locked \
+             commits (a sync that fetches them checks it)",
+            "Note",
+            unreached_unknown.join(", ")
         );
     }
     Ok(problems)

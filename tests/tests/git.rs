@@ -1045,3 +1045,150 @@ fn a_cache_directory_the_tool_did_not_make_is_neither_written_nor_cleaned() {
     expect_success(&mut clean);
     assert!(!fresh.join("git").exists());
 }
+
+/// The commit and checksum plugins.lock records for `name`.
+fn pinned(host: &Host, name: &str) -> (String, String) {
+    let entry = lock_entry(host, name);
+    let field = |key: &str| {
+        entry
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{key} = \"")))
+            .map(|v| v.trim_end_matches('"').to_owned())
+            .unwrap_or_else(|| panic!("{key} in {entry}"))
+    };
+    let source = field("source");
+    let commit = source.rsplit('#').next().expect("a commit").to_owned();
+    (commit, field("checksum"))
+}
+
+/// A lock entry is honoured only for a commit its declaration reaches: an
+/// edit of plugins.lock alone (as a pull request can make) pinning another
+/// commit the server serves is refused under --locked and repinned, with a
+/// warning, otherwise, on a machine that has never fetched it.
+#[test]
+fn a_lock_pinning_a_commit_its_declaration_never_reached_is_refused_or_repinned() {
+    let repo = plugin_repo("unreached", "unreached", "good");
+    let tagged = repo.head();
+    repo.git(&["tag", "v1"]);
+    // A commit on a branch of its own, neither tagged nor on main.
+    repo.git(&["checkout", "--quiet", "-b", "evil"]);
+    change_filter(&repo, "unreached", "evil");
+    repo.git(&["checkout", "--quiet", "main"]);
+    let older = repo.head();
+    let newer = change_filter(&repo, "unreached", "newer");
+    // The forger's lock entry: what a host declaring the evil branch pins.
+    let forger = Host::new("unreached_forger");
+    forger.write(
+        "plugins.toml",
+        &format!(
+            "[plugins]\nunreached = {{ git = \"{}\", branch = \"evil\" }}\n",
+            repo.url()
+        ),
+    );
+    expect_success(&mut forger.xtask(&["sync"]));
+    let (evil, evil_checksum) = pinned(&forger, "unreached");
+
+    for (case, declared, honest) in [
+        ("tag", "tag = \"v1\"", tagged.as_str()),
+        ("branch", "branch = \"main\"", newer.as_str()),
+    ] {
+        let host = Host::new(&format!("unreached_{case}"));
+        host.write(
+            "plugins.toml",
+            &format!(
+                "[plugins]\nunreached = {{ git = \"{}\", {declared} }}\n",
+                repo.url()
+            ),
+        );
+        expect_success(&mut host.xtask(&["sync"]));
+        let (commit, checksum) = pinned(&host, "unreached");
+        assert_eq!(commit, honest, "{case}");
+        let forged = host
+            .read("plugins.lock")
+            .replace(&commit, &evil)
+            .replace(&checksum, &evil_checksum);
+        host.write("plugins.lock", &forged);
+        // verify, from the refs the cache holds, sees it at once for the
+        // tag; the branch's history in the cache is one commit deep, so it
+        // says it cannot tell.
+        let output = expect_failure(&mut host.xtask(&["verify"]));
+        let said = if case == "tag" {
+            format!(
+                "plugin `unreached`: plugins.lock pins {evil}, which its tag `v1` does not reach \
+                 (it names {honest} in the cache)"
+            )
+        } else {
+            "Note the cache cannot tell whether the declarations of unreached reach their locked \
+             commits"
+                .to_owned()
+        };
+        assert!(
+            messages(&output).contains(&said),
+            "{case}: {}",
+            messages(&output)
+        );
+        // A fresh machine: no copy of the plugin, no cache.
+        std::fs::remove_dir_all(host.path("plugin-sources")).expect("remove plugin-sources");
+        std::fs::remove_dir_all(host.cache_dir()).expect("remove the cache");
+        let reference = match case {
+            "tag" => "tag `v1`",
+            _ => "branch `main`",
+        };
+        let expected = format!(
+            "plugins.lock pins plugin `unreached` ({}) at {evil}, which its {reference} does \
+             not reach (it names {honest})",
+            repo.url()
+        );
+        let before = host.snapshot();
+        let output = expect_failure(&mut host.xtask(&["sync", "--locked"]));
+        assert!(
+            messages(&output).contains(&format!("error: {expected}")),
+            "{case}: {}",
+            messages(&output)
+        );
+        assert_unchanged(&before, &host.snapshot());
+
+        let output = expect_success(&mut host.xtask(&["sync"]));
+        assert!(
+            messages(&output).contains(&format!("warning: {expected}")),
+            "{case}: {}",
+            messages(&output)
+        );
+        assert_eq!(pinned(&host, "unreached").0, honest, "{case}: repinned");
+        expect_success(&mut host.xtask(&["verify"]));
+    }
+
+    // An older commit of the branch is reached: a fresh machine syncs the
+    // lock as it is.
+    let host = Host::new("unreached_older");
+    host.write(
+        "plugins.toml",
+        &format!(
+            "[plugins]\nunreached = {{ git = \"{}\", branch = \"main\" }}\n",
+            repo.url()
+        ),
+    );
+    expect_success(&mut host.xtask(&["sync"]));
+    let (commit, checksum) = pinned(&host, "unreached");
+    let old_host = Host::new("unreached_older_source");
+    old_host.write(
+        "plugins.toml",
+        &format!(
+            "[plugins]\nunreached = {{ git = \"{}\", rev = \"{older}\" }}\n",
+            repo.url()
+        ),
+    );
+    expect_success(&mut old_host.xtask(&["sync"]));
+    let (_, older_checksum) = pinned(&old_host, "unreached");
+    host.write(
+        "plugins.lock",
+        &host
+            .read("plugins.lock")
+            .replace(&commit, &older)
+            .replace(&checksum, &older_checksum),
+    );
+    std::fs::remove_dir_all(host.path("plugin-sources")).expect("remove plugin-sources");
+    std::fs::remove_dir_all(host.cache_dir()).expect("remove the cache");
+    expect_success(&mut host.xtask(&["sync", "--locked"]));
+    assert_eq!(pinned(&host, "unreached").0, older);
+}

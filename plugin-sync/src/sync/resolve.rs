@@ -283,9 +283,29 @@ fn resolve_git(
             })
         });
     let updating = mode.updating(name);
-    let reuse = locked.filter(|_| !(updating && reference.floats()));
+    let mut reuse = locked.filter(|_| !(updating && reference.floats()));
 
     let mut moved_tag = None;
+    // Whether the host's copy of the locked commit is intact, and the ids
+    // its index recorded when that proves it unchanged.
+    let mut host_copy_state = (false, None);
+    if let Some(pin) = reuse {
+        let host_copy = config.root.join(pin.host_dir(name));
+        host_copy_state = checksum::intact_with_ids(&host_copy, &pin.checksum)?;
+        let commit = pin.commit.as_str();
+        // A locked commit this machine has never had comes through what the
+        // declaration names, never by id alone: a lock edited to pin any
+        // commit the server serves is caught here.
+        if !host_copy_state.0
+            && !config.offline
+            && !repo.has_checkout(commit)
+            && !git::has_commit(&repo.db, commit)
+            && let Err(unreached) = fetch_reachable(config, &repo, &repo_url, reference, pin, name)?
+        {
+            moved_tag = Some(unreached);
+            reuse = None;
+        }
+    }
     // The ids a host copy's index recorded, when it proves the copy unchanged.
     let mut known_ids = None;
     let (commit, checkout, found_subdir, checksum) = if let Some(pin) = reuse {
@@ -300,8 +320,7 @@ fn resolve_git(
                 ));
             }
         }
-        let host_copy = config.root.join(pin.host_dir(name));
-        let (intact, ids) = checksum::intact_with_ids(&host_copy, &pin.checksum)?;
+        let (intact, ids) = host_copy_state;
         known_ids = ids;
         let checkout = if intact {
             None
@@ -445,6 +464,57 @@ fn resolve_git(
     })
 }
 
+/// Fetches the locked commit of `pin` through `reference`: the commit a
+/// tag names, or one in the history of the branch (or of what a rev
+/// names). `Err` says why the lock's commit is not what the declaration
+/// reaches (the commit it reaches now is in the cache, for a new pin).
+fn fetch_reachable(
+    config: &Config,
+    repo: &CachedRepo,
+    url: &RepoUrl,
+    reference: &GitReference,
+    pin: &GitPin,
+    name: &str,
+) -> anyhow::Result<Result<(), String>> {
+    let commit = pin.commit.as_str();
+    let unreached = |tip: &str| {
+        format!(
+            "{LOCK_FILE} pins plugin `{name}` ({}) at {commit}, which its {reference} does not \
+             reach (it names {tip}): the tag was moved, the branch rewritten, or the lock edited \
+             to pin a commit the declaration never named. Without --locked, sync pins {tip}; \
+             check the change with the plugin's maintainers",
+            pin.url
+        )
+    };
+    if let GitReference::Rev(rev) = reference
+        && rev.len() >= 4
+        && rev.bytes().all(|b| b.is_ascii_hexdigit())
+    {
+        // A rev written as an id names the commit itself.
+        if !commit.starts_with(&rev.to_ascii_lowercase()) {
+            return Ok(Err(unreached(rev)));
+        }
+        let fetched = fetch(config, repo, url, reference, name)?;
+        return Ok(if fetched == commit {
+            Ok(())
+        } else {
+            Err(unreached(&fetched))
+        });
+    }
+    let tip = fetch(config, repo, url, reference, name)?;
+    if tip == commit {
+        return Ok(Ok(()));
+    }
+    if matches!(reference, GitReference::Tag(_)) {
+        return Ok(Err(unreached(&tip)));
+    }
+    let tip = fetch_to(config, repo, url, reference, name, git::Depth::History)?;
+    match git::contains(&repo.db, &tip, commit)? {
+        Some(true) => Ok(Ok(())),
+        Some(false) | None => Ok(Err(unreached(&tip))),
+    }
+}
+
 /// Checks that every component of `subdir` under `files` is a real
 /// directory, not a symlink (even one that stays inside the repository): the
 /// crate cargo builds is then the one the checksum covers.
@@ -476,6 +546,18 @@ fn fetch(
     reference: &GitReference,
     name: &str,
 ) -> anyhow::Result<String> {
+    fetch_to(config, repo, url, reference, name, git::Depth::Shallow)
+}
+
+/// [`fetch`], as deep as `depth` says.
+fn fetch_to(
+    config: &Config,
+    repo: &CachedRepo,
+    url: &RepoUrl,
+    reference: &GitReference,
+    name: &str,
+    depth: git::Depth,
+) -> anyhow::Result<String> {
     if config.offline {
         bail!("fetching {reference} needs the network, and --offline was given");
     }
@@ -506,9 +588,9 @@ fn fetch(
         credentials: repo.credentials.as_ref(),
     };
     let commit = if config.git_fetch_with_cli {
-        git_cli::fetch(&repo.db, remote, reference)
+        git_cli::fetch(&repo.db, remote, reference, depth)
     } else {
-        git::fetch(&repo.db, remote, reference, &fetching)
+        git::fetch(&repo.db, remote, reference, &fetching, depth)
     };
     fetching.finish(commit.is_ok(), "with git");
     let commit = commit?;
