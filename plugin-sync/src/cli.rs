@@ -98,10 +98,14 @@ enum Task {
         /// Directory of the plugin crate
         #[arg(required_unless_present = "git", conflicts_with = "git")]
         path: Option<PathBuf>,
-        /// Lint the crate at the root of this git repository instead (cloned
-        /// with git)
+        /// Lint the crate at the root of this git repository instead
+        /// (fetched as sync fetches, into a private temporary directory)
         #[arg(long, value_name = "URL")]
         git: Option<String>,
+        /// With --git: fetch with the `git` command line instead of the
+        /// built-in client (also $PLUGIN_GIT_FETCH_WITH_CLI=true)
+        #[arg(long, requires = "git")]
+        git_fetch_with_cli: bool,
         #[command(flatten)]
         reference: GitRefArgs,
         /// Print `{"crate", "version", "checks": [{"name", "status", "message"}]}`
@@ -553,6 +557,7 @@ fn run(task: Task) -> anyhow::Result<ExitCode> {
             offline,
             host: host_args,
             cache_dir,
+            git_fetch_with_cli,
         } => {
             let root = host::locate(host_args.manifest_path.as_deref())?;
             let cache = cache::Cache::locate(cache_dir.as_deref())?;
@@ -569,7 +574,11 @@ fn run(task: Task) -> anyhow::Result<ExitCode> {
                 (Some(path), None) => crate::lint::Target::Path(path),
                 (None, None) => bail!("give the plugin crate's directory, or --git URL"),
             };
-            let report = crate::lint::lint(&root, &target, &cache, offline)?;
+            let fetch = crate::lint::Fetch {
+                progress: crate::progress::Progress::new(json),
+                with_cli: git_fetch_with_cli || crate::git_cli::from_env()?,
+            };
+            let report = crate::lint::lint(&root, &target, &cache, offline, &fetch)?;
             if json {
                 println!(
                     "{}",

@@ -106,6 +106,8 @@ pub enum Depth {
     Shallow,
     /// The whole history: to tell whether a commit is among its ancestors.
     History,
+    /// The whole history and every tag (lint's previous-tag comparison).
+    HistoryAndTags,
 }
 
 /// Fetches `reference` from `remote` into the bare database `db` and
@@ -120,7 +122,8 @@ pub fn fetch(
 ) -> anyhow::Result<Commit> {
     let repo = open_or_init(db)?;
     let mut auth = Auth::new(remote, fetching);
-    if depth == Depth::History {
+    auth.tags = depth == Depth::HistoryAndTags;
+    if depth != Depth::Shallow {
         return auth
             .fetch(&repo, remote, reference, false)
             .map_err(Failure::into_inner);
@@ -192,6 +195,8 @@ struct Auth<'a> {
     answer: Option<credential::Answer>,
     /// What was tried and what became of it, for the error.
     tried: Vec<String>,
+    /// Fetch every tag too.
+    tags: bool,
 }
 
 impl<'a> Auth<'a> {
@@ -211,6 +216,7 @@ impl<'a> Auth<'a> {
             current: 0,
             answer: None,
             tried: Vec::new(),
+            tags: false,
         }
     }
 
@@ -382,7 +388,7 @@ fn fetch_once(
     let target = repo
         .remote_at(url)
         .map_err(|e| Failure::Connect(anyhow!("invalid git URL `{bare}`: {}", redact(&e))))?
-        .with_fetch_tags(Tags::None)
+        .with_fetch_tags(if auth.tags { Tags::All } else { Tags::None })
         .with_refspecs([spec.as_str()], Direction::Fetch)
         .map_err(|e| Failure::Connect(anyhow!("invalid reference {reference}: {}", redact(&e))))?;
     // Keep gix's whole chain of causes: the last one is often the

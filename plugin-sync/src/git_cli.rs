@@ -55,14 +55,15 @@ pub fn fetch(
     }
     git::init_db(db)?;
     let spec = git::refspec(reference);
-    if depth == git::Depth::History {
-        run_fetch(db, remote, &spec, false).map_err(|(_, e)| e)?;
-    } else if let Err(shallow) = run_fetch(db, remote, &spec, true) {
+    let tags = depth == git::Depth::HistoryAndTags;
+    if depth != git::Depth::Shallow {
+        run_fetch(db, remote, &spec, false, tags).map_err(|(_, e)| e)?;
+    } else if let Err(shallow) = run_fetch(db, remote, &spec, true, false) {
         // Only a failure git did not explain is worth fetching deeper.
         let (false, shallow) = shallow else {
             return Err(shallow.1);
         };
-        run_fetch(db, remote, &spec, false).map_err(|(_, deep)| {
+        run_fetch(db, remote, &spec, false, false).map_err(|(_, deep)| {
             let error = deep.context(format!("a shallow fetch failed first: {shallow:#}"));
             match reference {
                 GitReference::Rev(rev) => error.context(format!(
@@ -117,6 +118,7 @@ fn run_fetch(
     remote: Remote<'_>,
     spec: &str,
     shallow: bool,
+    tags: bool,
 ) -> Result<(), (bool, anyhow::Error)> {
     let mut command = git(db);
     // No reflog, no FETCH_HEAD: nothing in the cache records the URL.
@@ -161,7 +163,12 @@ fn run_fetch(
             format!("remote.{REMOTE}.url"),
         )
         .env(format!("GIT_CONFIG_VALUE_{index}"), remote.url);
-    command.args(["fetch", "--quiet", "--no-tags", "--no-write-fetch-head"]);
+    command.args([
+        "fetch",
+        "--quiet",
+        if tags { "--tags" } else { "--no-tags" },
+        "--no-write-fetch-head",
+    ]);
     if shallow {
         command.arg("--depth=1");
     } else if db.join("shallow").exists() {

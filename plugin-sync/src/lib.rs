@@ -45,6 +45,7 @@ mod proptests;
 mod sbom;
 mod scaffold;
 mod scan;
+mod scratch;
 mod secret;
 mod sync;
 mod tree;

@@ -17,13 +17,17 @@
 //! - `id-stable`: its ids did not change since the previous tag of its git
 //!   repository, when there is one.
 //!
-//! `--git URL` clones the repository with git into a temporary directory
-//! and lints the crate there at the reference asked for.
+//! `--git URL` fetches the repository as sync does (gix, or `git fetch`
+//! with `--git-fetch-with-cli`) into a private temporary directory, checks
+//! out the reference asked for from the objects after validating its tree,
+//! and lints the crate there; the directory goes on failure and on Ctrl-C.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context as _, bail};
+
+use crate::scratch::Scratch;
 use build_support::manifest::GitReference;
 use serde::Serialize;
 use toml_edit::{DocumentMut, Item};
@@ -77,14 +81,24 @@ pub enum Target {
     },
 }
 
+/// How `lint --git` fetches.
+pub struct Fetch {
+    pub progress: crate::progress::Progress,
+    /// `git fetch` instead of gix (`--git-fetch-with-cli`).
+    pub with_cli: bool,
+}
+
 /// Lints `target` against the host at `root`.
 pub fn lint(
     root: &Path,
     target: &Target,
     cache: &cache::Cache,
     offline: bool,
+    fetch: &Fetch,
 ) -> anyhow::Result<Report> {
-    let scratch = Scratch::new()?;
+    let scratch = Scratch::new("plugin-lint")?;
+    // Where the crate's history is, for the previous-tag comparison.
+    let mut history = None;
     let dir = match target {
         Target::Path(path) => path
             .canonicalize()
@@ -93,23 +107,42 @@ pub fn lint(
             if offline {
                 bail!("linting a git repository needs the network, and --offline was given");
             }
-            let clone = scratch.dir.join("clone");
-            let mut command = Command::new("git");
-            command.args(["clone", "--quiet", "--no-checkout", "--end-of-options", url]);
-            command.arg(&clone);
-            run_git(&mut command, "clone")?;
-            let mut checkout = Command::new("git");
-            checkout
-                .arg("-C")
-                .arg(&clone)
-                .args(["checkout", "--quiet", "--detach", "--end-of-options"])
-                .arg(match reference {
-                    GitReference::DefaultBranch => "HEAD".to_owned(),
-                    GitReference::Branch(b) => format!("origin/{b}"),
-                    GitReference::Tag(t) => format!("refs/tags/{t}"),
-                    GitReference::Rev(r) => r.clone(),
-                });
-            run_git(&mut checkout, "checkout")?;
+            // Fetched as sync fetches (gix or `git fetch`, credentials from
+            // the URL or the user's helpers, never on a command line) into
+            // a database of the scratch directory, and checked out from its
+            // objects after the whole tree is validated, as a plugin is.
+            let split = crate::secret::split(url);
+            let db = scratch.path().join("db");
+            let remote = crate::git::Remote {
+                url: &split.fetch,
+                bare: &split.bare,
+                credentials: split.credentials.as_ref(),
+            };
+            let fetched = if fetch.with_cli {
+                crate::git_cli::fetch(&db, remote, reference, crate::git::Depth::HistoryAndTags)
+            } else {
+                let fetching = fetch
+                    .progress
+                    .fetch(&format!("{} ({reference})", split.bare));
+                let fetched = crate::git::fetch(
+                    &db,
+                    remote,
+                    reference,
+                    &fetching,
+                    crate::git::Depth::HistoryAndTags,
+                );
+                fetching.finish(fetched.is_ok(), "with git");
+                fetched
+            };
+            let commit = fetched.with_context(|| format!("failed to fetch {}", split.bare))?;
+            let clone = scratch.path().join("clone");
+            crate::git::checkout(&db, &commit, &clone)
+                .with_context(|| format!("failed to check out {commit} of {}", split.bare))?;
+            history = Some(History {
+                git_dir: db,
+                commit,
+                subdir: PathBuf::new(),
+            });
             clone
         }
     };
@@ -191,7 +224,11 @@ pub fn lint(
             "not tried: the crate is not a library depending on this host's plugin-api",
         );
     }
-    if let Err(e) = id_stability(&mut report, &subject.dir, &subject.declared) {
+    let history = match history {
+        Some(history) => Some(history),
+        None => History::of_worktree(&subject.dir),
+    };
+    if let Err(e) = id_stability(&mut report, history.as_ref(), &subject.declared) {
         report.check(
             "id-stable",
             Status::Warn,
@@ -199,44 +236,6 @@ pub fn lint(
         );
     }
     Ok(report)
-}
-
-fn run_git(command: &mut Command, what: &str) -> anyhow::Result<()> {
-    let output = command
-        .output()
-        .with_context(|| format!("failed to run git {what} (is git on PATH?)"))?;
-    if !output.status.success() {
-        bail!(
-            "git {what} failed: {}",
-            crate::secret::redact(String::from_utf8_lossy(&output.stderr).trim())
-        );
-    }
-    Ok(())
-}
-
-/// A temporary directory the lint made, removed when dropped.
-struct Scratch {
-    dir: PathBuf,
-}
-
-impl Scratch {
-    fn new() -> anyhow::Result<Scratch> {
-        use std::sync::atomic::{AtomicUsize, Ordering};
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "plugin-lint-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir(&dir).with_context(|| format!("failed to create {}", dir.display()))?;
-        Ok(Scratch { dir })
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
 }
 
 fn package_key<'a>(manifest: &'a DocumentMut, key: &str) -> Option<&'a Item> {
@@ -311,7 +310,7 @@ fn build_checks(
         package,
         declared,
     } = subject;
-    let host = scratch.dir.join("host");
+    let host = scratch.path().join("host");
     std::fs::create_dir(&host).with_context(|| format!("failed to create {}", host.display()))?;
     write_throwaway_host(root, &host, dir, package)?;
     let config = sync::Config {
@@ -570,22 +569,57 @@ fn absolute(mut item: Item, base: &Path) -> Item {
     item
 }
 
+/// A crate's git history: the database, the commit linted and the crate's
+/// directory in its tree.
+struct History {
+    git_dir: PathBuf,
+    commit: String,
+    subdir: PathBuf,
+}
+
+impl History {
+    /// The history of the work tree `dir` is in, at its `HEAD`; `None`
+    /// outside a git work tree.
+    fn of_worktree(dir: &Path) -> Option<History> {
+        let git = |args: &[&str]| git_output(Command::new("git").arg("-C").arg(dir).args(args));
+        let top = PathBuf::from(git(&["rev-parse", "--show-toplevel"])?)
+            .canonicalize()
+            .ok()?;
+        let git_dir = PathBuf::from(git(&["rev-parse", "--absolute-git-dir"])?);
+        Some(History {
+            git_dir,
+            commit: git(&["rev-parse", "HEAD^{commit}"])?,
+            subdir: dir.strip_prefix(&top).unwrap_or(Path::new("")).to_owned(),
+        })
+    }
+
+    fn git(&self, args: &[&str]) -> Option<String> {
+        git_output(
+            Command::new("git")
+                .arg("--git-dir")
+                .arg(&self.git_dir)
+                .args(args),
+        )
+    }
+}
+
+/// What a successful git command printed, trimmed.
+fn git_output(command: &mut Command) -> Option<String> {
+    let output = command.output().ok()?;
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+}
+
 /// Compares the ids with those at the previous tag of the crate's git
 /// repository, when it is in one that has a tag before its commit.
-fn id_stability(report: &mut Report, dir: &Path, declared: &[String]) -> anyhow::Result<()> {
-    let git = |args: &[&str]| -> Option<String> {
-        let output = Command::new("git")
-            .arg("-C")
-            .arg(dir)
-            .args(args)
-            .output()
-            .ok()?;
-        output
-            .status
-            .success()
-            .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
-    };
-    let Some(top) = git(&["rev-parse", "--show-toplevel"]) else {
+fn id_stability(
+    report: &mut Report,
+    history: Option<&History>,
+    declared: &[String],
+) -> anyhow::Result<()> {
+    let Some(history) = history else {
         report.check(
             "id-stable",
             Status::Pass,
@@ -595,18 +629,29 @@ fn id_stability(report: &mut Report, dir: &Path, declared: &[String]) -> anyhow:
     };
     // A tag on the commit itself is this release; the previous one is
     // the newest tag reachable from its parents.
-    let Some(tag) = git(&["describe", "--tags", "--abbrev=0", "HEAD^"]) else {
+    let Some(tag) = history.git(&[
+        "describe",
+        "--tags",
+        "--abbrev=0",
+        "--end-of-options",
+        &format!("{}^", history.commit),
+    ]) else {
         report.check("id-stable", Status::Pass, "no previous tag to compare with");
         return Ok(());
     };
-    let top = PathBuf::from(top).canonicalize().unwrap_or_default();
-    let subdir = dir.strip_prefix(&top).unwrap_or(Path::new(""));
-    let scratch = Scratch::new()?;
-    let old = scratch.dir.join("previous");
-    let commit = git(&["rev-parse", &format!("{tag}^{{commit}}")])
+    let scratch = Scratch::new("plugin-lint")?;
+    let old = scratch.path().join("previous");
+    let commit = history
+        .git(&[
+            "rev-parse",
+            "--verify",
+            "--end-of-options",
+            &format!("{tag}^{{commit}}"),
+        ])
         .context("the previous tag names no commit")?;
-    crate::git::checkout(&top.join(".git"), &commit, &old)
+    crate::git::checkout(&history.git_dir, &commit, &old)
         .with_context(|| format!("failed to read the crate at tag {tag}"))?;
+    let subdir = &history.subdir;
     let before = scan::plugin_ids(&old.join(subdir));
     if before.is_empty() || before == declared {
         report.check(

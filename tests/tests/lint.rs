@@ -10,10 +10,30 @@ use e2e::{
     write_plugin,
 };
 
+/// What is in `dir`.
+fn left_in(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .expect("read TMPDIR")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+type Linted = (bool, Vec<(String, String, String)>, serde_json::Value);
+
 /// `lint <args> --json` in `host`: exit success, and `{check: (status,
 /// message)}`.
-fn lint(host: &Host, args: &[&str]) -> (bool, Vec<(String, String, String)>, serde_json::Value) {
-    let mut command: Command = host.xtask(&["lint", "--json"]);
+fn lint(host: &Host, args: &[&str]) -> Linted {
+    lint_command(host.xtask(&["lint", "--json"]), args)
+}
+
+/// [`lint`] with its temporary directories in `temp`.
+fn lint_in(host: &Host, temp: &Path, args: &[&str]) -> Linted {
+    let mut command = host.xtask(&["lint", "--json"]);
+    command.env("TMPDIR", temp);
+    lint_command(command, args)
+}
+
+fn lint_command(mut command: Command, args: &[&str]) -> Linted {
     // Throwaway hosts build in the shared target directory.
     command
         .env("CARGO_TARGET_DIR", shared_target_dir())
@@ -227,6 +247,10 @@ fn lint_from_git_catches_an_id_changed_since_the_previous_tag() {
     std::fs::write(&lib, text.replace("id = \"renamed\"", "id = \"renamed-2\"")).expect("write");
     repo.commit("new id");
     repo.git(&["tag", "v2"]);
+    // Lint's temporary directories go here, to be seen gone.
+    let temp = e2e::hosts_dir().join("lint_git.tmp");
+    let _ = std::fs::remove_dir_all(&temp);
+    std::fs::create_dir_all(&temp).expect("create TMPDIR");
 
     // What cannot be linted is an error, not a report.
     for (args, expected) in [
@@ -240,7 +264,7 @@ fn lint_from_git_catches_an_id_changed_since_the_previous_tag() {
         ),
         (
             vec!["--git".to_owned(), "file:///nonexistent/repo".to_owned()],
-            "git clone failed".to_owned(),
+            "failed to fetch file:///nonexistent/repo".to_owned(),
         ),
         (
             vec![
@@ -249,11 +273,20 @@ fn lint_from_git_catches_an_id_changed_since_the_previous_tag() {
                 "--tag".to_owned(),
                 "v9".to_owned(),
             ],
-            "git checkout failed".to_owned(),
+            "the remote has no tag `v9`".to_owned(),
         ),
     ] {
         let mut command = host.xtask(&["lint"]);
-        let output = command.args(&args).output().expect("xtask runs");
+        let output = command
+            .env("TMPDIR", &temp)
+            .args(&args)
+            .output()
+            .expect("xtask runs");
+        assert_eq!(
+            left_in(&temp),
+            Vec::<String>::new(),
+            "{args:?}: nothing left"
+        );
         assert!(!output.status.success(), "{args:?}");
         assert!(
             messages(&output).starts_with("error: ") && messages(&output).contains(&expected),
@@ -263,6 +296,13 @@ fn lint_from_git_catches_an_id_changed_since_the_previous_tag() {
     }
     let (ok, checks, _) = lint(&host, &["--git", &repo.url(), "--tag", "v1"]);
     assert!(ok, "{checks:?}");
+    let (ok, checks, _) = lint_in(&host, &temp, &["--git", &repo.url(), "--tag", "v1"]);
+    assert!(ok, "{checks:?}");
+    assert_eq!(
+        left_in(&temp),
+        Vec::<String>::new(),
+        "nothing left after a lint"
+    );
     assert_eq!(
         check(&checks, "id-stable").1,
         "no previous tag to compare with"
@@ -274,4 +314,80 @@ fn lint_from_git_catches_an_id_changed_since_the_previous_tag() {
         "ids changed since tag v1: [renamed] became [renamed-2]",
     );
     assert_eq!(check(&result.1, "registers").1, "registers renamed-2");
+}
+
+/// Ctrl-C while `lint --git` builds (a terminal sends SIGINT to the whole
+/// process group): the private temporary directory holding the clone is
+/// removed and the exit status is 130. The plugin's build script says when
+/// the build has started and then waits, so the interrupt always comes
+/// while the clone is there.
+#[test]
+fn an_interrupted_lint_removes_its_private_clone() {
+    use std::os::unix::process::CommandExt as _;
+    let host = patched_host("lint_interrupted");
+    let repo = GitRepo::with_plugin("lint-interrupted", "interrupted", "interrupted");
+    with_metadata(&repo.dir);
+    write_file(
+        &repo.dir.join("build.rs"),
+        "fn main() {\n    println!(\"cargo:rerun-if-env-changed=E2E_LINT_NONCE\");\n    \
+         if let Some(started) = std::env::var_os(\"E2E_LINT_STARTED\") {\n        \
+         std::fs::write(started, \"\").unwrap();\n        \
+         // Held until interrupted; bounded so nothing outlives a broken test.\n        \
+         std::thread::sleep(std::time::Duration::from_secs(120));\n    }\n}\n",
+    );
+    repo.commit("a build script that holds the build");
+    let temp = e2e::hosts_dir().join("lint_interrupted.tmp");
+    let _ = std::fs::remove_dir_all(&temp);
+    std::fs::create_dir_all(&temp).expect("create TMPDIR");
+    let started = e2e::hosts_dir().join("lint_interrupted.started");
+    let _ = std::fs::remove_file(&started);
+    let nonce = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let mut command = host.xtask(&["lint", "--git", &repo.url()]);
+    command
+        .env("CARGO_TARGET_DIR", shared_target_dir())
+        .env("TMPDIR", &temp)
+        .env("E2E_LINT_STARTED", &started)
+        .env("E2E_LINT_NONCE", nonce.to_string())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .process_group(0);
+    let mut child = command.spawn().expect("lint starts");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    while !started.exists() {
+        if let Some(status) = child.try_wait().expect("wait") {
+            let output = child.wait_with_output().expect("output");
+            panic!(
+                "lint ended before its build started ({status}): {}",
+                messages(&output)
+            );
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the build never started"
+        );
+        // A poll interval, not a race fix: the file says when to go on.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let private: Vec<_> = left_in(&temp);
+    assert_eq!(private.len(), 1, "{private:?}");
+    let scratch = temp.join(&private[0]);
+    assert!(
+        scratch.join("clone/Cargo.toml").is_file(),
+        "the clone is there"
+    );
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&scratch)
+            .expect("scratch")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o700, "private to the user");
+    }
+    let group = format!("-{}", child.id());
+    expect_success(Command::new("kill").args(["-INT", "--", &group]));
+    let output = child.wait_with_output().expect("lint ends");
+    assert_eq!(output.status.code(), Some(130), "{}", messages(&output));
+    assert_eq!(left_in(&temp), Vec::<String>::new(), "nothing left");
 }

@@ -425,6 +425,22 @@ fn no_secret_reaches_any_command_line(fetch: Fetch) {
     );
     let sync = expect_success(private.xtask(&["sync"]).env("PATH", &path));
     assert_not_in(&[PASSWORD], &sync);
+    // lint --git fetches as sync does (what it then finds is not the point).
+    let with_password = private
+        .url()
+        .replace("http://", &format!("http://alice:{PASSWORD}@"));
+    let lint = private
+        .xtask(&["lint", "--git", &with_password])
+        .env("PATH", &path)
+        .env("CARGO_TARGET_DIR", shared_target_dir())
+        .output()
+        .expect("lint runs");
+    assert_not_in(&[PASSWORD], &lint);
+    assert!(
+        stderr(&lint).contains("secret-plugin") || stdout(&lint).contains("secret-plugin"),
+        "lint fetched and read the crate: {}",
+        stderr(&lint)
+    );
     // A token in the query: the server has no such repository, but the
     // fetch is tried with it.
     private.host.write(
