@@ -44,11 +44,17 @@ pub fn init_db(db: &Path) -> anyhow::Result<()> {
 /// Opens the bare database at `db`, creating it if needed.
 fn open_or_init(db: &Path) -> anyhow::Result<gix::Repository> {
     init_db(db)?;
-    gix::open_opts(
-        db,
-        gix::open::Options::isolated().config_overrides(ssh_settings()),
-    )
-    .with_context(|| format!("failed to open the cached repository {}", db.display()))
+    let mut settings = ssh_settings();
+    settings.push(alloc_limit());
+    gix::open_opts(db, gix::open::Options::isolated().config_overrides(settings))
+        .with_context(|| format!("failed to open the cached repository {}", db.display()))
+}
+
+/// No object is inflated past [`MAX_BLOB`] bytes, while a pack is received
+/// and indexed as when it is read: a small pack holding a huge compressible
+/// blob is refused from its header, before the memory is taken.
+fn alloc_limit() -> String {
+    format!("gitoxide.objects.allocLimit={MAX_BLOB}")
 }
 
 /// The user's ssh program, from the environment variables git reads
@@ -635,15 +641,139 @@ pub fn has_commit(db: &Path, commit: &str) -> bool {
 const MAX_LINK: usize = 4096;
 
 /// The most bytes one file of a plugin's repository may have: each is held
-/// in memory once while it is hashed and written.
-const MAX_BLOB: u64 = 256 << 20;
+/// in memory once while it is received, hashed and written. (crates.io
+/// takes no crate over 10 MiB, compressed.)
+pub const MAX_BLOB: u64 = 64 << 20;
+
+/// Environment variable that sets the most bytes a plugin's checkout (all
+/// its files) may have: `<bytes>`, or with a `KiB`/`MiB`/`GiB` suffix.
+pub const MAX_CHECKOUT_VAR: &str = "PLUGIN_MAX_CHECKOUT_SIZE";
+
+/// The default of [`MAX_CHECKOUT_VAR`].
+const MAX_CHECKOUT: u64 = 512 << 20;
+
+/// The most bytes of paths a tree may list, all entries together, and the
+/// most bytes one path may have (Linux's `PATH_MAX`): a small repository
+/// of deeply nested trees costs no more than this to read.
+const MAX_TREE_PATH_BYTES: usize = 64 << 20;
+const MAX_PATH: usize = 4096;
+
+/// The most entries (files, directories, links) a tree may have.
+const MAX_ENTRIES: usize = 1_000_000;
+
+/// The checkout size limit: [`MAX_CHECKOUT_VAR`], else [`MAX_CHECKOUT`].
+pub fn max_checkout() -> anyhow::Result<u64> {
+    let Some(value) = std::env::var_os(MAX_CHECKOUT_VAR) else {
+        return Ok(MAX_CHECKOUT);
+    };
+    let value = value.to_string_lossy();
+    let text = value.trim();
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => text.split_at(at),
+        None => (text, ""),
+    };
+    let shift = match unit.trim() {
+        "" => 0,
+        "KiB" => 10,
+        "MiB" => 20,
+        "GiB" => 30,
+        _ => 64,
+    };
+    number
+        .parse::<u64>()
+        .ok()
+        .filter(|_| shift < 64)
+        .and_then(|n| n.checked_mul(1 << shift))
+        .with_context(|| {
+            format!(
+                "{MAX_CHECKOUT_VAR} is `{}`; give a number of bytes, or one with KiB, MiB or GiB \
+                 (`2GiB`)",
+                crate::secret::redact(text)
+            )
+        })
+}
+
+/// A tree traversal that is cancelled once the tree is too big to read:
+/// too many entries, a path too long, or too many path bytes in all.
+#[derive(Default)]
+struct Bounded {
+    recorder: gix::traverse::tree::Recorder,
+    path_bytes: usize,
+    exceeded: Option<String>,
+}
+
+impl Bounded {
+    /// Whether to take the entry whose path is current, counting it.
+    fn take(&mut self) -> bool {
+        if self.exceeded.is_some() {
+            return false;
+        }
+        // The traversal has pushed the entry's name onto the path already.
+        let length = self.recorder.path().len();
+        self.path_bytes = self.path_bytes.saturating_add(length);
+        self.exceeded = if self.recorder.records.len() >= MAX_ENTRIES {
+            Some(format!("has more than {MAX_ENTRIES} entries"))
+        } else if length > MAX_PATH {
+            Some(format!("has a path longer than {MAX_PATH} bytes"))
+        } else if self.path_bytes > MAX_TREE_PATH_BYTES {
+            Some(format!(
+                "lists more than {} MiB of paths",
+                MAX_TREE_PATH_BYTES >> 20
+            ))
+        } else {
+            None
+        };
+        self.exceeded.is_none()
+    }
+}
+
+impl gix::traverse::tree::Visit for Bounded {
+    fn pop_back_tracked_path_and_set_current(&mut self) {
+        self.recorder.pop_back_tracked_path_and_set_current();
+    }
+    fn pop_front_tracked_path_and_set_current(&mut self) {
+        self.recorder.pop_front_tracked_path_and_set_current();
+    }
+    fn push_back_tracked_path_component(&mut self, component: &gix::bstr::BStr) {
+        self.recorder.push_back_tracked_path_component(component);
+    }
+    fn push_path_component(&mut self, component: &gix::bstr::BStr) {
+        self.recorder.push_path_component(component);
+    }
+    fn pop_path_component(&mut self) {
+        self.recorder.pop_path_component();
+    }
+    fn visit_tree(
+        &mut self,
+        entry: &gix::objs::tree::EntryRef<'_>,
+    ) -> gix::traverse::tree::visit::Action {
+        if self.take() {
+            self.recorder.visit_tree(entry)
+        } else {
+            std::ops::ControlFlow::Break(())
+        }
+    }
+    fn visit_nontree(
+        &mut self,
+        entry: &gix::objs::tree::EntryRef<'_>,
+    ) -> gix::traverse::tree::visit::Action {
+        if self.take() {
+            self.recorder.visit_nontree(entry)
+        } else {
+            std::ops::ControlFlow::Break(())
+        }
+    }
+}
 
 /// A commit's whole tree, read and validated: its entries with their blob
 /// ids. File blobs are sized from their headers, not inflated.
 type Tree = Vec<(tree::Entry, gix::ObjectId)>;
 
 fn open(db: &Path) -> anyhow::Result<gix::Repository> {
-    gix::open_opts(db, gix::open::Options::isolated())
+    gix::open_opts(
+        db,
+        gix::open::Options::isolated().config_overrides([alloc_limit()]),
+    )
         .with_context(|| format!("failed to open the cached repository {}", db.display()))
 }
 
@@ -701,12 +831,17 @@ fn read_tree(repo: &gix::Repository, commit: &str) -> anyhow::Result<Tree> {
         .with_context(|| format!("commit {commit} is not in the cache"))?
         .peel_to_commit()?
         .tree()?;
-    let mut recorder = gix::traverse::tree::Recorder::default();
-    tree.traverse()
-        .breadthfirst(&mut recorder)
-        .with_context(|| format!("failed to read the tree of {commit}"))?;
-    let mut entries = Vec::with_capacity(recorder.records.len());
-    for record in recorder.records {
+    let mut bounded = Bounded::default();
+    let walked = tree.traverse().breadthfirst(&mut bounded);
+    // Cancelled by `Bounded` once a limit is passed: say which.
+    if let Some(limit) = bounded.exceeded {
+        bail!("the tree of commit {commit} {limit}; refusing to read it");
+    }
+    walked.with_context(|| format!("failed to read the tree of {commit}"))?;
+    let max_checkout = max_checkout()?;
+    let mut total: u64 = 0;
+    let mut entries = Vec::with_capacity(bounded.recorder.records.len());
+    for record in bounded.recorder.records {
         let path = String::from_utf8(record.filepath.to_vec()).map_err(|_| {
             anyhow!(
                 "the repository has a path that is not UTF-8 (`{}`)",
@@ -727,6 +862,14 @@ fn read_tree(repo: &gix::Repository, commit: &str) -> anyhow::Result<Tree> {
                         MAX_BLOB >> 20
                     );
                 }
+                total = total.saturating_add(size);
+                if total > max_checkout {
+                    bail!(
+                        "the files of commit {commit} have more than {max_checkout} bytes, the \
+                         most a plugin's checkout may have; set {MAX_CHECKOUT_VAR} (`2GiB`) to \
+                         allow more"
+                    );
+                }
                 if record.mode.kind() == EntryKind::BlobExecutable {
                     tree::Kind::Executable
                 } else {
@@ -734,12 +877,17 @@ fn read_tree(repo: &gix::Repository, commit: &str) -> anyhow::Result<Tree> {
                 }
             }
             EntryKind::Link => {
+                // Sized from its header before it is inflated.
+                let size = repo
+                    .find_header(record.oid)
+                    .with_context(|| format!("blob of `{path}` is missing"))?
+                    .size();
+                if size > MAX_LINK as u64 {
+                    bail!("symlink `{path}` has a target longer than {MAX_LINK} bytes");
+                }
                 let blob = repo
                     .find_object(record.oid)
                     .with_context(|| format!("blob of `{path}` is missing"))?;
-                if blob.data.len() > MAX_LINK {
-                    bail!("symlink `{path}` has a target longer than {MAX_LINK} bytes");
-                }
                 let target = String::from_utf8(blob.data.clone())
                     .map_err(|_| anyhow!("symlink `{path}` has a non-UTF-8 target"))?;
                 tree::Kind::Link(target)

@@ -6,7 +6,7 @@
 //! Pure: works on the list of entries, so a crafted tree is refused whatever
 //! the filesystem would have done with it.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 /// The kind of a tree entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,11 +81,13 @@ fn check_component(path: &str, name: &str) -> Result<(), String> {
 
 /// Validates a whole tree; the error says which entry and why.
 pub fn validate(entries: &[Entry]) -> Result<(), String> {
-    let mut by_path: BTreeMap<&str, &Kind> = BTreeMap::new();
+    let mut by_path: HashMap<&str, &Kind> = HashMap::with_capacity(entries.len());
+    let mut budget = MAX_LINK_STEPS;
     for entry in entries {
-        for name in entry.path.split('/') {
-            check_component(&entry.path, name)?;
-        }
+        // Its own name: each directory above it is an entry of its own,
+        // checked when it is met, so the whole path is checked once.
+        let name = entry.path.rsplit('/').next().unwrap_or(&entry.path);
+        check_component(&entry.path, name)?;
         if by_path.insert(&entry.path, &entry.kind).is_some() {
             return Err(format!(
                 "the repository's tree lists `{}` twice",
@@ -101,17 +103,16 @@ pub fn validate(entries: &[Entry]) -> Result<(), String> {
                 entry.path
             ));
         }
-        // Every parent must be a directory of the tree: nothing is stored
-        // below a symlink or a file.
-        let mut parent = entry.path.as_str();
-        while let Some((up, _)) = parent.rsplit_once('/') {
-            if by_path.get(up) != Some(&&Kind::Dir) {
-                return Err(format!(
-                    "the repository has `{}` below `{up}`, which is not a directory",
-                    entry.path.escape_debug()
-                ));
-            }
-            parent = up;
+        // The parent must be a directory of the tree: nothing is stored
+        // below a symlink or a file. As every entry's parent is checked,
+        // every ancestor is, in one lookup per entry.
+        if let Some((up, _)) = entry.path.rsplit_once('/')
+            && by_path.get(up) != Some(&&Kind::Dir)
+        {
+            return Err(format!(
+                "the repository has `{}` below `{up}`, which is not a directory",
+                entry.path.escape_debug()
+            ));
         }
         match &entry.kind {
             Kind::Submodule => {
@@ -128,7 +129,7 @@ pub fn validate(entries: &[Entry]) -> Result<(), String> {
                         entry.path
                     ));
                 }
-                resolve_link(&by_path, &entry.path, target)?;
+                resolve_link(&by_path, &entry.path, target, &mut budget)?;
             }
             Kind::Dir | Kind::File | Kind::Executable => {}
         }
@@ -136,27 +137,59 @@ pub fn validate(entries: &[Entry]) -> Result<(), String> {
     Ok(())
 }
 
+/// The most path components all symlinks of a tree may take, together,
+/// to resolve: each step hashes a path of up to 4 KiB, so a tree of many
+/// long, chained links costs at most this many of them.
+const MAX_LINK_STEPS: usize = 250_000;
+
 /// Follows the link at `path` to `target`, through every link on the way,
-/// and fails if any step leaves the tree.
-fn resolve_link(by_path: &BTreeMap<&str, &Kind>, path: &str, target: &str) -> Result<(), String> {
+/// and fails if any step leaves the tree. Each component walked costs one
+/// of `budget`.
+fn resolve_link(
+    by_path: &HashMap<&str, &Kind>,
+    path: &str,
+    target: &str,
+    budget: &mut usize,
+) -> Result<(), String> {
     let outside = || {
         format!("symlink `{path}` points outside the repository (`{target}`); refusing to use it")
     };
     let mut followed = 0;
-    let mut current: Vec<String> = parent_of(path);
+    // The directory reached so far, as a path, with the length it had
+    // before each component was added (to go up without re-joining).
+    let mut current = String::new();
+    let mut lengths: Vec<usize> = Vec::new();
+    let push = |current: &mut String, lengths: &mut Vec<usize>, name: &str| {
+        lengths.push(current.len());
+        if !current.is_empty() {
+            current.push('/');
+        }
+        current.push_str(name);
+    };
+    if let Some((parent, _)) = path.rsplit_once('/') {
+        for name in parent.split('/') {
+            push(&mut current, &mut lengths, name);
+        }
+    }
     // Components still to walk, in reverse (a stack).
-    let mut pending: Vec<String> = components(target).ok_or_else(outside)?;
+    let mut pending: Vec<&str> = components(target).ok_or_else(outside)?;
     pending.reverse();
     while let Some(part) = pending.pop() {
-        match part.as_str() {
+        *budget = budget.checked_sub(1).ok_or_else(|| {
+            format!(
+                "the repository's symlinks take more than {MAX_LINK_STEPS} steps to resolve; \
+                 refusing to resolve `{path}`"
+            )
+        })?;
+        match part {
             "" | "." => {}
             ".." => {
-                current.pop().ok_or_else(outside)?;
+                let length = lengths.pop().ok_or_else(outside)?;
+                current.truncate(length);
             }
             name => {
-                current.push(name.to_owned());
-                let joined = current.join("/");
-                if let Some(Kind::Link(next)) = by_path.get(joined.as_str()) {
+                push(&mut current, &mut lengths, name);
+                if let Some(Kind::Link(next)) = by_path.get(current.as_str()) {
                     followed += 1;
                     if followed > MAX_LINKS {
                         return Err(format!(
@@ -164,7 +197,9 @@ fn resolve_link(by_path: &BTreeMap<&str, &Kind>, path: &str, target: &str) -> Re
                              (a loop?)"
                         ));
                     }
-                    current.pop();
+                    if let Some(length) = lengths.pop() {
+                        current.truncate(length);
+                    }
                     let mut more = components(next).ok_or_else(outside)?;
                     more.reverse();
                     pending.extend(more);
@@ -175,15 +210,9 @@ fn resolve_link(by_path: &BTreeMap<&str, &Kind>, path: &str, target: &str) -> Re
     Ok(())
 }
 
-fn parent_of(path: &str) -> Vec<String> {
-    let mut parts: Vec<String> = path.split('/').map(str::to_owned).collect();
-    parts.pop();
-    parts
-}
-
 /// A relative link target's components; `None` for an absolute or
 /// drive-qualified target.
-fn components(target: &str) -> Option<Vec<String>> {
+fn components(target: &str) -> Option<Vec<&str>> {
     if target.is_empty()
         || target.starts_with('/')
         || target.contains('\\')
@@ -192,7 +221,7 @@ fn components(target: &str) -> Option<Vec<String>> {
     {
         return None;
     }
-    Some(target.split('/').map(str::to_owned).collect())
+    Some(target.split('/').collect())
 }
 
 #[cfg(test)]
@@ -263,7 +292,8 @@ mod tests {
     #[test]
     fn unsafe_names_are_refused() {
         refused(&[file("..")], "unsafe path");
-        refused(&[file("a/../b")], "unsafe path");
+        // As git lists it: each directory is an entry of its own.
+        refused(&[dir("a"), dir("a/.."), file("a/../b")], "unsafe path");
         refused(&[file("a\\b")], "a `\\`, `:` or control character");
         refused(&[file("c:x")], "a `\\`, `:` or control character");
         refused(&[file("a\nb")], "control character");
@@ -305,5 +335,26 @@ mod tests {
             }],
             "submodule",
         );
+    }
+
+    #[test]
+    fn many_long_links_exhaust_one_budget_for_the_whole_tree() {
+        // 40 links, each a target of 1,000 `.` components and a hop to the
+        // next: alone each is fine, together they walk 40 × 40 × 1,000.
+        let long = ["."; 1000].join("/");
+        let mut entries: Vec<Entry> = (0..40)
+            .map(|i| link(&format!("l{i}"), &format!("{long}/l{}", i + 1)))
+            .collect();
+        entries.push(file("l40"));
+        refused(&entries, "steps to resolve");
+        // A deep but honest tree passes.
+        let mut deep = Vec::new();
+        let mut path = String::from("d");
+        for _ in 0..2000 {
+            deep.push(dir(&path));
+            path.push_str("/d");
+        }
+        deep.push(file(&path));
+        validate(&deep).expect("a deep tree of directories is fine");
     }
 }
