@@ -46,8 +46,11 @@ fn open_or_init(db: &Path) -> anyhow::Result<gix::Repository> {
     init_db(db)?;
     let mut settings = ssh_settings();
     settings.push(alloc_limit());
-    gix::open_opts(db, gix::open::Options::isolated().config_overrides(settings))
-        .with_context(|| format!("failed to open the cached repository {}", db.display()))
+    gix::open_opts(
+        db,
+        gix::open::Options::isolated().config_overrides(settings),
+    )
+    .with_context(|| format!("failed to open the cached repository {}", db.display()))
 }
 
 /// No object is inflated past [`MAX_BLOB`] bytes, while a pack is received
@@ -452,9 +455,19 @@ fn fetch_once(
             // fetching deeper would not help.
             let message = redact(&e);
             if message.starts_with("None of the refspec") {
-                Failure::Connect(anyhow!("the remote has no {reference}"))
+                return Failure::Connect(anyhow!("the remote has no {reference}"));
+            }
+            let error = chain(&e);
+            let text = format!("{error:#}");
+            if text.contains("too large to fit in memory") {
+                // Deeper would not help either: the object stays as big.
+                Failure::Connect(error.context(format!(
+                    "the repository holds an object larger than {} MiB, the most a plugin's \
+                     file may have; refusing it before inflating it",
+                    MAX_BLOB >> 20
+                )))
             } else {
-                Failure::Receive(anyhow!("{message}"))
+                Failure::Receive(error)
             }
         })?;
     commit_of(repo, &outcome, reference).map_err(Failure::Receive)
@@ -462,7 +475,7 @@ fn fetch_once(
 
 /// A gix error and its causes as an anyhow chain, each message redacted and
 /// a repeated one shown once.
-fn chain(error: &gix::Error) -> anyhow::Error {
+fn chain(error: &(dyn std::error::Error + 'static)) -> anyhow::Error {
     let mut messages: Vec<String> = Vec::new();
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(e) = source {
@@ -774,7 +787,7 @@ fn open(db: &Path) -> anyhow::Result<gix::Repository> {
         db,
         gix::open::Options::isolated().config_overrides([alloc_limit()]),
     )
-        .with_context(|| format!("failed to open the cached repository {}", db.display()))
+    .with_context(|| format!("failed to open the cached repository {}", db.display()))
 }
 
 /// The checksum sums of the files of `commit`, hashed from the blobs in the

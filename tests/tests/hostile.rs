@@ -569,3 +569,179 @@ fn a_manifest_that_leaves_the_pinned_tree_is_refused() {
         );
     }
 }
+
+/// How a run of the tool went: exit code, what it printed, its peak
+/// resident memory (KiB, from `wait4`: the process and the children it
+/// waited for) and how long it took.
+struct Measured {
+    code: Option<i32>,
+    messages: String,
+    max_rss_kib: i64,
+    took: std::time::Duration,
+}
+
+#[expect(
+    clippy::zombie_processes,
+    reason = "the child is waited for with libc::wait4, for its rusage"
+)]
+fn measured(command: &mut std::process::Command) -> Measured {
+    use std::io::Read as _;
+    use std::process::Stdio;
+    let started = std::time::Instant::now();
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the tool starts");
+    let mut out = child.stdout.take().expect("stdout");
+    let mut err = child.stderr.take().expect("stderr");
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = out.read_to_string(&mut text);
+        text
+    });
+    let mut messages = String::new();
+    let _ = err.read_to_string(&mut messages);
+    let _ = reader.join();
+    let pid = libc::pid_t::try_from(child.id()).expect("a pid");
+    let mut status = 0;
+    // SAFETY: `rusage` is plain data that wait4 fills in; the pid is our
+    // child's, not yet waited for.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(waited, pid, "wait4");
+    let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
+    Measured {
+        code,
+        messages,
+        max_rss_kib: usage.ru_maxrss,
+        took: started.elapsed(),
+    }
+}
+
+/// A repository of one commit on `main` holding `files` (path, size), each
+/// all zeros, made by `git fast-import`: written straight into a pack, as
+/// a server sends it. The zeros are streamed: the test process's own peak
+/// memory, which the child's `wait4` figures include (exec keeps the
+/// high-water mark of the memory it replaces), stays small.
+fn imported(name: &str, files: &[(&str, u32)]) -> GitRepo {
+    use std::io::Write as _;
+    use std::process::Stdio;
+    let repo = GitRepo::new(name);
+    let mut command = std::process::Command::new("git");
+    e2e::hermetic_git(&mut command)
+        .current_dir(&repo.dir)
+        .args([
+            "-c",
+            "core.compression=9",
+            "-c",
+            "fastimport.unpackLimit=0",
+            "fast-import",
+            "--quiet",
+        ])
+        .stdin(Stdio::piped());
+    let mut child = command.spawn().expect("git fast-import");
+    {
+        let mut stdin = std::io::BufWriter::new(child.stdin.take().expect("stdin"));
+        let zeros = vec![0u8; 1 << 20];
+        for (mark, (_, size)) in (1..).zip(files) {
+            write!(stdin, "blob\nmark :{mark}\ndata {size}\n").expect("write");
+            let mut left = *size as usize;
+            while left > 0 {
+                let n = left.min(zeros.len());
+                stdin.write_all(&zeros[..n]).expect("write");
+                left -= n;
+            }
+            stdin.write_all(b"\n").expect("write");
+        }
+        stdin
+            .write_all(
+                b"commit refs/heads/main\ncommitter T <t@example.com> 0 +0000\ndata 7\nhostile\n",
+            )
+            .expect("write");
+        for (mark, (path, _)) in (1..).zip(files) {
+            writeln!(stdin, "M 100644 :{mark} {path}").expect("write");
+        }
+        stdin.write_all(b"\n").expect("write");
+    }
+    assert!(child.wait().expect("fast-import ends").success());
+    repo
+}
+
+/// Repositories of under 1 MB (packed) that would cost gigabytes or
+/// minutes to read are refused within 10 s and 256 MiB: a 300 MiB file of
+/// zeros (refused from its size before it is inflated, while the pack is
+/// received), a path of 4,401 bytes nested 1,100 directories deep (git
+/// serves no tree deeper than 2,048), and more bytes in all
+/// than the checkout limit allows (`PLUGIN_MAX_CHECKOUT_SIZE`).
+#[test]
+fn small_repositories_that_would_cost_a_lot_to_read_are_refused_quickly_in_little_memory() {
+    let deep = format!("{}f", "ddd/".repeat(1100));
+    // (case, files as (path, size), PLUGIN_MAX_CHECKOUT_SIZE, the error)
+    type Case<'a> = (&'a str, Vec<(&'a str, u32)>, Option<&'a str>, &'a str);
+    let cases: [Case<'_>; 3] = [
+        (
+            "bomb",
+            vec![("zeros", 300 << 20)],
+            None,
+            "the repository holds an object larger than 64 MiB",
+        ),
+        (
+            "deep",
+            vec![(deep.as_str(), 3)],
+            None,
+            "has a path longer than 4096 bytes",
+        ),
+        (
+            "wide",
+            vec![("a", 400_000), ("b", 400_000), ("c", 400_000)],
+            Some("1MiB"),
+            "have more than 1048576 bytes, the most a plugin's checkout may have; set \
+             PLUGIN_MAX_CHECKOUT_SIZE",
+        ),
+    ];
+    for (case, files, limit, expected) in cases {
+        let name = format!("costly-{case}");
+        let repo = imported(&name, &files);
+        let packed: u64 = walk(&repo.dir.join(".git/objects"))
+            .iter()
+            .map(|f| std::fs::metadata(f).map_or(0, |m| m.len()))
+            .sum();
+        assert!(packed < 1 << 20, "{case}: the repository is {packed} bytes");
+        // Served over HTTP by a server of the test's own, so the memory
+        // measured is the tool's, not that of the git serving it.
+        let server = e2e::http::GitServer::start(repo.dir.parent().expect("repos dir"), None);
+        let host = Host::new(&format!("costly_{case}"));
+        host.write(
+            "plugins.toml",
+            &format!(
+                "[plugins]\n{name} = {{ git = \"{}\" }}\n",
+                server.url(&name)
+            ),
+        );
+        let before = host.snapshot();
+        let mut command = host.xtask(&["sync"]);
+        if let Some(limit) = limit {
+            command.env("PLUGIN_MAX_CHECKOUT_SIZE", limit);
+        }
+        let run = measured(&mut command);
+        assert_eq!(run.code, Some(1), "{case}: {}", run.messages);
+        assert!(
+            run.messages.contains(expected),
+            "{case}: `{expected}` not in\n{}",
+            run.messages
+        );
+        assert!(
+            run.took < std::time::Duration::from_secs(10),
+            "{case}: took {:?}",
+            run.took
+        );
+        assert!(
+            run.max_rss_kib < 256 << 10,
+            "{case}: peak memory {} KiB",
+            run.max_rss_kib
+        );
+        assert_unchanged(&before, &host.snapshot());
+    }
+}
