@@ -480,3 +480,20 @@ fn an_oversized_manifest_or_lock_is_refused_before_it_is_read_and_nothing_writte
          the most read\n",
     );
 }
+
+/// The same crate declared twice is found from plugins.toml alone, before
+/// anything is fetched: the repository here cannot be reached at all, and
+/// the error is the duplicate, not the network.
+#[test]
+fn identical_git_declarations_are_refused_before_any_fetch() {
+    check(
+        "identical_git",
+        &[(
+            "plugins.toml",
+            "[plugins]\na = { git = \"http://127.0.0.1:1/x.git\", tag = \"v1\", package = \"p\" }\n\
+             b = { git = \"http://127.0.0.1:1/x\", tag = \"v1\", package = \"p\" }\n",
+        )],
+        &[],
+        "error: plugins `a` and `b` in plugins.toml both point at http://127.0.0.1:1/x; declare it once\n",
+    );
+}

@@ -58,6 +58,7 @@ pub struct GitResolved {
 /// failure (in that order) is the error.
 pub fn all(config: &Config, mode: &Mode, input: &Input) -> anyhow::Result<Vec<Resolved>> {
     let declarations: Vec<&Declaration> = input.manifest.enabled().collect();
+    refuse_identical(&config.root, &declarations)?;
     let workers = config
         .jobs
         .unwrap_or_else(|| {
@@ -110,6 +111,47 @@ pub fn all(config: &Config, mode: &Mode, input: &Input) -> anyhow::Result<Vec<Re
         }
     }
     Ok(resolved)
+}
+
+/// Two declarations of the same package from the same place (the same
+/// repository, reference and subdir, or the same directory) are one crate
+/// twice: refused from the manifest alone, before anything is fetched, in
+/// one pass however many there are.
+fn refuse_identical(root: &Path, declarations: &[&Declaration]) -> anyhow::Result<()> {
+    let mut seen: std::collections::HashMap<(String, String, &str), &str> =
+        std::collections::HashMap::with_capacity(declarations.len());
+    for declaration in declarations {
+        // Shown as the identity check after resolving shows it.
+        let (place, reference) = match &declaration.source {
+            Source::Path(path) => (
+                crate::cache::lexical_normal(&root.join(path))
+                    .display()
+                    .to_string(),
+                String::new(),
+            ),
+            Source::Git {
+                url,
+                reference,
+                subdir,
+            } => {
+                let canonical = RepoUrl::parse(url, root).canonical;
+                let place = match subdir {
+                    Some(subdir) => format!("{canonical} (subdir {subdir})"),
+                    None => canonical,
+                };
+                (place, reference.to_string())
+            }
+        };
+        let key = (place, reference, declaration.package.as_str());
+        if let Some(other) = seen.insert(key.clone(), &declaration.name) {
+            bail!(
+                "plugins `{other}` and `{}` in {MANIFEST_FILE} both point at {}; declare it once",
+                declaration.name,
+                key.0
+            );
+        }
+    }
+    Ok(())
 }
 
 fn resolve(
