@@ -36,6 +36,23 @@ pub fn from_env() -> anyhow::Result<bool> {
     }
 }
 
+/// Environment variable: how many seconds a `git fetch` may receive
+/// nothing over http(s) before it is abandoned (default 30).
+pub const STALL_VAR: &str = "PLUGIN_GIT_STALL_TIMEOUT";
+
+fn stall_timeout() -> anyhow::Result<u32> {
+    match std::env::var(STALL_VAR) {
+        Err(std::env::VarError::NotPresent) => Ok(30),
+        Ok(v) => v
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|s| *s > 0)
+            .with_context(|| format!("{STALL_VAR} must be a number of seconds, not `{v}`")),
+        Err(_) => bail!("{STALL_VAR} must be a number of seconds"),
+    }
+}
+
 /// The name the URL goes by in the fetch's configuration.
 const REMOTE: &str = "plugin-sync-source";
 
@@ -123,6 +140,15 @@ fn run_fetch(
     let mut command = git(db);
     // No reflog, no FETCH_HEAD: nothing in the cache records the URL.
     command.args(["-c", "core.logAllRefUpdates=false"]);
+    // A server that stops sending (or never starts) fails the fetch after
+    // this long, as gix's client does, instead of hanging forever.
+    let stall = stall_timeout().map_err(|e| (true, e))?;
+    command.args([
+        "-c",
+        "http.lowSpeedLimit=1",
+        "-c",
+        &format!("http.lowSpeedTime={stall}"),
+    ]);
     if let Some(credentials) = remote.credentials {
         // The helper answers only for the URL's own origin (git matches
         // `credential.<url>.*` by scheme, host and port): after a redirect
@@ -242,6 +268,7 @@ fn headline(bare: &str, words: &str) -> Option<String> {
         "failed to connect",
         "couldn't connect",
         "timed out",
+        "too slow",
         "no route to host",
         "network is unreachable",
     ]

@@ -605,6 +605,63 @@ fn each_kind_of_failure_to_reach_a_repository_says_which(fetch: Fetch) {
     }
 }
 
+/// A server that accepts connections and never answers: the command-line
+/// fetch gives up after `PLUGIN_GIT_STALL_TIMEOUT` seconds of silence (as
+/// gix's client does after its own), instead of hanging forever.
+#[test]
+fn a_server_that_never_answers_fails_the_command_line_fetch_in_bounded_time() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let accepting = {
+        let stop = std::sync::Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for stream in listener.incoming() {
+                if stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                // Held open, never read or written.
+                held.extend(stream.ok());
+            }
+        })
+    };
+    let private = Private::new("private_silent", Fetch::Cli, str::to_owned, "");
+    private.host.write(
+        "plugins.toml",
+        &format!(
+            "[plugins.secret-plugin]\ngit = \"http://127.0.0.1:{port}/r\"\nbranch = \"main\"\n"
+        ),
+    );
+    let mut child = private
+        .xtask(&["sync"])
+        .env("PLUGIN_GIT_STALL_TIMEOUT", "2")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("sync starts");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while child.try_wait().expect("wait").is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("sync still fetching from a silent server after 120 s");
+        }
+        // A poll interval: the process's exit is what is waited for.
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let output = child.wait_with_output().expect("output");
+    stop.store(true, Ordering::SeqCst);
+    let _ = std::net::TcpStream::connect(("127.0.0.1", port));
+    let _ = accepting.join();
+    assert!(!output.status.success());
+    let text = stderr(&output);
+    assert!(
+        text.contains(&format!("cannot reach 127.0.0.1:{port}")),
+        "{text}"
+    );
+}
+
 /// An ssh stand-in: logs its arguments, answers OpenSSH's `-G` probe,
 /// skips options and the host, and runs the remote command (`git-upload-pack
 /// '/path'`) here, as `git upload-pack`.
