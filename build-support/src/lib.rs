@@ -27,11 +27,13 @@ pub const SOURCES_DIR: &str = "plugin-sources";
 pub const PLUGIN_SET_PACKAGE: &str = "plugin-set";
 
 /// The largest `plugins.toml` read: far above any real one (a declaration
-/// is a line), far below what would exhaust memory.
-pub const MAX_MANIFEST_BYTES: u64 = 4 << 20;
+/// is a line: over 10,000 of them), far below what would exhaust memory
+/// (a parsed TOML document takes some 60 times its text).
+pub const MAX_MANIFEST_BYTES: u64 = 1 << 20;
 
-/// The largest `plugins.lock` read (a few hundred bytes per plugin).
-pub const MAX_LOCK_BYTES: u64 = 32 << 20;
+/// The largest `plugins.lock` read (a few hundred bytes per plugin: some
+/// 7,000 plugins), parsed within 256 MiB of memory.
+pub const MAX_LOCK_BYTES: u64 = 2 << 20;
 
 /// Reads `path` as UTF-8 text, refusing a file larger than `max` bytes
 /// before reading more than `max + 1` of them.

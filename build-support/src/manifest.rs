@@ -167,7 +167,12 @@ impl Manifest {
 
     /// Parses manifest text; `file` is only used in error messages.
     pub fn parse(text: &str, file: &Path) -> Result<Manifest, Error> {
-        Parser { text, file }.manifest()
+        Parser {
+            text,
+            file,
+            lines: crate::text::LineStarts::new(text),
+        }
+        .manifest()
     }
 
     /// The enabled declarations.
@@ -217,6 +222,9 @@ impl Manifest {
 
 struct Parser<'a> {
     text: &'a str,
+    /// Where each line starts: a declaration's line is found without
+    /// counting the lines before it again.
+    lines: crate::text::LineStarts,
     file: &'a Path,
 }
 
@@ -292,7 +300,7 @@ impl Parser<'_> {
         check_name(name).map_err(|why| {
             self.error(key.span(), format!("invalid plugin name `{name}`: {why}"))
         })?;
-        let line = line_col(self.text, key.span().map_or(0, |s| s.start)).0;
+        let line = self.lines.line(key.span().map_or(0, |s| s.start));
         let Some(table) = item.as_table_like() else {
             return Err(self.error(
                 item.span(),

@@ -19,6 +19,23 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
+/// The offsets at which the lines of a text start, to find the line of
+/// many offsets in one pass over the text (instead of one each).
+pub struct LineStarts(Vec<usize>);
+
+impl LineStarts {
+    pub fn new(text: &str) -> LineStarts {
+        let mut starts = vec![0];
+        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        LineStarts(starts)
+    }
+
+    /// The 1-based line of byte `offset`.
+    pub fn line(&self, offset: usize) -> usize {
+        self.0.partition_point(|&start| start <= offset).max(1)
+    }
+}
+
 /// The candidate closest to `word`, if it is close enough to be a typo.
 pub fn did_you_mean<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
     candidates
@@ -66,6 +83,15 @@ pub fn quote(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn line_starts_agree_with_line_col() {
+        let text = "a\nbb\n\nccc\n";
+        let lines = LineStarts::new(text);
+        for offset in 0..=text.len() {
+            assert_eq!(lines.line(offset), line_col(text, offset).0, "{offset}");
+        }
+    }
 
     #[test]
     fn positions_are_one_based() {

@@ -95,8 +95,10 @@ pub fn list(root: &Path, json: bool) -> anyhow::Result<()> {
         });
     }
     // Locked but no longer declared: the lock is stale.
+    let declared: std::collections::HashSet<&str> =
+        manifest.plugins.iter().map(|d| d.name.as_str()).collect();
     for (name, entry) in &locked {
-        if !manifest.plugins.iter().any(|d| d.name == *name) {
+        if !declared.contains(*name) {
             rows.push(Row {
                 name: (*name).to_owned(),
                 package: entry.package.clone(),

@@ -26,6 +26,8 @@ const LOCAL: &str = "local";
 pub struct Lockfile {
     /// `Manifest::digest` of the manifest this lock was synced from.
     pub manifest_digest: String,
+    /// Sorted by name (as parsed and as planned): [`Lockfile::get`]
+    /// searches it.
     pub plugins: Vec<LockedPlugin>,
 }
 
@@ -343,9 +345,12 @@ impl Lockfile {
             let tables = item
                 .as_array_of_tables()
                 .ok_or_else(|| Problem::at(Some(item), "`plugin` must be an array of tables"))?;
+            // One pass, however long the lock: a hostile one may list
+            // hundreds of thousands of entries.
+            let mut names = std::collections::HashSet::with_capacity(tables.len());
             for table in tables {
                 let plugin = parse_plugin(table)?;
-                if plugins.iter().any(|p| p.name == plugin.name) {
+                if !names.insert(plugin.name.clone()) {
                     return Err(Problem::at(
                         table.get("name"),
                         format!("plugin `{}` is locked twice", plugin.name),
@@ -354,10 +359,20 @@ impl Lockfile {
                 plugins.push(plugin);
             }
         }
+        // Sorted by name, as rendered: [`Lockfile::get`] searches it.
+        plugins.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(Lockfile {
             manifest_digest,
             plugins,
         })
+    }
+
+    /// The entry of plugin `name`, found in the sorted entries.
+    pub fn get(&self, name: &str) -> Option<&LockedPlugin> {
+        self.plugins
+            .binary_search_by(|p| p.name.as_str().cmp(name))
+            .ok()
+            .and_then(|i| self.plugins.get(i))
     }
 
     /// `sha256:` of [`Lockfile::render`]: what the generated crate records

@@ -463,20 +463,20 @@ fn a_symlinked_generated_crate_directory_is_not_written_through() {
 
 #[test]
 fn an_oversized_manifest_or_lock_is_refused_before_it_is_read_and_nothing_written() {
-    let padding = format!("# {}\n", "x".repeat(4 << 20));
+    let padding = format!("# {}\n", "x".repeat(1 << 20));
     check(
         "huge_manifest",
         &[("plugins.toml", &format!("{padding}{GOOD}"))],
         &[],
-        "error: failed to read {root}/plugins.toml\n\nCaused by:\n  it is larger than 4 MiB, \
+        "error: failed to read {root}/plugins.toml\n\nCaused by:\n  it is larger than 1 MiB, \
          the most read\n",
     );
-    let padding = format!("# {}\n", "x".repeat(32 << 20));
+    let padding = format!("# {}\n", "x".repeat(2 << 20));
     check(
         "huge_lock",
         &[("plugins.lock", &padding)],
         &[],
-        "error: failed to read {root}/plugins.lock\n\nCaused by:\n  it is larger than 32 MiB, \
+        "error: failed to read {root}/plugins.lock\n\nCaused by:\n  it is larger than 2 MiB, \
          the most read\n",
     );
 }

@@ -745,3 +745,54 @@ fn small_repositories_that_would_cost_a_lot_to_read_are_refused_quickly_in_littl
         assert_unchanged(&before, &host.snapshot());
     }
 }
+
+/// The largest plugins.lock the tool reads, made of the smallest entries
+/// (some 24,000), and the largest plugins.toml, costs each command that
+/// reads them at most 10 s and 256 MiB: parsing and the duplicate checks
+/// are linear, and the size limits keep the parsed documents small.
+#[test]
+fn the_largest_lock_and_manifest_read_cost_little() {
+    let host = Host::new("largest_lock");
+    let limit = 2 << 20;
+    let mut lock = String::from(
+        "version = 1\nmanifest-digest = \"sha256:0000000000000000000000000000000000000000000000000000000000000000\"\n",
+    );
+    let mut count = 0;
+    loop {
+        let entry = format!(
+            "\n[[plugin]]\nname = \"p{count}\"\npackage = \"p\"\nversion = \"1.0.0\"\nsource = \"local\"\npath = \"p\"\n"
+        );
+        if lock.len() + entry.len() > limit {
+            break;
+        }
+        lock.push_str(&entry);
+        count += 1;
+    }
+    assert!(count > 20_000, "{count} entries");
+    host.write("plugins.lock", &lock);
+    let mut manifest = String::from("[plugins]\n");
+    let mut declared = 0;
+    loop {
+        let line = format!("p{declared} = {{ path = \"p\", package = \"p\", enabled = false }}\n");
+        if manifest.len() + line.len() > 1 << 20 {
+            break;
+        }
+        manifest.push_str(&line);
+        declared += 1;
+    }
+    host.write("plugins.toml", &manifest);
+    for args in [&["verify"][..], &["list"][..]] {
+        let run = measured(&mut host.xtask(args));
+        assert!(
+            run.took < std::time::Duration::from_secs(10),
+            "{args:?}: took {:?}",
+            run.took
+        );
+        assert!(
+            run.max_rss_kib < 256 << 10,
+            "{args:?}: peak memory {} KiB",
+            run.max_rss_kib
+        );
+        assert!(run.code.is_some(), "{args:?}: {}", run.messages);
+    }
+}

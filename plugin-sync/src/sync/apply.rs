@@ -167,13 +167,15 @@ fn remove_stale_sources(root: &Path, lock: &Lockfile) -> anyhow::Result<Vec<Stri
     let Ok(entries) = std::fs::read_dir(&dir) else {
         return Ok(warnings);
     };
+    let current_dirs: std::collections::HashSet<String> = lock
+        .plugins
+        .iter()
+        .filter_map(|p| p.git().map(|pin| pin.host_dir(&p.name)))
+        .collect();
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let current = name == ".gitignore"
-            || lock.plugins.iter().any(|p| {
-                p.git()
-                    .is_some_and(|pin| pin.host_dir(&p.name) == format!("{SOURCES_DIR}/{name}"))
-            });
+        let current =
+            name == ".gitignore" || current_dirs.contains(&format!("{SOURCES_DIR}/{name}"));
         if current {
             continue;
         }

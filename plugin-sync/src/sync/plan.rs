@@ -82,9 +82,11 @@ pub fn make(
         let subject = format!("plugin `{}` in {MANIFEST_FILE}", r.locked.name);
         api::check(&subject, &config.root, &r.api, &input.host_api)?;
     }
+    let mut plugins: Vec<_> = resolved.iter().map(|r| r.locked.clone()).collect();
+    plugins.sort_by(|a, b| a.name.cmp(&b.name));
     let lock = Lockfile {
         manifest_digest: input.manifest.digest(),
-        plugins: resolved.iter().map(|r| r.locked.clone()).collect(),
+        plugins,
     };
     let lock_text = lock.render();
     let mut warnings = input.warnings.clone();

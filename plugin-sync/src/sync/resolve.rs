@@ -313,7 +313,7 @@ fn resolve_git(
     let url = bare.as_str();
     let repo_url = RepoUrl::parse(declared_url, &config.root);
     let repo = config.cache.repo(&repo_url);
-    let previous_entry = previous.and_then(|lock| lock.plugins.iter().find(|p| &p.name == name));
+    let previous_entry = previous.and_then(|lock| lock.get(name));
     // The lock's pin still answers this declaration.
     let locked = previous_entry
         .filter(|p| p.package == declaration.package)
