@@ -476,7 +476,33 @@ fn run(task: Task) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Task::Vendor { sync: args } => {
-            args.sync(&args.config()?, &sync::Mode::Vendor)?;
+            let config = args.config()?;
+            let ignore = config
+                .root
+                .join(build_support::SOURCES_DIR)
+                .join(".gitignore");
+            let before = std::fs::read(&ignore).ok();
+            args.sync(&config, &sync::Mode::Vendor)?;
+            let lock_path = config.root.join(build_support::LOCK_FILE);
+            let lock = crate::lockfile::Lockfile::load(&lock_path)?;
+            if let Err(error) = crate::vendor::check(&config.root, &lock) {
+                // Not vendored after all: plugin-sources/ is as it was.
+                match before {
+                    Some(bytes) => {
+                        crate::files::write_if_changed(&ignore, bytes)?;
+                    }
+                    None => {
+                        std::fs::remove_file(&ignore)
+                            .with_context(|| format!("failed to remove {}", ignore.display()))?;
+                        let quiet = sync::Config {
+                            progress: crate::progress::Progress::new(true),
+                            ..args.config()?
+                        };
+                        args.sync(&quiet, &sync::Mode::Sync)?;
+                    }
+                }
+                return Err(error.context("plugin-sources/ was not vendored"));
+            }
             eprintln!(
                 "{:>12} plugin-sources/ is no longer ignored by git: commit it",
                 "Vendored"

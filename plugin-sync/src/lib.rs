@@ -49,4 +49,5 @@ mod scratch;
 mod secret;
 mod sync;
 mod tree;
+mod vendor;
 mod verify;

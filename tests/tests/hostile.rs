@@ -796,3 +796,57 @@ fn the_largest_lock_and_manifest_read_cost_little() {
         assert!(run.code.is_some(), "{args:?}: {}", run.messages);
     }
 }
+
+/// `vendor` commits the copies only if git keeps every file byte for byte:
+/// a plugin's own `.gitignore` (dropping a file it tracks) or
+/// `.gitattributes` (rewriting line endings) is refused, naming the files,
+/// and plugin-sources/ stays ignored.
+#[test]
+fn vendoring_what_git_would_drop_or_rewrite_is_refused() {
+    let repo = GitRepo::new("vendor-hostile");
+    repo.plugin(
+        ".",
+        &PluginCrate {
+            filters: &[("vh", None)],
+            ..PluginCrate::new("vendor-hostile", "vh")
+        },
+    );
+    std::fs::write(repo.dir.join("crlf.txt"), "a\r\nb\r\n").expect("write");
+    repo.write("kept.txt", "tracked, then ignored\n");
+    repo.commit("plugin");
+    repo.write(".gitignore", "kept.txt\n");
+    repo.write(".gitattributes", "crlf.txt text\n");
+    repo.git(&["add", ".gitignore", ".gitattributes"]);
+    repo.git(&["commit", "--quiet", "-m", "ignore and attributes"]);
+    let host = Host::new("vendor_hostile");
+    host.write(
+        "plugins.toml",
+        &format!(
+            "[plugins]\nvendor-hostile = {{ git = \"{}\" }}\n",
+            repo.url()
+        ),
+    );
+    let output = expect_failure(&mut host.xtask(&["vendor"]));
+    let text = messages(&output);
+    let copy = walk(&host.path("plugin-sources"))
+        .into_iter()
+        .find(|f| f.ends_with("/kept.txt"))
+        .expect("the copy holds kept.txt");
+    let dir = Path::new(&copy)
+        .parent()
+        .and_then(Path::file_name)
+        .and_then(|n| n.to_str())
+        .expect("copy dir")
+        .to_owned();
+    for expected in [
+        "plugin-sources/ was not vendored".to_owned(),
+        format!("`plugin-sources/{dir}/kept.txt` is ignored by git"),
+        format!("`plugin-sources/{dir}/crlf.txt` would be rewritten by git"),
+    ] {
+        assert!(text.contains(&expected), "`{expected}` not in\n{text}");
+    }
+    let ignore = host.read("plugin-sources/.gitignore");
+    assert!(ignore.lines().any(|l| l == "*"), "still ignored: {ignore}");
+    // What sync wrote stays consistent: verify passes.
+    e2e::expect_success(&mut host.xtask(&["verify"]));
+}
