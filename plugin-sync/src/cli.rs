@@ -718,7 +718,7 @@ fn run(task: Task) -> anyhow::Result<ExitCode> {
             let cache = cache::Cache::locate(cache_dir.as_deref())?;
             let problems = verify::verify(&root, &cache, quiet)?;
             for problem in &problems {
-                eprintln!("error: {problem}");
+                eprintln!("error: {}", secret::redact(problem));
             }
             Ok(if problems.is_empty() {
                 ExitCode::SUCCESS

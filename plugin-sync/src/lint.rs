@@ -676,14 +676,20 @@ fn id_stability(
 
 /// Prints the report for people: one line per check.
 pub fn print(report: &Report) {
-    println!("{} {}", report.krate, report.version);
+    use crate::secret::redact;
+    // Names, versions and messages come from the crate: shown escaped.
+    println!(
+        "{}",
+        redact(&format!("{} {}", report.krate, report.version))
+    );
     for check in &report.checks {
         let status = match check.status {
             Status::Pass => "pass",
             Status::Warn => "warn",
             Status::Fail => "FAIL",
         };
-        let mut lines = check.message.lines();
+        let message = redact(&check.message);
+        let mut lines = message.lines();
         println!(
             "  {status:<4}  {:<12}  {}",
             check.name,

@@ -47,7 +47,10 @@ pub fn list(root: &Path, json: bool) -> anyhow::Result<()> {
     let metadata = match metadata {
         Ok(metadata) => Some(metadata),
         Err(error) => {
-            eprintln!("warning: cannot tell what runs at build time: {error}");
+            eprintln!(
+                "warning: cannot tell what runs at build time: {}",
+                crate::secret::redact(&error.to_string())
+            );
             None
         }
     };
@@ -237,6 +240,7 @@ fn print_table(rows: &[Row]) {
             .zip(widths)
             .map(|(cell, w)| format!("{cell:<w$}"))
             .collect();
-        println!("{}", line.join("  ").trim_end());
+        // Sources and names come from the lock: shown escaped.
+        println!("{}", crate::secret::redact(line.join("  ").trim_end()));
     }
 }

@@ -10,6 +10,9 @@
 //! those that only name what to fetch. The bare URL is what goes into plugins.lock, the generated
 //! crate, the binary, `list`, progress, errors and the cache's directory
 //! names.
+//!
+//! [`redact`] is also where what is printed loses the control characters a
+//! terminal would act on.
 
 use std::borrow::Cow;
 use std::sync::Mutex;
@@ -102,7 +105,36 @@ pub fn redact(text: &str) -> Cow<'_, str> {
             }
         }
     }
-    out
+    // Last: a secret holding a control character is hidden whole first.
+    escape_controls(out)
+}
+
+/// Whether `c` may reach a terminal as it is: not a control character
+/// (but newline and tab, which messages are made of), nor a bidirectional
+/// override that would make a line read other than it is.
+fn is_shown_raw(c: char) -> bool {
+    (!c.is_control() || c == '\n' || c == '\t')
+        && !matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// `text` with every character a terminal would act on (escape sequences,
+/// carriage returns, bidi overrides) written as `\u{…}`: what a
+/// repository, a server or a manifest says cannot move the cursor, recolour
+/// the terminal or hide a line. Every line printed passes through
+/// [`redact`], which calls this.
+fn escape_controls(text: Cow<'_, str>) -> Cow<'_, str> {
+    if text.chars().all(is_shown_raw) {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if is_shown_raw(c) {
+            out.push(c);
+        } else {
+            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+        }
+    }
+    Cow::Owned(out)
 }
 
 /// `text` with every `scheme://…` run replaced by its bare form (and its
@@ -232,6 +264,18 @@ mod tests {
             assert_eq!(bare(url), url);
             assert!(!has_credentials(url), "{url}");
         }
+    }
+
+    #[test]
+    fn control_characters_are_escaped_and_lines_kept() {
+        assert_eq!(
+            redact("a\u{1b}[31mred\rb\n\tc\u{7f}\u{9b}\u{202e}d"),
+            "a\\u{1b}[31mred\\u{d}b\n\tc\\u{7f}\\u{9b}\\u{202e}d"
+        );
+        assert_eq!(redact("plain\ntext"), "plain\ntext");
+        // Escaping twice changes nothing more.
+        let once = redact("x\u{7}y").into_owned();
+        assert_eq!(redact(&once), once);
     }
 
     #[test]

@@ -850,3 +850,38 @@ fn vendoring_what_git_would_drop_or_rewrite_is_refused() {
     // What sync wrote stays consistent: verify passes.
     e2e::expect_success(&mut host.xtask(&["verify"]));
 }
+
+/// What a repository says reaches the terminal escaped: a package name
+/// holding an escape sequence, a carriage return and a bidi override is
+/// shown as `\u{…}`, so it cannot recolour, overwrite or reorder a line.
+#[test]
+fn control_characters_from_a_repository_are_escaped_when_printed() {
+    let repo = GitRepo::with_plugin("escapes", "escapes", "escapes");
+    let manifest = std::fs::read_to_string(repo.dir.join("Cargo.toml")).expect("Cargo.toml");
+    repo.write(
+        "Cargo.toml",
+        &manifest.replacen(
+            "name = \"escapes\"",
+            "name = \"esc\\u001b[2J\\rapes\\u202e\"",
+            1,
+        ),
+    );
+    repo.commit("a name with control characters");
+    let host = Host::new("control_characters");
+    host.write(
+        "plugins.toml",
+        &format!(
+            "[plugins]\nescapes = {{ git = \"{}\", subdir = \".\" }}\n",
+            repo.url()
+        ),
+    );
+    let before = host.snapshot();
+    let output = expect_failure(&mut host.xtask(&["sync"]));
+    let raw = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !raw.contains(['\u{1b}', '\r', '\u{202e}']),
+        "raw control characters printed: {raw:?}"
+    );
+    assert!(raw.contains("esc\\u{1b}[2J\\u{d}apes\\u{202e}"), "{raw}");
+    assert_unchanged(&before, &host.snapshot());
+}
