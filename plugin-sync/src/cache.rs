@@ -101,18 +101,52 @@ fn claim(root: &Path) -> anyhow::Result<()> {
 #[derive(Debug, Clone)]
 pub struct Cache {
     pub root: PathBuf,
+    /// Why there is no cache directory, when none could be found: only a
+    /// git plugin needs one, so a host of path plugins syncs without HOME.
+    unlocated: Option<String>,
 }
 
 impl Cache {
     /// `--cache-dir`, else `$PLUGIN_CACHE_DIR`, else the user's cache directory.
     pub fn locate(flag: Option<&Path>) -> anyhow::Result<Cache> {
+        let cache = Cache::locate_lazily(flag);
+        match &cache.unlocated {
+            Some(why) => bail!("{why}"),
+            None => Ok(cache),
+        }
+    }
+
+    /// [`Cache::locate`], failing only when a repository's entry is asked
+    /// for ([`Cache::repo`]).
+    pub fn locate_lazily(flag: Option<&Path>) -> Cache {
+        match Cache::find(flag) {
+            Ok(root) => Cache::at(root),
+            Err(why) => Cache {
+                root: PathBuf::new(),
+                unlocated: Some(why),
+            },
+        }
+    }
+
+    /// The cache at `root`.
+    pub fn at(root: PathBuf) -> Cache {
+        Cache {
+            root,
+            unlocated: None,
+        }
+    }
+
+    /// Whether a cache directory was found.
+    pub fn is_located(&self) -> bool {
+        self.unlocated.is_none()
+    }
+
+    fn find(flag: Option<&Path>) -> Result<PathBuf, String> {
         if let Some(dir) = flag {
-            return Ok(Cache {
-                root: dir.to_owned(),
-            });
+            return Ok(dir.to_owned());
         }
         if let Some(dir) = std::env::var_os(CACHE_ENV).filter(|d| !d.is_empty()) {
-            return Ok(Cache { root: dir.into() });
+            return Ok(dir.into());
         }
         let base = if let Some(xdg) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
             PathBuf::from(xdg)
@@ -125,18 +159,23 @@ impl Cache {
         } else if let Some(local) = std::env::var_os("LOCALAPPDATA") {
             PathBuf::from(local)
         } else {
-            bail!("cannot find a cache directory: set {CACHE_ENV} or pass --cache-dir");
+            return Err(format!(
+                "cannot find a cache directory for git plugins (no HOME, XDG_CACHE_HOME or \
+                 LOCALAPPDATA): set {CACHE_ENV} or pass --cache-dir"
+            ));
         };
-        Ok(Cache {
-            root: base.join("static-plugins"),
-        })
+        Ok(base.join("static-plugins"))
     }
 
-    /// The cache entry for a repository.
-    pub fn repo(&self, url: &RepoUrl) -> CachedRepo {
+    /// The cache entry for a repository; an error when no cache directory
+    /// could be found.
+    pub fn repo(&self, url: &RepoUrl) -> anyhow::Result<CachedRepo> {
+        if let Some(why) = &self.unlocated {
+            bail!("{why}");
+        }
         let id = url.id();
         let git = self.root.join("git");
-        CachedRepo {
+        Ok(CachedRepo {
             db: git.join("db").join(&id),
             checkouts: git.join("checkouts").join(&id),
             lock: git.join("db").join(format!("{id}.lock")),
@@ -145,7 +184,7 @@ impl Cache {
             credentials: url.credentials.clone(),
             git,
             root: self.root.clone(),
-        }
+        })
     }
 
     /// Removes everything cached; returns whether there was anything.
@@ -506,9 +545,7 @@ mod tests {
             "{error}"
         );
         assert!(!theirs.join(TAG_FILE).exists());
-        let cache = Cache {
-            root: theirs.clone(),
-        };
+        let cache = Cache::at(theirs.clone());
         let error = cache.clean().unwrap_err().to_string();
         assert!(
             error.contains("it is not a cache this tool made"),

@@ -384,7 +384,9 @@ impl SyncArgs {
             progress: crate::progress::Progress::new(
                 self.quiet || self.message_format == MessageFormat::Json,
             ),
-            cache: cache::Cache::locate(self.cache_dir.as_deref())?,
+            // Located when a git plugin needs it: a host of path plugins
+            // syncs without HOME.
+            cache: cache::Cache::locate_lazily(self.cache_dir.as_deref()),
             jobs: self.jobs.map(usize::from),
             git_fetch_with_cli: self.git_fetch_with_cli || crate::git_cli::from_env()?,
         })
@@ -586,7 +588,7 @@ fn run(task: Task) -> anyhow::Result<ExitCode> {
             git_fetch_with_cli,
         } => {
             let root = host::locate(host_args.manifest_path.as_deref())?;
-            let cache = cache::Cache::locate(cache_dir.as_deref())?;
+            let cache = cache::Cache::locate_lazily(cache_dir.as_deref());
             let target = match (path, git) {
                 (_, Some(url)) => crate::lint::Target::Git {
                     url,
@@ -661,7 +663,7 @@ fn run(task: Task) -> anyhow::Result<ExitCode> {
                 bin: args.bin.clone(),
                 source: args.source()?,
                 offline: args.offline,
-                cache: cache::Cache::locate(args.cache_dir.as_deref())?,
+                cache: cache::Cache::locate_lazily(args.cache_dir.as_deref()),
             })?;
             if !args.quiet {
                 if report.changed.is_empty() {
@@ -715,7 +717,7 @@ fn run(task: Task) -> anyhow::Result<ExitCode> {
             cache_dir,
         } => {
             let root = host::locate(args.manifest_path.as_deref())?;
-            let cache = cache::Cache::locate(cache_dir.as_deref())?;
+            let cache = cache::Cache::locate_lazily(cache_dir.as_deref());
             let problems = verify::verify(&root, &cache, quiet)?;
             for problem in &problems {
                 eprintln!("error: {}", secret::redact(problem));

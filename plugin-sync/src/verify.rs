@@ -33,8 +33,15 @@ pub fn verify(root: &Path, cache: &Cache, quiet: bool) -> anyhow::Result<Vec<Str
         let commit = pin.commit.as_str();
         // The lock's commit must be what the declaration reaches, as the
         // cache last saw it.
-        let db = cache.repo(&RepoUrl::parse(&pin.url, root)).db;
-        match crate::git::reached(&db, &pin.reference, commit)? {
+        let db = cache
+            .repo(&RepoUrl::parse(&pin.url, root))
+            .ok()
+            .map(|r| r.db);
+        let reached = match &db {
+            Some(db) => crate::git::reached(db, &pin.reference, commit)?,
+            None => None,
+        };
+        match reached {
             Some(Ok(())) => {}
             Some(Err(tip)) => problems.push(format!(
                 "plugin `{name}`: {LOCK_FILE} pins {commit}, which its {} does not reach (it \
@@ -58,9 +65,9 @@ pub fn verify(root: &Path, cache: &Cache, quiet: bool) -> anyhow::Result<Vec<Str
         }
         // Name the files, from the commit's objects in the cache when it has
         // them.
-        let pristine = Some(cache.repo(&RepoUrl::parse(&pin.url, root)))
-            .filter(|repo| crate::git::has_commit(&repo.db, commit))
-            .and_then(|repo| crate::git::sums(&repo.db, commit).ok())
+        let pristine = db
+            .filter(|db| crate::git::has_commit(db, commit))
+            .and_then(|db| crate::git::sums(&db, commit).ok())
             .filter(|sums| checksum::digest(sums) == expected);
         let detail = match pristine {
             Some(sums) => checksum::differences(&sums, &actual).join(", "),

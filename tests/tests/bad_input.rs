@@ -497,3 +497,38 @@ fn identical_git_declarations_are_refused_before_any_fetch() {
         "error: plugins `a` and `b` in plugins.toml both point at http://127.0.0.1:1/x; declare it once\n",
     );
 }
+
+/// The cache is located only when a git plugin needs it: a host of path
+/// plugins syncs with no HOME (as in some CI containers); a git plugin
+/// then says what to set.
+#[test]
+fn a_host_of_path_plugins_syncs_without_home_and_a_git_plugin_says_what_to_set() {
+    let host = host("no_home", false);
+    let without_home = |args: &[&str]| {
+        let mut command = host.xtask(args);
+        command
+            .env_remove("HOME")
+            .env_remove("XDG_CACHE_HOME")
+            .env_remove("LOCALAPPDATA")
+            .env_remove("PLUGIN_CACHE_DIR");
+        command
+    };
+    expect_success(&mut without_home(&["sync"]));
+    assert!(host.read("plugins.lock").contains("name = \"alpha\""));
+    expect_success(&mut without_home(&["verify"]));
+    host.write(
+        "plugins.toml",
+        &format!("{GOOD}far = {{ git = \"file:///nonexistent/far\", tag = \"v1\" }}\n"),
+    );
+    let before = host.snapshot();
+    let output = expect_failure(&mut without_home(&["sync"]));
+    assert!(
+        stderr(&output).contains(
+            "cannot find a cache directory for git plugins (no HOME, XDG_CACHE_HOME or \
+             LOCALAPPDATA): set PLUGIN_CACHE_DIR or pass --cache-dir"
+        ),
+        "{}",
+        stderr(&output)
+    );
+    assert_unchanged(&before, &host.snapshot());
+}

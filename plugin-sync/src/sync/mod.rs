@@ -323,7 +323,7 @@ fn check_owned_places(config: &Config) -> anyhow::Result<()> {
         }
     }
     let cache = physical(&config.cache.root);
-    if cache.starts_with(&config.root) {
+    if config.cache.is_located() && cache.starts_with(&config.root) {
         bail!(
             "the cache directory {} is inside the host workspace {}; sync would copy from and \
              prune around it: choose one outside with --cache-dir or PLUGIN_CACHE_DIR",

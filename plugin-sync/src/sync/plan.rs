@@ -261,9 +261,7 @@ mod tests {
     fn config(locked: bool) -> Config {
         Config {
             root: "/host".into(),
-            cache: Cache {
-                root: "/cache".into(),
-            },
+            cache: Cache::at("/cache".into()),
             locked,
             offline: false,
             progress: crate::progress::Progress::new(true),

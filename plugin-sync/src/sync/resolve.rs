@@ -312,7 +312,7 @@ fn resolve_git(
     let bare = secret::bare(declared_url);
     let url = bare.as_str();
     let repo_url = RepoUrl::parse(declared_url, &config.root);
-    let repo = config.cache.repo(&repo_url);
+    let repo = config.cache.repo(&repo_url)?;
     let previous_entry = previous.and_then(|lock| lock.get(name));
     // The lock's pin still answers this declaration.
     let locked = previous_entry
