@@ -42,10 +42,13 @@ pub fn check_sync(root: &str, lock_digest: &str) {
         .ok_or(Error::NotBuildScript)
         .and_then(|dir| check(&Path::new(&dir).join(root), lock_digest, true));
     if let Err(error) = result {
-        eprintln!("error: {error}");
+        // plugins.toml may hold credentials in a URL, and a parse error
+        // quotes the line: printed bare and escaped.
+        let redact = |text: String| crate::url::redact(&text).into_owned();
+        eprintln!("error: {}", redact(error.to_string()));
         let mut source = std::error::Error::source(&error);
         while let Some(cause) = source {
-            eprintln!("\nCaused by:\n  {cause}");
+            eprintln!("\nCaused by:\n  {}", redact(cause.to_string()));
             source = cause.source();
         }
         std::process::exit(1);

@@ -6,6 +6,8 @@
 //! user name is part of the address), and no query parameter but those that
 //! only name what to fetch (`ref`, `branch`, ...).
 
+use std::borrow::Cow;
+
 /// A URL taken apart.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SplitUrl {
@@ -132,6 +134,75 @@ pub fn split(url: &str) -> SplitUrl {
     }
 }
 
+/// `text` as it may be printed: every URL in it bare, every character a
+/// terminal would act on escaped.
+pub fn redact(text: &str) -> Cow<'_, str> {
+    escape_controls(bare_urls(text, &mut |_| {}))
+}
+
+/// Whether `c` may reach a terminal as it is: not a control character
+/// (but newline and tab, which messages are made of), nor a bidirectional
+/// override that would make a line read other than it is.
+fn is_shown_raw(c: char) -> bool {
+    (!c.is_control() || c == '\n' || c == '\t')
+        && !matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// `text` with every character a terminal would act on (escape sequences,
+/// carriage returns, bidi overrides) written as `\u{…}`: what a
+/// repository, a server or a manifest says cannot move the cursor, recolour
+/// the terminal or hide a line. Every line printed passes through
+/// the engine's `secret::redact`, which calls this, and what the build
+/// script prints passes through [`redact`].
+pub fn escape_controls(text: Cow<'_, str>) -> Cow<'_, str> {
+    if text.chars().all(is_shown_raw) {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if is_shown_raw(c) {
+            out.push(c);
+        } else {
+            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// `text` with every `scheme://…` run replaced by its bare form; each
+/// secret taken out is handed to `found`.
+pub fn bare_urls<'a>(text: &'a str, found: &mut dyn FnMut(&str)) -> Cow<'a, str> {
+    if !text.contains("://") {
+        return Cow::Borrowed(text);
+    }
+    let ends_url = |c: char| c.is_whitespace() || "\"'`<>()[]{}|\\^".contains(c);
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let (before, after) = rest.split_at_checked(at).unwrap_or((rest, ""));
+        let scheme_len = before
+            .chars()
+            .rev()
+            .take_while(|c| c.is_ascii_alphanumeric() || "+.-".contains(*c))
+            .map(char::len_utf8)
+            .sum::<usize>();
+        let (kept, scheme) = before
+            .split_at_checked(before.len().saturating_sub(scheme_len))
+            .unwrap_or((before, ""));
+        let end = after.find(ends_url).unwrap_or(after.len());
+        let (tail, next) = after.split_at_checked(end).unwrap_or((after, ""));
+        out.push_str(kept);
+        let url = split(&format!("{scheme}{tail}"));
+        for secret in &url.secrets {
+            found(secret);
+        }
+        out.push_str(&url.bare);
+        rest = next;
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
+}
+
 /// The URL as it may be stored and printed.
 pub fn bare(url: &str) -> String {
     split(url).bare
@@ -143,5 +214,26 @@ impl std::fmt::Debug for SplitUrl {
             .field("bare", &self.bare)
             .field("had_secret", &self.had_secret)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_the_build_script_prints_is_bare_and_escaped() {
+        let message = "plugins.toml:3:9: `git = \"https://alice:pw-Qq1@\"` has no host or path \
+                       (also https://h/r?private_token=t0k-9&ref=x)\u{1b}[2J";
+        let shown = redact(message);
+        assert!(
+            !shown.contains("pw-Qq1") && !shown.contains("t0k-9"),
+            "{shown}"
+        );
+        assert!(shown.contains("https://h/r?ref=x"), "{shown}");
+        assert!(shown.ends_with("\\u{1b}[2J"), "{shown}");
+        let mut found = Vec::new();
+        let _ = bare_urls(message, &mut |s| found.push(s.to_owned()));
+        assert!(found.iter().any(|s| s == "pw-Qq1"), "{found:?}");
     }
 }

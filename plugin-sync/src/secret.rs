@@ -106,66 +106,14 @@ pub fn redact(text: &str) -> Cow<'_, str> {
         }
     }
     // Last: a secret holding a control character is hidden whole first.
-    escape_controls(out)
+    build_support::url::escape_controls(out)
 }
 
-/// Whether `c` may reach a terminal as it is: not a control character
-/// (but newline and tab, which messages are made of), nor a bidirectional
-/// override that would make a line read other than it is.
-fn is_shown_raw(c: char) -> bool {
-    (!c.is_control() || c == '\n' || c == '\t')
-        && !matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-}
-
-/// `text` with every character a terminal would act on (escape sequences,
-/// carriage returns, bidi overrides) written as `\u{…}`: what a
-/// repository, a server or a manifest says cannot move the cursor, recolour
-/// the terminal or hide a line. Every line printed passes through
-/// [`redact`], which calls this.
-fn escape_controls(text: Cow<'_, str>) -> Cow<'_, str> {
-    if text.chars().all(is_shown_raw) {
-        return text;
-    }
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        if is_shown_raw(c) {
-            out.push(c);
-        } else {
-            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
-        }
-    }
-    Cow::Owned(out)
-}
-
-/// `text` with every `scheme://…` run replaced by its bare form (and its
-/// secrets registered): a URL written into a message by a library the tool
+/// `text` with every `scheme://…` run replaced by its bare form, its
+/// secrets registered: a URL written into a message by a library the tool
 /// does not control loses its credentials too.
 fn bare_urls(text: &str) -> Cow<'_, str> {
-    if !text.contains("://") {
-        return Cow::Borrowed(text);
-    }
-    let ends_url = |c: char| c.is_whitespace() || "\"'`<>()[]{}|\\^".contains(c);
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find("://") {
-        let (before, after) = rest.split_at_checked(at).unwrap_or((rest, ""));
-        let scheme_len = before
-            .chars()
-            .rev()
-            .take_while(|c| c.is_ascii_alphanumeric() || "+.-".contains(*c))
-            .map(char::len_utf8)
-            .sum::<usize>();
-        let (kept, scheme) = before
-            .split_at_checked(before.len().saturating_sub(scheme_len))
-            .unwrap_or((before, ""));
-        let end = after.find(ends_url).unwrap_or(after.len());
-        let (tail, next) = after.split_at_checked(end).unwrap_or((after, ""));
-        out.push_str(kept);
-        out.push_str(&split(&format!("{scheme}{tail}")).bare);
-        rest = next;
-    }
-    out.push_str(rest);
-    Cow::Owned(out)
+    build_support::url::bare_urls(text, &mut |secret| register(secret))
 }
 
 /// `text` with every byte outside the URL-safe set percent-encoded.
