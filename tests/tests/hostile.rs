@@ -885,3 +885,88 @@ fn control_characters_from_a_repository_are_escaped_when_printed() {
     assert!(raw.contains("esc\\u{1b}[2J\\u{d}apes\\u{202e}"), "{raw}");
     assert_unchanged(&before, &host.snapshot());
 }
+
+/// `command` run with a `size` tmpfs mounted on `dir` (in a user and mount
+/// namespace of its own, so no privilege is needed); what `dir` held when
+/// the command ended is listed, one name a line, into `listing`. `None`
+/// when this machine cannot make such a namespace.
+fn on_full_disk(
+    command: &std::process::Command,
+    dir: &Path,
+    size: &str,
+    listing: &Path,
+) -> Option<std::process::Command> {
+    let probe = std::process::Command::new("unshare")
+        .args(["-rm", "sh", "-c", "mount -t tmpfs -o size=4k tmpfs /tmp"])
+        .output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        return None;
+    }
+    let mut wrapped = std::process::Command::new("unshare");
+    wrapped
+        .args([
+            "-rm",
+            "sh",
+            "-c",
+            "dir=$1; size=$2; listing=$3; shift 3; \
+             mount -t tmpfs -o size=$size tmpfs \"$dir\" || exit 99; \
+             \"$@\"; rc=$?; ls -A \"$dir\" > \"$listing\"; exit $rc",
+            "sh",
+        ])
+        .arg(dir)
+        .arg(size)
+        .arg(listing)
+        .arg(command.get_program())
+        .args(command.get_args());
+    for (key, value) in command.get_envs() {
+        match value {
+            Some(value) => wrapped.env(key, value),
+            None => wrapped.env_remove(key),
+        };
+    }
+    if let Some(cwd) = command.get_current_dir() {
+        wrapped.current_dir(cwd);
+    }
+    Some(wrapped)
+}
+
+/// A disk that fills while a plugin's files are copied into the host: the
+/// error keeps the system's words ("No space left on device"), the
+/// half-written copy is removed, and nothing else changes.
+#[test]
+fn a_full_disk_keeps_its_cause_and_leaves_no_half_written_copy() {
+    let repo = GitRepo::with_plugin("disk-full", "disk-full", "full");
+    let noise: String = (0..40_000u32)
+        .map(|i| format!("{:08x}", i.wrapping_mul(2_654_435_761)))
+        .collect::<Vec<_>>()
+        .join("\n");
+    repo.write("noise.txt", &noise);
+    repo.commit("360 KB of noise");
+    let host = Host::new("disk_full");
+    host.write(
+        "plugins.toml",
+        &format!("[plugins]\ndisk-full = {{ git = \"{}\" }}\n", repo.url()),
+    );
+    std::fs::create_dir_all(host.path("plugin-sources")).expect("plugin-sources");
+    let listing = host.root.with_extension("listing");
+    let _ = std::fs::remove_file(&listing);
+    let Some(mut command) = on_full_disk(
+        &host.xtask(&["sync"]),
+        &host.path("plugin-sources"),
+        "128k",
+        &listing,
+    ) else {
+        println!("skipped: this machine cannot mount a tmpfs in a user namespace (unshare -rm)");
+        return;
+    };
+    let before = host.snapshot();
+    let output = expect_failure(&mut command);
+    let text = messages(&output);
+    assert!(text.contains("No space left on device"), "{text}");
+    let left = std::fs::read_to_string(&listing).expect("listing");
+    assert!(
+        left.lines().all(|name| name == ".gitignore"),
+        "left on the full disk: {left}"
+    );
+    assert_unchanged(&before, &host.snapshot());
+}

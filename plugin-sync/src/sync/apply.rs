@@ -101,8 +101,28 @@ fn replace_dir(copy: &HostCopy, dest: &Path) -> anyhow::Result<()> {
     let temp = parent.join(format!(".{name}.new-{}", std::process::id()));
     let old = parent.join(format!(".{name}.old-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&temp);
-    if !(take && std::fs::rename(from, &temp).is_ok()) {
-        copy_tree(from, &temp, true)
+    // A copy that fails half-way (a full disk) is removed at once, its
+    // cause kept in the error.
+    let filled = fill_copy(copy, from, take, &temp);
+    if filled.is_err() {
+        let _ = std::fs::remove_dir_all(&temp);
+    }
+    filled?;
+    if dest.exists() {
+        std::fs::rename(dest, &old)
+            .with_context(|| format!("failed to move {} aside", dest.display()))?;
+    }
+    std::fs::rename(&temp, dest)
+        .with_context(|| format!("failed to move {} into place", dest.display()))?;
+    let _ = std::fs::remove_dir_all(&old);
+    Ok(())
+}
+
+/// Writes the copy of `from` into `temp`: moved when it is a staged
+/// checkout on the same filesystem, else copied; then its index and marker.
+fn fill_copy(copy: &HostCopy, from: &Path, take: bool, temp: &Path) -> anyhow::Result<()> {
+    if !(take && std::fs::rename(from, temp).is_ok()) {
+        copy_tree(from, temp, true)
             .with_context(|| format!("failed to copy {} to {}", from.display(), temp.display()))?;
         if take {
             let _ = std::fs::remove_dir_all(from);
@@ -111,18 +131,11 @@ fn replace_dir(copy: &HostCopy, dest: &Path) -> anyhow::Result<()> {
     // The index lets a no-op sync prove the copy unchanged without reading
     // it; the marker, written last, says sync made the copy (prune removes
     // only what carries it).
-    let index = checksum::index(&temp, &copy.checksum, &copy.ids)?;
+    let index = checksum::index(temp, &copy.checksum, &copy.ids)?;
     std::fs::write(temp.join(INDEX_FILE), index)
         .with_context(|| format!("failed to write the index in {}", temp.display()))?;
     std::fs::write(temp.join(CHECKOUT_MARKER), "")
         .with_context(|| format!("failed to write the marker in {}", temp.display()))?;
-    if dest.exists() {
-        std::fs::rename(dest, &old)
-            .with_context(|| format!("failed to move {} aside", dest.display()))?;
-    }
-    std::fs::rename(&temp, dest)
-        .with_context(|| format!("failed to move {} into place", dest.display()))?;
-    let _ = std::fs::remove_dir_all(&old);
     Ok(())
 }
 
