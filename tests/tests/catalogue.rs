@@ -399,6 +399,24 @@ fn hostile_trees() {
             Box::new(move |r| vec![("160000", b"vendor".to_vec(), r.head())]),
             "submodule",
         ),
+        (
+            // Sized from its header before it is read.
+            "long_symlink_target",
+            Box::new(move |r| vec![("120000", b"far".to_vec(), blob(r, &[b'a'; 5000]))]),
+            "symlink `far` has a target longer than 4096 bytes",
+        ),
+        (
+            "path_too_long",
+            Box::new(move |r| {
+                let mut tree = raw_tree(r, &[("100644", b"f".to_vec(), file(r))]);
+                // 18 levels of 250-byte names: a 4,500-byte path.
+                for _ in 0..17 {
+                    tree = raw_tree(r, &[("40000", vec![b'd'; 250], tree)]);
+                }
+                vec![("40000", vec![b'd'; 250], tree)]
+            }),
+            "has a path longer than 4096 bytes",
+        ),
     ];
     assert!(cases.len() >= 15);
     for (case, extra, expected) in &cases {
