@@ -30,6 +30,9 @@ struct Row {
     /// `None` when cargo could not tell (not synced, or resolution failed).
     build_script: Option<bool>,
     proc_macros: Option<Vec<String>>,
+    /// The crates it brings (not the host's plugin-api's) that have a build
+    /// script of their own.
+    dependency_build_scripts: Option<Vec<String>>,
 }
 
 pub fn list(root: &Path, json: bool) -> anyhow::Result<()> {
@@ -75,12 +78,17 @@ pub fn list(root: &Path, json: bool) -> anyhow::Result<()> {
                     .is_some_and(|d| d.join("Cargo.toml").is_file()),
             },
         };
-        let (build_script, proc_macros) = match (&metadata, &crate_dir) {
-            (Some(metadata), Some(dir)) if present => build_time_code(metadata, dir)
-                .map_or((None, None), |(script, macros)| {
-                    (Some(script), Some(macros))
-                }),
-            _ => (None, None),
+        let code = match (&metadata, &crate_dir) {
+            (Some(metadata), Some(dir)) if present => build_time_code(metadata, dir),
+            _ => None,
+        };
+        let (build_script, proc_macros, dependency_build_scripts) = match code {
+            Some(code) => (
+                Some(code.build_script),
+                Some(code.proc_macros),
+                Some(code.dependency_build_scripts),
+            ),
+            None => (None, None, None),
         };
         rows.push(Row {
             name: declaration.name.clone(),
@@ -95,6 +103,7 @@ pub fn list(root: &Path, json: bool) -> anyhow::Result<()> {
             checksum: entry.and_then(|e| e.git()).map(|g| g.checksum.clone()),
             build_script,
             proc_macros,
+            dependency_build_scripts,
         });
     }
     // Locked but no longer declared: the lock is stale.
@@ -115,6 +124,7 @@ pub fn list(root: &Path, json: bool) -> anyhow::Result<()> {
                 checksum: entry.git().map(|g| g.checksum.clone()),
                 build_script: None,
                 proc_macros: None,
+                dependency_build_scripts: None,
             });
         }
     }
@@ -131,10 +141,19 @@ pub fn list(root: &Path, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Whether the crate at `dir` has a build script, and the proc-macro
-/// crates in its dependency tree (without plugin-api's own, which come with
-/// the host).
-fn build_time_code(metadata: &Metadata, dir: &Path) -> Option<(bool, Vec<String>)> {
+/// What of a plugin runs at build time.
+struct BuildTimeCode {
+    /// Its own build script.
+    build_script: bool,
+    /// Proc-macro crates in its dependency tree.
+    proc_macros: Vec<String>,
+    /// Crates in its dependency tree with a build script.
+    dependency_build_scripts: Vec<String>,
+}
+
+/// What of the crate at `dir` and of every crate it brings (without
+/// plugin-api's own, which come with the host) runs at build time.
+fn build_time_code(metadata: &Metadata, dir: &Path) -> Option<BuildTimeCode> {
     let manifest = dir.join("Cargo.toml").canonicalize().ok()?;
     let package = metadata
         .packages
@@ -170,20 +189,26 @@ fn build_time_code(metadata: &Metadata, dir: &Path) -> Option<(bool, Vec<String>
         .map(|p| p.id.clone())
         .collect();
     let from_host = reachable(host_api);
-    let mut proc_macros: Vec<String> = reachable(deps_of(&package.id))
+    let brought: Vec<&cargo_metadata::Package> = reachable(deps_of(&package.id))
         .iter()
         .filter(|id| !from_host.contains(*id))
         .filter_map(|id| metadata.packages.iter().find(|p| &p.id == id))
-        .filter(|p| {
-            p.targets
-                .iter()
-                .any(|t| t.kind.contains(&TargetKind::ProcMacro))
-        })
-        .map(|p| p.name.to_string())
         .collect();
-    proc_macros.sort();
-    proc_macros.dedup();
-    Some((build_script, proc_macros))
+    let having = |kind: TargetKind| -> Vec<String> {
+        let mut names: Vec<String> = brought
+            .iter()
+            .filter(|p| p.targets.iter().any(|t| t.kind.contains(&kind)))
+            .map(|p| p.name.to_string())
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    };
+    Some(BuildTimeCode {
+        build_script,
+        proc_macros: having(TargetKind::ProcMacro),
+        dependency_build_scripts: having(TargetKind::CustomBuild),
+    })
 }
 
 fn print_table(rows: &[Row]) {
@@ -201,13 +226,14 @@ fn print_table(rows: &[Row]) {
             } else {
                 "present".to_owned()
             };
-            let build = match (&r.build_script, &r.proc_macros) {
-                (Some(script), Some(macros)) => {
+            let build = match (&r.build_script, &r.proc_macros, &r.dependency_build_scripts) {
+                (Some(script), Some(macros), Some(scripts)) => {
                     let mut parts = Vec::new();
                     if *script {
                         parts.push("build.rs".to_owned());
                     }
                     parts.extend(macros.iter().map(|m| format!("proc-macro {m}")));
+                    parts.extend(scripts.iter().map(|s| format!("build.rs of {s}")));
                     if parts.is_empty() {
                         "-".to_owned()
                     } else {

@@ -384,10 +384,22 @@ fn list_shows_each_plugin_state_source_commit_and_build_time_code() {
         "[package]\nname = \"things-macro\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[lib]\nproc-macro = true\n",
     );
     repo.write("macro/src/lib.rs", "//! A proc macro.\n");
+    // A dependency with a build script of its own: build-time code too.
+    repo.write(
+        "sys/Cargo.toml",
+        "[package]\nname = \"things-sys\"\nversion = \"0.1.0\"\nedition = \"2024\"\n",
+    );
+    repo.write(
+        "sys/build.rs",
+        "//! Runs at build time too.\nfn main() {}\n",
+    );
+    repo.write("sys/src/lib.rs", "//! Built by a script.\n");
     let manifest = std::fs::read_to_string(repo.dir.join("Cargo.toml")).unwrap();
     repo.write(
         "Cargo.toml",
-        &format!("{manifest}things-macro = {{ path = \"macro\" }}\n"),
+        &format!(
+            "{manifest}things-macro = {{ path = \"macro\" }}\nthings-sys = {{ path = \"sys\" }}\n"
+        ),
     );
     let commit = repo.commit("plugin with build-time code");
     let host = Host::new("list_shows_each_plugin_state");
@@ -409,7 +421,7 @@ fn list_shows_each_plugin_state_source_commit_and_build_time_code() {
     assert!(lines[1].contains(&source), "{table}");
     assert!(lines[1].contains(&commit[..12]), "{table}");
     assert!(
-        lines[1].ends_with("build.rs, proc-macro things-macro"),
+        lines[1].ends_with("build.rs, proc-macro things-macro, build.rs of things-sys"),
         "{table}"
     );
     assert!(lines[2].starts_with("off            disabled"), "{table}");
@@ -428,6 +440,10 @@ fn list_shows_each_plugin_state_source_commit_and_build_time_code() {
     assert_eq!(things["rev"], commit.as_str());
     assert_eq!(things["build_script"], true);
     assert_eq!(things["proc_macros"], serde_json::json!(["things-macro"]));
+    assert_eq!(
+        things["dependency_build_scripts"],
+        serde_json::json!(["things-sys"])
+    );
     assert_eq!(things["present"], true);
     assert_eq!(json["plugins"][2]["build_script"], false);
 
