@@ -1076,23 +1076,10 @@ fn a_lock_pinning_a_commit_its_declaration_never_reached_is_refused_or_repinned(
     repo.git(&["checkout", "--quiet", "main"]);
     let older = repo.head();
     let newer = change_filter(&repo, "unreached", "newer");
-    // The forger's lock entry: what a host declaring the evil branch pins.
-    let forger = Host::new("unreached_forger");
-    forger.write(
-        "plugins.toml",
-        &format!(
-            "[plugins]\nunreached = {{ git = \"{}\", branch = \"evil\" }}\n",
-            repo.url()
-        ),
-    );
-    expect_success(&mut forger.xtask(&["sync"]));
-    let (evil, evil_checksum) = pinned(&forger, "unreached");
-
-    for (case, declared, honest) in [
-        ("tag", "tag = \"v1\"", tagged.as_str()),
-        ("branch", "branch = \"main\"", newer.as_str()),
-    ] {
-        let host = Host::new(&format!("unreached_{case}"));
+    // A host of `name` declaring `unreached` as `declared`, synced: with
+    // the commit and checksum its lock pins.
+    let synced = |name: &str, declared: &str| {
+        let host = Host::new(name);
         host.write(
             "plugins.toml",
             &format!(
@@ -1102,6 +1089,16 @@ fn a_lock_pinning_a_commit_its_declaration_never_reached_is_refused_or_repinned(
         );
         expect_success(&mut host.xtask(&["sync"]));
         let (commit, checksum) = pinned(&host, "unreached");
+        (host, commit, checksum)
+    };
+    // The forger's lock entry: what a host declaring the evil branch pins.
+    let (_, evil, evil_checksum) = synced("unreached_forger", "branch = \"evil\"");
+
+    for (case, declared, honest) in [
+        ("tag", "tag = \"v1\"", tagged.as_str()),
+        ("branch", "branch = \"main\"", newer.as_str()),
+    ] {
+        let (host, commit, checksum) = synced(&format!("unreached_{case}"), declared);
         assert_eq!(commit, honest, "{case}");
         let forged = host
             .read("plugins.lock")
@@ -1160,26 +1157,8 @@ fn a_lock_pinning_a_commit_its_declaration_never_reached_is_refused_or_repinned(
 
     // An older commit of the branch is reached: a fresh machine syncs the
     // lock as it is.
-    let host = Host::new("unreached_older");
-    host.write(
-        "plugins.toml",
-        &format!(
-            "[plugins]\nunreached = {{ git = \"{}\", branch = \"main\" }}\n",
-            repo.url()
-        ),
-    );
-    expect_success(&mut host.xtask(&["sync"]));
-    let (commit, checksum) = pinned(&host, "unreached");
-    let old_host = Host::new("unreached_older_source");
-    old_host.write(
-        "plugins.toml",
-        &format!(
-            "[plugins]\nunreached = {{ git = \"{}\", rev = \"{older}\" }}\n",
-            repo.url()
-        ),
-    );
-    expect_success(&mut old_host.xtask(&["sync"]));
-    let (_, older_checksum) = pinned(&old_host, "unreached");
+    let (host, commit, checksum) = synced("unreached_older", "branch = \"main\"");
+    let (_, _, older_checksum) = synced("unreached_older_source", &format!("rev = \"{older}\""));
     host.write(
         "plugins.lock",
         &host

@@ -580,6 +580,23 @@ struct Measured {
     took: std::time::Duration,
 }
 
+impl Measured {
+    /// The ceiling for any hostile input: 10 s and 256 MiB.
+    #[track_caller]
+    fn assert_within_ceiling(&self, what: &str) {
+        assert!(
+            self.took < std::time::Duration::from_secs(10),
+            "{what}: took {:?}",
+            self.took
+        );
+        assert!(
+            self.max_rss_kib < 256 << 10,
+            "{what}: peak memory {} KiB",
+            self.max_rss_kib
+        );
+    }
+}
+
 #[expect(
     clippy::zombie_processes,
     reason = "the child is waited for with libc::wait4, for its rusage"
@@ -732,16 +749,7 @@ fn small_repositories_that_would_cost_a_lot_to_read_are_refused_quickly_in_littl
             "{case}: `{expected}` not in\n{}",
             run.messages
         );
-        assert!(
-            run.took < std::time::Duration::from_secs(10),
-            "{case}: took {:?}",
-            run.took
-        );
-        assert!(
-            run.max_rss_kib < 256 << 10,
-            "{case}: peak memory {} KiB",
-            run.max_rss_kib
-        );
+        run.assert_within_ceiling(case);
         assert_unchanged(&before, &host.snapshot());
     }
 }
@@ -783,16 +791,7 @@ fn the_largest_lock_and_manifest_read_cost_little() {
     host.write("plugins.toml", &manifest);
     for args in [&["verify"][..], &["list"][..]] {
         let run = measured(&mut host.xtask(args));
-        assert!(
-            run.took < std::time::Duration::from_secs(10),
-            "{args:?}: took {:?}",
-            run.took
-        );
-        assert!(
-            run.max_rss_kib < 256 << 10,
-            "{args:?}: peak memory {} KiB",
-            run.max_rss_kib
-        );
+        run.assert_within_ceiling(&format!("{args:?}"));
         assert!(run.code.is_some(), "{args:?}: {}", run.messages);
     }
 }
