@@ -143,7 +143,12 @@ fn run_fetch(
     // A server that stops sending (or never starts) fails the fetch after
     // this long, as gix's client does, instead of hanging forever.
     let stall = stall_timeout().map_err(|e| (true, e))?;
+    // Objects past the size a plugin's file may have are streamed, not
+    // held in memory, while git indexes the pack; the tree check then
+    // refuses them from their headers.
     command.args([
+        "-c",
+        &format!("core.bigFileThreshold={}", git::MAX_BLOB),
         "-c",
         "http.lowSpeedLimit=1",
         "-c",
