@@ -112,21 +112,27 @@ pub fn apply(text: &str, edit: &Edit) -> anyhow::Result<String> {
         .with_context(|| format!("failed to parse {MANIFEST_FILE}"))?;
     let plugins = plugins_table(&mut document)?;
     match edit {
-        Edit::Add(entry, name) => {
-            let mut value = Value::InlineTable(entry.clone());
-            match plugins.get_mut(name) {
-                Some(existing) => {
-                    // Keep the comment after the old value, and its spacing.
-                    if let Some(old) = existing.as_value() {
-                        *value.decor_mut() = old.decor().clone();
-                    }
-                    *existing = Item::Value(value);
-                }
-                None => {
-                    plugins.insert(name, Item::Value(value));
+        Edit::Add(entry, name) => match plugins.get_mut(name) {
+            // Declared already, inline or as a `[plugins.NAME]` table: its
+            // keys are updated in place, so its comments, layout and the
+            // keys `add` does not set (`enabled`) stay.
+            Some(existing) if existing.is_table_like() => {
+                if let Some(table) = existing.as_table_like_mut() {
+                    update(table, entry);
                 }
             }
-        }
+            Some(existing) => {
+                // Keep the comment after the old value, and its spacing.
+                let mut value = Value::InlineTable(entry.clone());
+                if let Some(old) = existing.as_value() {
+                    *value.decor_mut() = old.decor().clone();
+                }
+                *existing = Item::Value(value);
+            }
+            None => {
+                plugins.insert(name, Item::Value(Value::InlineTable(entry.clone())));
+            }
+        },
         Edit::Remove(names) => {
             for name in names {
                 if plugins.remove(name).is_none() {
@@ -142,6 +148,42 @@ pub fn apply(text: &str, edit: &Edit) -> anyhow::Result<String> {
         rendered
     };
     Ok(format!("{bom}{rendered}"))
+}
+
+/// The keys `add` sets: those of a declaration's source and build.
+const ADDED_KEYS: &[&str] = &[
+    "path",
+    "git",
+    "tag",
+    "branch",
+    "rev",
+    "subdir",
+    "package",
+    "features",
+    "default-features",
+];
+
+/// Sets `entry`'s keys in `existing`, each value keeping the comments and
+/// spacing around the one it replaces; removes the keys `add` sets that
+/// `entry` has not (a `tag` when a `branch` is added).
+fn update(existing: &mut dyn toml_edit::TableLike, entry: &InlineTable) {
+    for key in ADDED_KEYS {
+        if !entry.contains_key(key) {
+            existing.remove(key);
+        }
+    }
+    for (key, value) in entry.iter() {
+        match existing.get_mut(key).and_then(Item::as_value_mut) {
+            Some(old) => {
+                let decor = old.decor().clone();
+                *old = value.clone();
+                *old.decor_mut() = decor;
+            }
+            None => {
+                existing.insert(key, Item::Value(value.clone()));
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -171,6 +213,40 @@ mod tests {
             "{removed:?}"
         );
         let error = apply(text, &Edit::Remove(vec!["nope".into()])).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "`nope` is not declared in plugins.toml; nothing to remove"
+        );
+    }
+
+    #[test]
+    fn a_declaration_as_a_table_is_updated_in_place_with_its_comments() {
+        let text = "[plugins.a]\n# where it comes from\ngit = \"https://h/a\" # upstream\n\
+                    tag = \"v1\"\n# off for now\nenabled = false\n\n[plugins.b]\npath = \"b\"\n";
+        let mut entry = InlineTable::new();
+        entry.insert("git", "https://h/a2".into());
+        entry.insert("branch", "main".into());
+        let edited = apply(text, &Edit::Add(entry, "a".to_owned())).unwrap();
+        assert_eq!(
+            edited,
+            "[plugins.a]\n# where it comes from\ngit = \"https://h/a2\" # upstream\n\
+             # off for now\nenabled = false\nbranch = \"main\"\n\n[plugins.b]\npath = \"b\"\n"
+        );
+        // Inline declarations keep their other keys too.
+        let edited = apply(
+            "[plugins]\na = { path = \"x\", enabled = false } # why\n",
+            &added("a", "z"),
+        )
+        .unwrap();
+        assert_eq!(
+            edited,
+            "[plugins]\na = { path = \"z\", enabled = false } # why\n"
+        );
+    }
+
+    #[test]
+    fn removing_an_undeclared_plugin_is_an_error() {
+        let error = apply("[plugins]\n", &Edit::Remove(vec!["nope".into()])).unwrap_err();
         assert_eq!(
             error.to_string(),
             "`nope` is not declared in plugins.toml; nothing to remove"
