@@ -104,6 +104,8 @@ pub fn parse(tokens: TokenStream) -> Result<Args, syn::Error> {
 }
 
 /// Ids are `[a-z0-9][a-z0-9_.-]*`: safe in file names, URLs and config keys.
+/// (`cargo xtask lint` checks registered ids with the same rule, in
+/// plugin-sync's `lint::is_valid_id`: a proc-macro crate exports no function.)
 fn check_id(lit: &LitStr, what: &str) -> Result<(), syn::Error> {
     let value = lit.value();
     let mut chars = value.chars();
