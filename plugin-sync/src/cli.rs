@@ -3,7 +3,7 @@
 //! task honours, runs the task, prints `error: …` with its causes.
 
 use std::path::PathBuf;
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 use build_support::manifest::GitReference;
@@ -750,8 +750,7 @@ fn run(task: Task) -> anyhow::Result<ExitCode> {
             let config = args.config()?;
             args.sync(&config, &sync::Mode::Sync)?;
             let host::Binary { package, name } = binary.find(&config.root)?;
-            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-            let mut command = Command::new(cargo);
+            let mut command = crate::process::cargo();
             command
                 .arg("run")
                 .arg("--quiet")

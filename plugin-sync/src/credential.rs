@@ -12,7 +12,7 @@
 //! them.
 
 use std::io::Write as _;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use anyhow::{Context as _, bail};
 
@@ -76,7 +76,7 @@ pub fn reject(answer: &Answer) -> anyhow::Result<()> {
 /// Runs `git credential <action>` with `input`; its stdout on success, its
 /// own words (redacted) on failure.
 fn git_credential(action: &str, input: &[u8]) -> anyhow::Result<Vec<u8>> {
-    let mut child = Command::new("git")
+    let mut child = crate::process::git()
         .args(["credential", action])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -95,8 +95,7 @@ fn git_credential(action: &str, input: &[u8]) -> anyhow::Result<Vec<u8>> {
     // exit status says whether that mattered.
     let _ = writer.join();
     if !output.status.success() {
-        let words = String::from_utf8_lossy(&output.stderr);
-        let words = secret::redact(words.trim());
+        let words = crate::process::words(&output.stderr);
         bail!(
             "`git credential {action}` failed ({}){}{}",
             output.status,

@@ -6,7 +6,6 @@
 //! target directory, cargo's and rustup's homes.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use crate::host::Binary;
 use crate::lockfile::{Lockfile, digest_text};
@@ -24,9 +23,7 @@ pub struct Dist {
     pub sbom: PathBuf,
 }
 
-fn cargo() -> Command {
-    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-}
+use crate::process::{cargo, rustc};
 
 fn home(var: &str, default: &str) -> Option<PathBuf> {
     std::env::var_os(var)
@@ -37,7 +34,7 @@ fn home(var: &str, default: &str) -> Option<PathBuf> {
 
 /// The host's target directory (created, canonical).
 pub fn target_dir(root: &Path) -> anyhow::Result<PathBuf> {
-    let metadata = cargo_metadata::MetadataCommand::new()
+    let metadata = crate::process::metadata()
         .manifest_path(root.join("Cargo.toml"))
         .no_deps()
         .other_options(vec!["--offline".to_owned()])
@@ -72,7 +69,7 @@ pub fn check_target(triple: &str) -> anyhow::Result<()> {
         bail!(
             "rustc does not know the target `{triple}` (`rustc --print target-list` lists \
              those it knows): {}",
-            String::from_utf8_lossy(&output.stderr).trim()
+            crate::process::words(&output.stderr)
         );
     }
     let libdir = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
@@ -229,10 +226,6 @@ fn check_embedded(
         );
     }
     Ok(())
-}
-
-fn rustc() -> Command {
-    Command::new(std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into()))
 }
 
 /// `rustc -V` and the host target triple.

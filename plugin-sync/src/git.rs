@@ -214,7 +214,7 @@ impl<'a> Auth<'a> {
         if remote.credentials.is_some() {
             sources.push(Source::Url);
         }
-        if crate::host::program_on_path("git") {
+        if crate::process::on_path("git") {
             sources.extend([Source::Helpers, Source::HelpersAgain]);
         }
         Auth {

@@ -21,7 +21,6 @@ use anyhow::{Context as _, anyhow, bail};
 use build_support::manifest::GitReference;
 
 use crate::git::{self, Commit, Remote};
-use crate::secret;
 
 /// Environment variable that turns the command-line fetch on (`true`/`1`).
 pub const ENV: &str = "PLUGIN_GIT_FETCH_WITH_CLI";
@@ -67,7 +66,7 @@ pub fn fetch(
     reference: &GitReference,
     depth: git::Depth,
 ) -> anyhow::Result<Commit> {
-    if !crate::host::program_on_path("git") {
+    if !crate::process::on_path("git") {
         bail!("--git-fetch-with-cli needs `git` on PATH");
     }
     git::init_db(db)?;
@@ -112,19 +111,8 @@ pub fn fetch(
 /// `git` working on the bare database `db`, whatever the environment says
 /// about repositories.
 fn git(db: &Path) -> Command {
-    let mut command = Command::new("git");
-    for var in [
-        "GIT_DIR",
-        "GIT_WORK_TREE",
-        "GIT_INDEX_FILE",
-        "GIT_OBJECT_DIRECTORY",
-        "GIT_ALTERNATE_OBJECT_DIRECTORIES",
-        "GIT_NAMESPACE",
-        "GIT_CEILING_DIRECTORIES",
-    ] {
-        command.env_remove(var);
-    }
-    command.arg("--git-dir").arg(db).stdin(Stdio::null());
+    let mut command = crate::process::git();
+    command.arg("--git-dir").arg(db);
     command
 }
 
@@ -216,8 +204,7 @@ fn run_fetch(
     if output.status.success() {
         return Ok(());
     }
-    let words = String::from_utf8_lossy(&output.stderr);
-    let words = secret::redact(words.trim()).into_owned();
+    let words = crate::process::words(&output.stderr);
     let error = anyhow!("`git fetch` failed ({}): {words}", output.status);
     Err(match headline(remote.bare, &words) {
         Some(headline) => (true, error.context(headline)),

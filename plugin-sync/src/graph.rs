@@ -10,7 +10,7 @@ use crate::dev::Overrides;
 use crate::lockfile::Lockfile;
 use anyhow::{Context as _, bail};
 use build_support::MANIFEST_FILE;
-use cargo_metadata::{Metadata, MetadataCommand, Package, PackageId};
+use cargo_metadata::{Metadata, Package, PackageId};
 
 /// Resolves the host workspace (offline when asked) and checks the graph.
 /// Plugins in `overrides` must be found at their working copies.
@@ -21,7 +21,7 @@ pub fn check(
     extension_crates: &[String],
     offline: bool,
 ) -> anyhow::Result<Metadata> {
-    let mut command = MetadataCommand::new();
+    let mut command = crate::process::metadata();
     command.manifest_path(root.join("Cargo.toml"));
     if offline {
         command.other_options(vec!["--offline".to_owned()]);

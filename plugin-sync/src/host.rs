@@ -132,7 +132,7 @@ pub struct Binary {
 /// and in it the one binary target, or its `default-run`. An ambiguous
 /// choice is an error that lists what exists.
 pub fn binary(root: &Path, package: Option<&str>, bin: Option<&str>) -> anyhow::Result<Binary> {
-    let metadata = cargo_metadata::MetadataCommand::new()
+    let metadata = crate::process::metadata()
         .manifest_path(root.join("Cargo.toml"))
         .no_deps()
         .other_options(vec!["--offline".to_owned()])
@@ -345,17 +345,6 @@ pub fn relative_path(base: &Path, path: &Path) -> String {
     } else {
         parts.join("/")
     }
-}
-
-/// Whether `program` is an executable file in a directory of `PATH`.
-pub fn program_on_path(program: &str) -> bool {
-    let Some(path) = std::env::var_os("PATH") else {
-        return false;
-    };
-    std::env::split_paths(&path).any(|dir| {
-        let candidate = dir.join(format!("{program}{}", std::env::consts::EXE_SUFFIX));
-        candidate.is_file()
-    })
 }
 
 #[cfg(test)]

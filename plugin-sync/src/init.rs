@@ -194,7 +194,7 @@ struct Binary {
 /// The project's members with binaries; fails if a package other than the
 /// generated crate is named `plugin-set`.
 fn members(manifest: &Path, root: &Path) -> anyhow::Result<Vec<Binary>> {
-    let metadata = cargo_metadata::MetadataCommand::new()
+    let metadata = crate::process::metadata()
         .manifest_path(manifest)
         .no_deps()
         .other_options(vec!["--offline".to_owned()])

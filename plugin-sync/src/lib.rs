@@ -39,6 +39,7 @@ mod init;
 mod lint;
 mod list;
 mod lockfile;
+mod process;
 mod progress;
 #[cfg(test)]
 mod proptests;

@@ -345,7 +345,7 @@ fn build_checks(
     }
     let target_dir = crate::dist::target_dir(root)?.join("plugin-lint");
     let cargo = || {
-        let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+        let mut command = crate::process::cargo();
         command
             .current_dir(&host)
             .env("CARGO_TARGET_DIR", &target_dir)
@@ -360,7 +360,7 @@ fn build_checks(
         .output()
         .context("failed to run cargo")?;
     if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr);
+        let stderr = crate::process::words(&output.stderr);
         let tail: Vec<&str> = stderr.lines().rev().take(20).collect();
         let tail: Vec<&str> = tail.into_iter().rev().collect();
         report.check(
@@ -453,7 +453,7 @@ fn build_checks(
 /// Warns about proc-macro crates the plugin depends on itself (plugin-api's
 /// own macros are not its).
 fn proc_macro_check(report: &mut Report, host: &Path, package: &str) -> anyhow::Result<()> {
-    let metadata = cargo_metadata::MetadataCommand::new()
+    let metadata = crate::process::metadata()
         .manifest_path(host.join("Cargo.toml"))
         .other_options(vec!["--offline".to_owned()])
         .exec()
@@ -591,7 +591,7 @@ impl History {
     /// The history of the work tree `dir` is in, at its `HEAD`; `None`
     /// outside a git work tree.
     fn of_worktree(dir: &Path) -> Option<History> {
-        let git = |args: &[&str]| git_output(Command::new("git").arg("-C").arg(dir).args(args));
+        let git = |args: &[&str]| git_output(crate::process::git().arg("-C").arg(dir).args(args));
         let top = PathBuf::from(git(&["rev-parse", "--show-toplevel"])?)
             .canonicalize()
             .ok()?;
@@ -605,7 +605,7 @@ impl History {
 
     fn git(&self, args: &[&str]) -> Option<String> {
         git_output(
-            Command::new("git")
+            crate::process::git()
                 .arg("--git-dir")
                 .arg(&self.git_dir)
                 .args(args),

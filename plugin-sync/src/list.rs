@@ -10,7 +10,7 @@ use std::path::Path;
 use anyhow::Context as _;
 use build_support::manifest::Manifest;
 use build_support::{LOCK_FILE, MANIFEST_FILE, PLUGIN_SET_DIR};
-use cargo_metadata::{Metadata, MetadataCommand, PackageId, TargetKind};
+use cargo_metadata::{Metadata, PackageId, TargetKind};
 
 use crate::checksum;
 use crate::lockfile::{LockedPlugin, Lockfile};
@@ -43,7 +43,7 @@ pub fn list(root: &Path, json: bool) -> anyhow::Result<()> {
     } else {
         None
     };
-    let metadata = MetadataCommand::new()
+    let metadata = crate::process::metadata()
         .manifest_path(root.join("Cargo.toml"))
         .other_options(vec!["--offline".to_owned()])
         .exec();

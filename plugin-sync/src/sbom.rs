@@ -15,7 +15,7 @@ use std::path::Path;
 
 use anyhow::{Context as _, bail};
 use build_support::LOCK_FILE;
-use cargo_metadata::{DependencyKind, Metadata, MetadataCommand, Package, PackageId};
+use cargo_metadata::{DependencyKind, Metadata, Package, PackageId};
 use serde_json::{Map, Value, json};
 
 use crate::lockfile::{LockSource, LockedPlugin, Lockfile, digest_text};
@@ -35,7 +35,7 @@ pub fn render(root: &Path, package: &str, offline: bool, target: &str) -> anyhow
             )
         })?;
     let lock = Lockfile::parse(&lock_text, &lock_path)?;
-    let mut command = MetadataCommand::new();
+    let mut command = crate::process::metadata();
     command.manifest_path(root.join("Cargo.toml"));
     let mut options = vec!["--filter-platform".to_owned(), target.to_owned()];
     if offline {

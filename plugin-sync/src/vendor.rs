@@ -8,7 +8,7 @@
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use anyhow::{Context as _, bail};
 
@@ -37,7 +37,7 @@ pub fn check(root: &Path, lock: &Lockfile) -> anyhow::Result<()> {
     // whose work tree is the host.
     let scratch;
     let git = |args: &[&str]| {
-        let mut command = Command::new("git");
+        let mut command = crate::process::git();
         command.current_dir(root).args(args);
         command
     };
@@ -84,7 +84,7 @@ pub fn check(root: &Path, lock: &Lockfile) -> anyhow::Result<()> {
             bail!(
                 "git {} failed: {}",
                 args.join(" "),
-                String::from_utf8_lossy(&output.stderr).trim()
+                crate::process::words(&output.stderr)
             );
         }
         Ok((code, output.stdout))

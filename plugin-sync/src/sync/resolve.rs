@@ -607,7 +607,7 @@ fn fetch_to(
         if !path.exists() {
             bail!("repository {} does not exist", path.display());
         }
-        if !host::program_on_path("git") {
+        if !crate::process::on_path("git") {
             bail!(
                 "fetching from a local repository needs `git` on PATH (gix runs `git upload-pack` \
                  for file:// and path URLs); install git or put it on PATH"
