@@ -408,11 +408,9 @@ impl SyncArgs {
     fn sync(&self, config: &sync::Config, mode: &sync::Mode) -> anyhow::Result<sync::Report> {
         let report = sync::sync(config, mode)?;
         match self.message_format {
-            MessageFormat::Json => println!(
+            MessageFormat::Json => outln!(
                 "{}",
-                secret::redact(
-                    &serde_json::to_string(&report).context("failed to render the report")?
-                )
+                serde_json::to_string(&report).context("failed to render the report")?
             ),
             MessageFormat::Human if !self.quiet => sync::print(&report),
             MessageFormat::Human => {}
@@ -433,12 +431,9 @@ pub fn main() -> ExitCode {
     match run(cli.task) {
         Ok(code) => code,
         Err(error) => {
-            // Every message passes through the redactor: a library's error
+            // Through the shell, so through the redactor: a library's error
             // may quote a URL with its credentials.
-            eprintln!("error: {}", secret::redact(&error.to_string()));
-            for cause in error.chain().skip(1) {
-                eprintln!("\nCaused by:\n  {}", secret::redact(&cause.to_string()));
-            }
+            crate::shell::error(&error);
             ExitCode::FAILURE
         }
     }
@@ -505,7 +500,7 @@ fn run(task: Task) -> anyhow::Result<ExitCode> {
                 }
                 return Err(error.context("plugin-sources/ was not vendored"));
             }
-            eprintln!(
+            errln!(
                 "{:>12} plugin-sources/ is no longer ignored by git: commit it",
                 "Vendored"
             );
@@ -518,10 +513,10 @@ fn run(task: Task) -> anyhow::Result<ExitCode> {
         } => {
             let (config, binary) = args.locked_binary(&binary)?;
             let dist = dist::dist(&config.root, &binary, target.as_deref(), config.offline)?;
-            println!("{}  {}", dist.sha256, dist.binary.display());
+            outln!("{}  {}", dist.sha256, dist.binary.display());
             if !args.quiet {
-                eprintln!("{:>12} {}", "Manifest", dist.manifest.display());
-                eprintln!("{:>12} {}", "SBOM", dist.sbom.display());
+                errln!("{:>12} {}", "Manifest", dist.manifest.display());
+                errln!("{:>12} {}", "SBOM", dist.sbom.display());
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -542,10 +537,10 @@ fn run(task: Task) -> anyhow::Result<ExitCode> {
             match (name, path, clear) {
                 (None, None, false) => {
                     if overrides.is_empty() {
-                        eprintln!("{:>12} no plugin is built from a working copy", "Dev");
+                        errln!("{:>12} no plugin is built from a working copy", "Dev");
                     }
                     for (name, dir) in &overrides {
-                        println!("{name}  {}", dir.display());
+                        outln!("{name}  {}", dir.display());
                     }
                     return Ok(ExitCode::SUCCESS);
                 }
@@ -608,7 +603,7 @@ fn run(task: Task) -> anyhow::Result<ExitCode> {
             };
             let report = crate::lint::lint(&root, &target, &cache, offline, &fetch)?;
             if json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::to_string_pretty(&report).context("failed to render JSON")?
                 );
@@ -648,7 +643,7 @@ fn run(task: Task) -> anyhow::Result<ExitCode> {
             }
             crate::files::write_if_changed(&path, text)?;
             if !args.quiet {
-                eprintln!("{:>12} {}", "SBOM", path.display());
+                errln!("{:>12} {}", "SBOM", path.display());
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -667,18 +662,21 @@ fn run(task: Task) -> anyhow::Result<ExitCode> {
             })?;
             if !args.quiet {
                 if report.changed.is_empty() {
-                    eprintln!("{:>12} already a host; nothing changed", "Fresh");
+                    errln!("{:>12} already a host; nothing changed", "Fresh");
                 } else {
-                    eprintln!("{:>12} {}", "Wrote", report.changed.join(", "));
+                    errln!("{:>12} {}", "Wrote", report.changed.join(", "));
                 }
-                eprintln!(
+                errln!(
                     "{:>12} add these two lines to `main` in {} (binary `{}` of package `{}`):\n",
-                    "Next", report.main, report.bin, report.package
+                    "Next",
+                    report.main,
+                    report.bin,
+                    report.package
                 );
                 for line in init::MAIN_LINES {
-                    eprintln!("    {line}");
+                    errln!("    {line}");
                 }
-                eprintln!(
+                errln!(
                     "\n{:>12} declare plugins with `cargo xtask add` (`cargo xtask --help`)",
                     "Then"
                 );
@@ -702,7 +700,7 @@ fn run(task: Task) -> anyhow::Result<ExitCode> {
                 (None, None) => None,
             };
             if patch.is_none() {
-                eprintln!(
+                errln!(
                     "warning: no host's plugin-api to build against was found, so the new \
                      crate's own builds take plugin-api from crates.io; pass --manifest-path \
                      <host>/Cargo.toml to use a host's"
@@ -720,7 +718,7 @@ fn run(task: Task) -> anyhow::Result<ExitCode> {
             let cache = cache::Cache::locate_lazily(cache_dir.as_deref());
             let problems = verify::verify(&root, &cache, quiet)?;
             for problem in &problems {
-                eprintln!("error: {}", secret::redact(problem));
+                errln!("error: {problem}");
             }
             Ok(if problems.is_empty() {
                 ExitCode::SUCCESS
@@ -731,12 +729,12 @@ fn run(task: Task) -> anyhow::Result<ExitCode> {
         Task::Cache { action, cache_dir } => {
             let cache = cache::Cache::locate(cache_dir.as_deref())?;
             match action {
-                CacheAction::Dir => println!("{}", cache.root.display()),
+                CacheAction::Dir => outln!("{}", cache.root.display()),
                 CacheAction::Clean => {
                     if cache.clean()? {
-                        eprintln!("{:>12} {}", "Removed", cache.root.join("git").display());
+                        errln!("{:>12} {}", "Removed", cache.root.join("git").display());
                     } else {
-                        eprintln!("{:>12} {} is empty", "Fresh", cache.root.display());
+                        errln!("{:>12} {} is empty", "Fresh", cache.root.display());
                     }
                 }
             }

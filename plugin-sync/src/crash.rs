@@ -6,7 +6,7 @@
 /// Aborts the process if `__PLUGIN_SYNC_CRASH_AT` names `point`.
 pub fn point(point: &str) {
     if std::env::var_os("__PLUGIN_SYNC_CRASH_AT").is_some_and(|p| p == point) {
-        eprintln!("crashing at `{point}` as __PLUGIN_SYNC_CRASH_AT asks");
+        errln!("crashing at `{point}` as __PLUGIN_SYNC_CRASH_AT asks");
         std::process::abort();
     }
 }

@@ -18,6 +18,8 @@
     deny(clippy::unwrap_used, clippy::indexing_slicing, clippy::string_slice)
 )]
 
+#[macro_use]
+mod shell;
 mod api;
 mod cache;
 mod checksum;

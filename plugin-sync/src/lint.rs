@@ -686,27 +686,23 @@ fn id_stability(
 
 /// Prints the report for people: one line per check.
 pub fn print(report: &Report) {
-    use crate::secret::redact;
-    // Names, versions and messages come from the crate: shown escaped.
-    println!(
-        "{}",
-        redact(&format!("{} {}", report.krate, report.version))
-    );
+    // Names, versions and messages come from the crate: the shell shows
+    // them escaped.
+    outln!("{} {}", report.krate, report.version);
     for check in &report.checks {
         let status = match check.status {
             Status::Pass => "pass",
             Status::Warn => "warn",
             Status::Fail => "FAIL",
         };
-        let message = redact(&check.message);
-        let mut lines = message.lines();
-        println!(
+        let mut lines = check.message.lines();
+        outln!(
             "  {status:<4}  {:<12}  {}",
             check.name,
             lines.next().unwrap_or_default()
         );
         for line in lines {
-            println!("  {:<4}  {:<12}  {line}", "", "");
+            outln!("  {:<4}  {:<12}  {line}", "", "");
         }
     }
 }

@@ -50,10 +50,7 @@ pub fn list(root: &Path, json: bool) -> anyhow::Result<()> {
     let metadata = match metadata {
         Ok(metadata) => Some(metadata),
         Err(error) => {
-            eprintln!(
-                "warning: cannot tell what runs at build time: {}",
-                crate::secret::redact(&error.to_string())
-            );
+            errln!("warning: cannot tell what runs at build time: {error}");
             None
         }
     };
@@ -131,7 +128,7 @@ pub fn list(root: &Path, json: bool) -> anyhow::Result<()> {
     rows.sort_by(|a, b| a.name.cmp(&b.name));
     if json {
         let document = serde_json::json!({ "plugins": rows });
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&document).context("failed to render JSON")?
         );
@@ -266,7 +263,7 @@ fn print_table(rows: &[Row]) {
             .zip(widths)
             .map(|(cell, w)| format!("{cell:<w$}"))
             .collect();
-        // Sources and names come from the lock: shown escaped.
-        println!("{}", crate::secret::redact(line.join("  ").trim_end()));
+        // Sources and names come from the lock: the shell shows them escaped.
+        outln!("{}", line.join("  ").trim_end());
     }
 }

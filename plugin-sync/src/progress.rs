@@ -52,7 +52,7 @@ impl Progress {
         if let Mode::Bars(bars) = &self.mode {
             let line = format!("{what:>12} {}", secret::redact(message));
             // Printed with the bars out of the way, so they are not torn.
-            bars.suspend(|| eprintln!("{line}"));
+            bars.suspend(|| errln!("{line}"));
         }
     }
 
@@ -141,8 +141,8 @@ impl Fetching {
             None => format!("{:>12} {} {with} in {took:.2}s", "Fetched", self.label),
         };
         match &self.mode {
-            Mode::Bars(bars) => bars.suspend(|| eprintln!("{line}")),
-            Mode::Plain => eprintln!("{line}"),
+            Mode::Bars(bars) => bars.suspend(|| errln!("{line}")),
+            Mode::Plain => errln!("{line}"),
             Mode::Quiet => {}
         }
     }

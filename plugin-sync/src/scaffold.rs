@@ -147,7 +147,7 @@ pub fn new_plugin(name: &str, dir: &Path, patch: Option<&InlineTable>) -> anyhow
     for (relative, contents) in files {
         write_if_changed(&dir.join(relative), contents)?;
     }
-    eprintln!("{:>12} plugin `{name}` in {}", "Created", dir.display());
+    errln!("{:>12} plugin `{name}` in {}", "Created", dir.display());
     Ok(())
 }
 

@@ -79,14 +79,14 @@ pub fn verify(root: &Path, cache: &Cache, quiet: bool) -> anyhow::Result<Vec<Str
         ));
     }
     if !quiet && problems.is_empty() {
-        eprintln!(
+        errln!(
             "{:>12} {checked} git plugin{} match {LOCK_FILE}",
             "Verified",
             if checked == 1 { "" } else { "s" }
         );
     }
     if !quiet && !unreached_unknown.is_empty() {
-        eprintln!(
+        errln!(
             "{:>12} the cache cannot tell whether the declarations of {} reach their locked \
              commits (a sync that fetches them checks it)",
             "Note",

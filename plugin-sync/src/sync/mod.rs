@@ -369,10 +369,10 @@ fn lock_exclusive(path: &Path) -> anyhow::Result<File> {
 /// Prints a report as cargo prints its status lines.
 pub fn print(report: &Report) {
     for warning in &report.warnings {
-        eprintln!("warning: {}", crate::secret::redact(warning));
+        errln!("warning: {warning}");
     }
     for u in &report.updates {
-        eprintln!(
+        errln!(
             "{:>12} {}: {} → {} ({})",
             "Updating",
             u.name,
@@ -382,26 +382,26 @@ pub fn print(report: &Report) {
         );
     }
     if report.update && report.updates.is_empty() {
-        eprintln!("{:>12} every plugin is at its newest commit", "Unchanged");
+        errln!("{:>12} every plugin is at its newest commit", "Unchanged");
     }
     let disabled = if report.disabled > 0 {
         format!(" ({} disabled)", report.disabled)
     } else {
         String::new()
     };
-    eprintln!(
+    errln!(
         "{:>12} {} plugin{} from {MANIFEST_FILE}{disabled}",
         "Synced",
         report.synced,
         if report.synced == 1 { "" } else { "s" },
     );
     if report.changed.is_empty() {
-        eprintln!(
+        errln!(
             "{:>12} {LOCK_FILE} and {}/ unchanged",
             "Fresh",
             build_support::PLUGIN_SET_DIR
         );
     } else {
-        eprintln!("{:>12} {}", "Wrote", report.changed.join(", "));
+        errln!("{:>12} {}", "Wrote", report.changed.join(", "));
     }
 }
