@@ -32,69 +32,13 @@ pub fn check(root: &Path, lock: &Lockfile) -> anyhow::Result<()> {
     if files.is_empty() {
         return Ok(());
     }
-    // The host's own repository when it is in one (its ignore files and
-    // attributes above plugin-sources/ count too); else a throwaway one
-    // whose work tree is the host.
-    let scratch;
-    let git = |args: &[&str]| {
-        let mut command = crate::process::git();
-        command.current_dir(root).args(args);
-        command
-    };
-    let in_repository = git(&["rev-parse", "--is-inside-work-tree"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    let mut base: Vec<String> = Vec::new();
-    if !in_repository {
-        scratch = Scratch::new("plugin-vendor")?;
-        let dir = scratch.path().join("git");
-        let status = git(&["init", "--quiet", "--bare"])
-            .arg(&dir)
-            .status()
-            .context("failed to run git init (is git on PATH?)")?;
-        if !status.success() {
-            bail!("git init failed in {}", dir.display());
-        }
-        base = vec![
-            format!("--git-dir={}", dir.display()),
-            format!("--work-tree={}", root.display()),
-        ];
-    }
-    let run = |args: &[&str], input: &[u8]| -> anyhow::Result<(i32, Vec<u8>)> {
-        let mut command = git(&base.iter().map(String::as_str).collect::<Vec<_>>());
-        command
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = command
-            .spawn()
-            .with_context(|| format!("failed to run git {}", args.join(" ")))?;
-        let mut stdin = child.stdin.take().context("git has no stdin")?;
-        let input = input.to_vec();
-        let writer = std::thread::spawn(move || stdin.write_all(&input));
-        let output = child
-            .wait_with_output()
-            .with_context(|| format!("failed to run git {}", args.join(" ")))?;
-        let _ = writer.join();
-        let code = output.status.code().unwrap_or(-1);
-        if code > 1 {
-            bail!(
-                "git {} failed: {}",
-                args.join(" "),
-                crate::process::words(&output.stderr)
-            );
-        }
-        Ok((code, output.stdout))
-    };
+    let git = Git::for_host(root)?;
     let mut problems = Vec::new();
     let nul: Vec<u8> = files
         .iter()
         .flat_map(|f| [f.as_bytes(), b"\0"].concat())
         .collect();
-    let (_, ignored) = run(&["check-ignore", "--no-index", "-z", "--stdin"], &nul)?;
+    let ignored = git.run(&["check-ignore", "--no-index", "-z", "--stdin"], &nul)?;
     for path in ignored.split(|b| *b == 0).filter(|p| !p.is_empty()) {
         problems.push(format!(
             "`{}` is ignored by git",
@@ -105,8 +49,8 @@ pub fn check(root: &Path, lock: &Lockfile) -> anyhow::Result<()> {
         .iter()
         .flat_map(|f| [f.as_bytes(), b"\n"].concat())
         .collect();
-    let (_, filtered) = run(&["hash-object", "--stdin-paths"], &lines)?;
-    let (_, raw) = run(&["hash-object", "--no-filters", "--stdin-paths"], &lines)?;
+    let filtered = git.run(&["hash-object", "--stdin-paths"], &lines)?;
+    let raw = git.run(&["hash-object", "--no-filters", "--stdin-paths"], &lines)?;
     let filtered = String::from_utf8_lossy(&filtered);
     let raw = String::from_utf8_lossy(&raw);
     for ((file, a), b) in files.iter().zip(filtered.lines()).zip(raw.lines()) {
@@ -133,6 +77,83 @@ pub fn check(root: &Path, lock: &Lockfile) -> anyhow::Result<()> {
             String::new()
         }
     )
+}
+
+/// git as the host's files are committed: in the host's own repository
+/// when it is in one (its ignore files and attributes above
+/// plugin-sources/ count too); else in a throwaway one whose work tree is
+/// the host.
+struct Git<'a> {
+    root: &'a Path,
+    /// `--git-dir`/`--work-tree` of the throwaway repository, if any.
+    base: Vec<String>,
+    _scratch: Option<Scratch>,
+}
+
+impl<'a> Git<'a> {
+    fn for_host(root: &'a Path) -> anyhow::Result<Git<'a>> {
+        let in_repository = crate::process::git()
+            .current_dir(root)
+            .args(["rev-parse", "--is-inside-work-tree"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if in_repository {
+            return Ok(Git {
+                root,
+                base: Vec::new(),
+                _scratch: None,
+            });
+        }
+        let scratch = Scratch::new("plugin-vendor")?;
+        let dir = scratch.path().join("git");
+        let status = crate::process::git()
+            .args(["init", "--quiet", "--bare"])
+            .arg(&dir)
+            .status()
+            .context("failed to run git init (is git on PATH?)")?;
+        if !status.success() {
+            bail!("git init failed in {}", dir.display());
+        }
+        Ok(Git {
+            root,
+            base: vec![
+                format!("--git-dir={}", dir.display()),
+                format!("--work-tree={}", root.display()),
+            ],
+            _scratch: Some(scratch),
+        })
+    }
+
+    /// `git <args>` with `input` on stdin: its stdout (exit status 1, "none
+    /// found", is not a failure).
+    fn run(&self, args: &[&str], input: &[u8]) -> anyhow::Result<Vec<u8>> {
+        let mut child = crate::process::git()
+            .current_dir(self.root)
+            .args(&self.base)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("failed to run git {}", args.join(" ")))?;
+        let mut stdin = child.stdin.take().context("git has no stdin")?;
+        let input = input.to_vec();
+        let writer = std::thread::spawn(move || stdin.write_all(&input));
+        let output = child
+            .wait_with_output()
+            .with_context(|| format!("failed to run git {}", args.join(" ")))?;
+        let _ = writer.join();
+        if output.status.code().is_none_or(|code| code > 1) {
+            bail!(
+                "git {} failed: {}",
+                args.join(" "),
+                crate::process::words(&output.stderr)
+            );
+        }
+        Ok(output.stdout)
+    }
 }
 
 /// The regular files under `dir` (`rel` from the root), `/`-separated,
