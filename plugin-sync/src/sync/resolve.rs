@@ -313,6 +313,13 @@ fn resolve_git(
     let url = bare.as_str();
     let repo_url = RepoUrl::parse(declared_url, &config.root);
     let repo = config.cache.repo(&repo_url)?;
+    let source = GitSource {
+        config,
+        repo: &repo,
+        url: &repo_url,
+        reference,
+        name,
+    };
     let previous_entry = previous.and_then(|lock| lock.get(name));
     // The lock's pin still answers this declaration.
     let locked = previous_entry
@@ -325,134 +332,219 @@ fn resolve_git(
             })
         });
     let updating = mode.updating(name);
-    let mut reuse = locked.filter(|_| !(updating && reference.floats()));
-
-    let mut moved_tag = None;
-    // Whether the host's copy of the locked commit is intact, and the ids
-    // its index recorded when that proves it unchanged.
-    let mut host_copy_state = (false, None);
-    if let Some(pin) = reuse {
-        let host_copy = config.root.join(pin.host_dir(name));
-        host_copy_state = checksum::intact_with_ids(&host_copy, &pin.checksum)?;
-        let commit = pin.commit.as_str();
-        // A locked commit this machine has never had comes through what the
-        // declaration names, never by id alone: a lock edited to pin any
-        // commit the server serves is caught here.
-        if !host_copy_state.0
-            && !config.offline
-            && !repo.has_checkout(commit)
-            && !git::has_commit(&repo.db, commit)
-            && let Err(unreached) = fetch_reachable(config, &repo, &repo_url, reference, pin, name)?
-        {
-            moved_tag = Some(unreached);
-            reuse = None;
-        }
-    }
-    // The ids a host copy's index recorded, when it proves the copy unchanged.
-    let mut known_ids = None;
-    let (commit, checkout, found_subdir, checksum) = if let Some(pin) = reuse {
-        if updating && let GitReference::Tag(tag) = reference {
-            let now = fetch(config, &repo, &repo_url, reference, name)?;
-            if now != pin.commit.as_str() {
-                moved_tag = Some(format!(
-                    "tag `{tag}` of plugin `{name}` ({url}) now points at {now}, but {LOCK_FILE} \
-                     pins {}; keeping {}. A tag that moves can mean a compromised \
-                     repository: check with its maintainers before changing the lock",
-                    pin.commit, pin.commit
-                ));
-            }
-        }
-        let (intact, ids) = host_copy_state;
-        known_ids = ids;
-        let checkout = if intact {
-            None
-        } else {
-            let checkout = cached_checkout(config, &repo, &repo_url, &pin.commit, name)?;
-            // Just written from the git objects: its sums are known; found in
-            // the cache: its files are hashed.
-            let matches = match &checkout.sums {
-                Some(sums) => checksum::digest(sums) == pin.checksum,
-                None => checksum::intact(&checkout.dir, &pin.checksum)?,
-            };
-            if !matches {
-                bail!(
-                    "the cached checkout {} does not match the checksum in {LOCK_FILE}; \
-                     run `cargo xtask cache clean` and sync again",
-                    checkout.dir.display()
-                );
-            }
-            Some(checkout)
-        };
-        (
-            pin.commit.clone(),
-            checkout,
-            pin.subdir.clone(),
-            pin.checksum.clone(),
-        )
-    } else {
-        if config.offline {
-            bail!(
-                "{reference} is not pinned in {LOCK_FILE} yet and --offline forbids fetching it; \
-                 run `cargo xtask sync` without --offline"
-            );
-        }
-        let commit = parse_commit(&fetch(config, &repo, &repo_url, reference, name)?)?;
-        // The pin's checksum comes from the git objects, never from files on
-        // disk, so a tampered cache checkout cannot be locked in: hashed
-        // while a checkout is written, or read from the objects when the
-        // host's copy or a cache checkout was already there, which is then
-        // checked against it.
-        let host_copy = config.root.join(host_dir(name, &commit));
-        let from_objects = || -> anyhow::Result<String> {
-            Ok(checksum::digest(&git::sums(&repo.db, commit.as_str())?))
-        };
-        let (checkout, checksum) = match host_copy.is_dir().then(from_objects).transpose()? {
-            Some(checksum) if checksum::intact_fast(&host_copy, &checksum)? => (None, checksum),
-            known => {
-                let checkout = cached_checkout(config, &repo, &repo_url, &commit, name)?;
-                let checksum = match (&checkout.sums, known) {
-                    (Some(sums), _) => checksum::digest(sums),
-                    (None, known) => {
-                        let checksum = match known {
-                            Some(checksum) => checksum,
-                            None => from_objects()?,
-                        };
-                        if !checksum::intact(&checkout.dir, &checksum)? {
-                            bail!(
-                                "the cached checkout {} differs from commit {commit} of the \
-                                 repository; run `cargo xtask cache clean` and sync again",
-                                checkout.dir.display()
-                            );
-                        }
-                        checksum
-                    }
-                };
-                (Some(checkout), checksum)
-            }
-        };
-        let dir = checkout
-            .as_ref()
-            .map_or_else(|| host_copy.clone(), |c| c.dir.clone());
-        let found = match subdir {
-            Some(subdir) => Some(subdir.to_owned()),
-            None => find_crate(&dir, &declaration.package)?,
-        };
-        let found = found
-            .map(|s| {
-                RelativePath::parse(&s)
-                    .with_context(|| format!("`{s}` is not a relative path inside the repository"))
-            })
-            .transpose()?;
-        (commit, checkout, found, checksum)
+    let reuse = locked.filter(|_| !(updating && reference.floats()));
+    let pinned = match reuse {
+        Some(pin) => match reuse_pin(&source, pin, updating)? {
+            Ok(pinned) => pinned,
+            // The lock's commit is not what the declaration reaches: pinned
+            // afresh, with the reason as a warning (an error with --locked).
+            Err(unreached) => Pinned {
+                lock_warning: Some(unreached),
+                ..pin_afresh(&source, declaration, subdir)?
+            },
+        },
+        None => pin_afresh(&source, declaration, subdir)?,
     };
-
     let pin = GitPin {
         url: url.to_owned(),
         reference: reference.clone(),
-        commit,
-        subdir: found_subdir,
-        checksum,
+        commit: pinned.commit.clone(),
+        subdir: pinned.subdir.clone(),
+        checksum: pinned.checksum.clone(),
     };
+    described(config, declaration, previous_entry, &repo_url, pin, pinned)
+}
+
+/// Where a git declaration's commits come from.
+struct GitSource<'a> {
+    config: &'a Config,
+    repo: &'a CachedRepo,
+    url: &'a RepoUrl,
+    reference: &'a GitReference,
+    name: &'a str,
+}
+
+/// A commit chosen for a declaration, and where its files are.
+struct Pinned {
+    commit: Commit,
+    /// A checkout to copy the host's copy from; `None` when the host's copy
+    /// is already the commit's.
+    checkout: Option<Checkout>,
+    subdir: Option<RelativePath>,
+    checksum: String,
+    /// The ids a host copy's index recorded, when it proves the copy
+    /// unchanged.
+    known_ids: Option<Vec<String>>,
+    /// What sync warns about (and `--locked` refuses): a moved tag, a lock
+    /// entry its declaration does not reach.
+    lock_warning: Option<String>,
+}
+
+/// The lock's pin, kept: its files from the host's intact copy, else a
+/// checkout checked against its checksum. `Err` when this machine has
+/// never had the commit and the declaration does not reach it.
+fn reuse_pin(
+    source: &GitSource<'_>,
+    pin: &GitPin,
+    updating: bool,
+) -> anyhow::Result<Result<Pinned, String>> {
+    let GitSource {
+        config,
+        repo,
+        url,
+        reference,
+        name,
+    } = *source;
+    let host_copy = config.root.join(pin.host_dir(name));
+    let (intact, known_ids) = checksum::intact_with_ids(&host_copy, &pin.checksum)?;
+    let commit = pin.commit.as_str();
+    // A locked commit this machine has never had comes through what the
+    // declaration names, never by id alone: a lock edited to pin any
+    // commit the server serves is caught here.
+    if !intact
+        && !config.offline
+        && !repo.has_checkout(commit)
+        && !git::has_commit(&repo.db, commit)
+        && let Err(unreached) = fetch_reachable(config, repo, url, reference, pin, name)?
+    {
+        return Ok(Err(unreached));
+    }
+    let mut lock_warning = None;
+    if updating && let GitReference::Tag(tag) = reference {
+        let now = fetch(config, repo, url, reference, name)?;
+        if now != commit {
+            lock_warning = Some(format!(
+                "tag `{tag}` of plugin `{name}` ({}) now points at {now}, but {LOCK_FILE} \
+                 pins {commit}; keeping {commit}. A tag that moves can mean a compromised \
+                 repository: check with its maintainers before changing the lock",
+                pin.url
+            ));
+        }
+    }
+    let checkout = if intact {
+        None
+    } else {
+        let checkout = cached_checkout(config, repo, url, &pin.commit, name)?;
+        // Just written from the git objects: its sums are known; found in
+        // the cache: its files are hashed.
+        let matches = match &checkout.sums {
+            Some(sums) => checksum::digest(sums) == pin.checksum,
+            None => checksum::intact(&checkout.dir, &pin.checksum)?,
+        };
+        if !matches {
+            bail!(
+                "the cached checkout {} does not match the checksum in {LOCK_FILE}; \
+                 run `cargo xtask cache clean` and sync again",
+                checkout.dir.display()
+            );
+        }
+        Some(checkout)
+    };
+    Ok(Ok(Pinned {
+        commit: pin.commit.clone(),
+        checkout,
+        subdir: pin.subdir.clone(),
+        checksum: pin.checksum.clone(),
+        known_ids,
+        lock_warning,
+    }))
+}
+
+/// The commit the declaration names now, fetched; its checksum hashed from
+/// the git objects, never from files on disk.
+fn pin_afresh(
+    source: &GitSource<'_>,
+    declaration: &Declaration,
+    subdir: Option<&str>,
+) -> anyhow::Result<Pinned> {
+    let GitSource {
+        config,
+        repo,
+        url: repo_url,
+        reference,
+        name,
+    } = *source;
+    if config.offline {
+        bail!(
+            "{reference} is not pinned in {LOCK_FILE} yet and --offline forbids fetching it; \
+             run `cargo xtask sync` without --offline"
+        );
+    }
+    let commit = parse_commit(&fetch(config, repo, repo_url, reference, name)?)?;
+    // The pin's checksum comes from the git objects, never from files on
+    // disk, so a tampered cache checkout cannot be locked in: hashed
+    // while a checkout is written, or read from the objects when the
+    // host's copy or a cache checkout was already there, which is then
+    // checked against it.
+    let host_copy = config.root.join(host_dir(name, &commit));
+    let from_objects = || -> anyhow::Result<String> {
+        Ok(checksum::digest(&git::sums(&repo.db, commit.as_str())?))
+    };
+    let (checkout, checksum) = match host_copy.is_dir().then(from_objects).transpose()? {
+        Some(checksum) if checksum::intact_fast(&host_copy, &checksum)? => (None, checksum),
+        known => {
+            let checkout = cached_checkout(config, repo, repo_url, &commit, name)?;
+            let checksum = match (&checkout.sums, known) {
+                (Some(sums), _) => checksum::digest(sums),
+                (None, known) => {
+                    let checksum = match known {
+                        Some(checksum) => checksum,
+                        None => from_objects()?,
+                    };
+                    if !checksum::intact(&checkout.dir, &checksum)? {
+                        bail!(
+                            "the cached checkout {} differs from commit {commit} of the \
+                             repository; run `cargo xtask cache clean` and sync again",
+                            checkout.dir.display()
+                        );
+                    }
+                    checksum
+                }
+            };
+            (Some(checkout), checksum)
+        }
+    };
+    let dir = checkout
+        .as_ref()
+        .map_or_else(|| host_copy.clone(), |c| c.dir.clone());
+    let found = match subdir {
+        Some(subdir) => Some(subdir.to_owned()),
+        None => find_crate(&dir, &declaration.package)?,
+    };
+    let found = found
+        .map(|s| {
+            RelativePath::parse(&s)
+                .with_context(|| format!("`{s}` is not a relative path inside the repository"))
+        })
+        .transpose()?;
+    Ok(Pinned {
+        commit,
+        checkout,
+        subdir: found,
+        checksum,
+        known_ids: None,
+        lock_warning: None,
+    })
+}
+
+/// The resolved plugin of `pin`: its crate found and checked in the files
+/// (the checkout's, else the host's copy), its ids, plugin-api and lock
+/// entry.
+fn described(
+    config: &Config,
+    declaration: &Declaration,
+    previous_entry: Option<&LockedPlugin>,
+    repo_url: &RepoUrl,
+    pin: GitPin,
+    pinned: Pinned,
+) -> anyhow::Result<Resolved> {
+    let name = &declaration.name;
+    let Pinned {
+        checkout,
+        known_ids,
+        lock_warning: moved_tag,
+        ..
+    } = pinned;
     let host_copy = config.root.join(pin.host_dir(name));
     let files = checkout
         .as_ref()
@@ -481,7 +573,7 @@ fn resolve_git(
             name: name.clone(),
             from: old.commit.to_string(),
             to: pin.commit.to_string(),
-            reference: reference.to_string(),
+            reference: pin.reference.to_string(),
         });
     Ok(Resolved {
         identity: match &pin.subdir {
