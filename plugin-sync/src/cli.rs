@@ -58,7 +58,7 @@ enum Task {
     /// Reproducible release build: sync --locked, then a path-remapped release build
     Dist {
         #[command(flatten)]
-        sync: SyncArgs,
+        sync: ReleaseSyncArgs,
         #[command(flatten)]
         binary: BinaryArgs,
         /// Build for this target triple [default: the host's]
@@ -69,7 +69,7 @@ enum Task {
     /// (`dist` writes the same beside the binary)
     Sbom {
         #[command(flatten)]
-        sync: SyncArgs,
+        sync: ReleaseSyncArgs,
         #[command(flatten)]
         binary: BinaryArgs,
         /// The target triple whose dependencies it lists [default: the host's]
@@ -116,10 +116,8 @@ enum Task {
         offline: bool,
         #[command(flatten)]
         host: HostArgs,
-        /// Cache directory [default: $PLUGIN_CACHE_DIR, else the user's cache
-        /// directory]
-        #[arg(long, value_name = "DIR")]
-        cache_dir: Option<PathBuf>,
+        #[command(flatten)]
+        cache: CacheArgs,
     },
     /// Make an existing Cargo project a host of plugins (run from the tool)
     Init(InitArgs),
@@ -148,24 +146,20 @@ enum Task {
         /// Print nothing but errors
         #[arg(long, short = 'q')]
         quiet: bool,
-        /// Cache directory [default: $PLUGIN_CACHE_DIR, else the user's cache
-        /// directory]
-        #[arg(long, value_name = "DIR")]
-        cache_dir: Option<PathBuf>,
+        #[command(flatten)]
+        cache: CacheArgs,
     },
     /// Manage the shared cache of git sources
     Cache {
         #[command(subcommand)]
         action: CacheAction,
-        /// Cache directory [default: $PLUGIN_CACHE_DIR, else the user's cache
-        /// directory]
-        #[arg(long, value_name = "DIR", global = true)]
-        cache_dir: Option<PathBuf>,
+        #[command(flatten)]
+        cache: GlobalCacheArgs,
     },
     /// Sync, then `cargo run` the host binary with the given arguments
     Run {
         #[command(flatten)]
-        sync: SyncArgs,
+        sync: RunSyncArgs,
         #[command(flatten)]
         binary: BinaryArgs,
         /// Arguments for the host binary
@@ -258,10 +252,8 @@ struct InitArgs {
     /// Print nothing but errors
     #[arg(long, short = 'q')]
     quiet: bool,
-    /// Cache directory [default: $PLUGIN_CACHE_DIR, else the user's cache
-    /// directory]
-    #[arg(long, value_name = "DIR")]
-    cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    cache: CacheArgs,
 }
 
 impl InitArgs {
@@ -321,7 +313,7 @@ struct BinaryArgs {
     bin: Option<String>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 struct HostArgs {
     /// Path to the host workspace's Cargo.toml [default: the nearest
     /// directory at or above the current one that has plugins.toml]
@@ -329,26 +321,37 @@ struct HostArgs {
     manifest_path: Option<PathBuf>,
 }
 
-#[derive(Debug, Args)]
-struct SyncArgs {
-    #[command(flatten)]
-    host: HostArgs,
-    /// Fail instead of changing plugins.lock
-    #[arg(long)]
-    locked: bool,
-    /// Never touch the network
-    #[arg(long)]
-    offline: bool,
-    /// Both --locked and --offline
-    #[arg(long)]
-    frozen: bool,
-    /// Print nothing but errors
-    #[arg(long, short = 'q')]
-    quiet: bool,
+/// Where the cache is: declared once, for every task that uses one.
+#[derive(Debug, Clone, Args)]
+struct CacheArgs {
     /// Cache directory [default: $PLUGIN_CACHE_DIR, else the user's cache
     /// directory]
     #[arg(long, value_name = "DIR")]
     cache_dir: Option<PathBuf>,
+}
+
+/// [`CacheArgs`] for `cache dir|clean`, where it may follow the action.
+#[derive(Debug, Clone, Args)]
+struct GlobalCacheArgs {
+    /// Cache directory [default: $PLUGIN_CACHE_DIR, else the user's cache
+    /// directory]
+    #[arg(long, value_name = "DIR", global = true)]
+    cache_dir: Option<PathBuf>,
+}
+
+/// The flags of every task that syncs.
+#[derive(Debug, Clone, Args)]
+struct CommonSync {
+    #[command(flatten)]
+    host: HostArgs,
+    /// Never touch the network
+    #[arg(long)]
+    offline: bool,
+    /// Print nothing but errors
+    #[arg(long, short = 'q')]
+    quiet: bool,
+    #[command(flatten)]
+    cache: CacheArgs,
     /// Fetch with the `git` command line instead of the built-in client
     /// (also $PLUGIN_GIT_FETCH_WITH_CLI=true)
     #[arg(long)]
@@ -357,10 +360,77 @@ struct SyncArgs {
     /// most 8]
     #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     jobs: Option<u16>,
+}
+
+/// `--locked` and `--frozen`, for the tasks that may change the lock.
+#[derive(Debug, Clone, Copy, Args)]
+struct LockFlags {
+    /// Fail instead of changing plugins.lock
+    #[arg(long)]
+    locked: bool,
+    /// Both --locked and --offline
+    #[arg(long)]
+    frozen: bool,
+}
+
+/// The flags of the tasks whose output is sync's report.
+#[derive(Debug, Clone, Args)]
+struct SyncArgs {
+    #[command(flatten)]
+    common: CommonSync,
+    #[command(flatten)]
+    lock: LockFlags,
     /// How to print the report: `human` on stderr, or one `json` object on
     /// stdout
     #[arg(long, value_name = "FMT", default_value = "human")]
     message_format: MessageFormat,
+}
+
+/// `dist`'s and `sbom`'s sync flags: they always sync `--locked`, so there
+/// is no `--locked`, and `--frozen` means `--offline`.
+#[derive(Debug, Clone, Args)]
+struct ReleaseSyncArgs {
+    #[command(flatten)]
+    common: CommonSync,
+    /// The same as --offline (the sync is always --locked)
+    #[arg(long)]
+    frozen: bool,
+}
+
+impl ReleaseSyncArgs {
+    /// Sync's flags as `dist`/`sbom` use them: always `--locked`.
+    fn locked(&self) -> SyncArgs {
+        SyncArgs {
+            common: CommonSync {
+                offline: self.common.offline || self.frozen,
+                ..self.common.clone()
+            },
+            lock: LockFlags {
+                locked: true,
+                frozen: false,
+            },
+            message_format: MessageFormat::Human,
+        }
+    }
+}
+
+/// `run`'s sync flags: no JSON report, as stdout is the program's.
+#[derive(Debug, Clone, Args)]
+struct RunSyncArgs {
+    #[command(flatten)]
+    common: CommonSync,
+    #[command(flatten)]
+    lock: LockFlags,
+}
+
+impl RunSyncArgs {
+    fn sync_args(&self) -> SyncArgs {
+        SyncArgs {
+            common: self.common.clone(),
+            lock: self.lock,
+            message_format: MessageFormat::Human,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -377,18 +447,19 @@ impl BinaryArgs {
 
 impl SyncArgs {
     fn config(&self) -> anyhow::Result<sync::Config> {
+        let common = &self.common;
         Ok(sync::Config {
-            root: host::locate(self.host.manifest_path.as_deref())?,
-            locked: self.locked || self.frozen,
-            offline: self.offline || self.frozen,
+            root: host::locate(common.host.manifest_path.as_deref())?,
+            locked: self.lock.locked || self.lock.frozen,
+            offline: common.offline || self.lock.frozen,
             progress: crate::progress::Progress::new(
-                self.quiet || self.message_format == MessageFormat::Json,
+                common.quiet || self.message_format == MessageFormat::Json,
             ),
             // Located when a git plugin needs it: a host of path plugins
             // syncs without HOME.
-            cache: cache::Cache::locate_lazily(self.cache_dir.as_deref()),
-            jobs: self.jobs.map(usize::from),
-            git_fetch_with_cli: self.git_fetch_with_cli || crate::git_cli::from_env()?,
+            cache: cache::Cache::locate_lazily(common.cache.cache_dir.as_deref()),
+            jobs: common.jobs.map(usize::from),
+            git_fetch_with_cli: common.git_fetch_with_cli || crate::git_cli::from_env()?,
         })
     }
 
@@ -412,7 +483,7 @@ impl SyncArgs {
                 "{}",
                 serde_json::to_string(&report).context("failed to render the report")?
             ),
-            MessageFormat::Human if !self.quiet => sync::print(&report),
+            MessageFormat::Human if !self.common.quiet => sync::print(&report),
             MessageFormat::Human => {}
         }
         Ok(report)
@@ -507,14 +578,15 @@ fn run(task: Task) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Task::Dist {
-            sync: args,
+            sync: common,
             binary,
             target,
         } => {
+            let args = common.locked();
             let (config, binary) = args.locked_binary(&binary)?;
             let dist = dist::dist(&config.root, &binary, target.as_deref(), config.offline)?;
             outln!("{}  {}", dist.sha256, dist.binary.display());
-            if !args.quiet {
+            if !args.common.quiet {
                 errln!("{:>12} {}", "Manifest", dist.manifest.display());
                 errln!("{:>12} {}", "SBOM", dist.sbom.display());
             }
@@ -579,9 +651,10 @@ fn run(task: Task) -> anyhow::Result<ExitCode> {
             json,
             offline,
             host: host_args,
-            cache_dir,
+            cache,
             git_fetch_with_cli,
         } => {
+            let cache_dir = cache.cache_dir;
             let root = host::locate(host_args.manifest_path.as_deref())?;
             let cache = cache::Cache::locate_lazily(cache_dir.as_deref());
             let target = match (path, git) {
@@ -617,11 +690,12 @@ fn run(task: Task) -> anyhow::Result<ExitCode> {
             })
         }
         Task::Sbom {
-            sync: args,
+            sync: common,
             binary,
             target,
             output,
         } => {
+            let args = common.locked();
             if let Some(triple) = &target {
                 dist::check_target(triple)?;
             }
@@ -642,7 +716,7 @@ fn run(task: Task) -> anyhow::Result<ExitCode> {
                     .with_context(|| format!("failed to create {}", dir.display()))?;
             }
             crate::files::write_if_changed(&path, text)?;
-            if !args.quiet {
+            if !args.common.quiet {
                 errln!("{:>12} {}", "SBOM", path.display());
             }
             Ok(ExitCode::SUCCESS)
@@ -658,7 +732,7 @@ fn run(task: Task) -> anyhow::Result<ExitCode> {
                 bin: args.bin.clone(),
                 source: args.source()?,
                 offline: args.offline,
-                cache: cache::Cache::locate_lazily(args.cache_dir.as_deref()),
+                cache: cache::Cache::locate_lazily(args.cache.cache_dir.as_deref()),
             })?;
             if !args.quiet {
                 if report.changed.is_empty() {
@@ -712,7 +786,7 @@ fn run(task: Task) -> anyhow::Result<ExitCode> {
         Task::Verify {
             host: args,
             quiet,
-            cache_dir,
+            cache: CacheArgs { cache_dir },
         } => {
             let root = host::locate(args.manifest_path.as_deref())?;
             let cache = cache::Cache::locate_lazily(cache_dir.as_deref());
@@ -726,7 +800,10 @@ fn run(task: Task) -> anyhow::Result<ExitCode> {
                 ExitCode::FAILURE
             })
         }
-        Task::Cache { action, cache_dir } => {
+        Task::Cache {
+            action,
+            cache: GlobalCacheArgs { cache_dir },
+        } => {
             let cache = cache::Cache::locate(cache_dir.as_deref())?;
             match action {
                 CacheAction::Dir => outln!("{}", cache.root.display()),
@@ -741,10 +818,11 @@ fn run(task: Task) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Task::Run {
-            sync: args,
+            sync: run,
             binary,
             args: program_args,
         } => {
+            let args = run.sync_args();
             let config = args.config()?;
             args.sync(&config, &sync::Mode::Sync)?;
             let host::Binary { package, name } = binary.find(&config.root)?;

@@ -532,3 +532,24 @@ fn a_host_of_path_plugins_syncs_without_home_and_a_git_plugin_says_what_to_set()
     );
     assert_unchanged(&before, &host.snapshot());
 }
+
+/// A task accepts only the flags it honours: `dist` and `sbom` always sync
+/// `--locked` (so they take no `--locked`), and `run`'s stdout is the
+/// program's (so no JSON report is mixed into it).
+#[test]
+fn a_task_refuses_the_flags_it_would_ignore() {
+    let host = host("task_flags", false);
+    for args in [
+        &["dist", "--locked"][..],
+        &["sbom", "--locked"][..],
+        &["run", "--message-format", "json"][..],
+    ] {
+        let output = expect_failure(&mut host.xtask(args));
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        assert!(
+            stderr(&output).contains(&format!("unexpected argument '{}'", args[1])),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+    }
+}
