@@ -584,6 +584,11 @@ impl Measured {
     /// The ceiling for any hostile input: 10 s and 256 MiB.
     #[track_caller]
     fn assert_within_ceiling(&self, what: &str) {
+        println!(
+            "{what}: {:.2} s, peak {} MiB",
+            self.took.as_secs_f64(),
+            self.max_rss_kib >> 10
+        );
         assert!(
             self.took < std::time::Duration::from_secs(10),
             "{what}: took {:?}",
