@@ -29,143 +29,182 @@ enum Task {
     /// Resolve plugins.toml, write plugins.lock and the plugin-set crate
     Sync(SyncArgs),
     /// Move branch plugins to their newest commits; re-check tags
-    Update {
-        #[command(flatten)]
-        sync: SyncArgs,
-        /// Plugins to update [default: all]
-        names: Vec<String>,
-    },
+    Update(UpdateTask),
     /// Declare a plugin in plugins.toml (keeping its comments), then sync
-    Add {
-        #[command(flatten)]
-        plugin: AddArgs,
-        #[command(flatten)]
-        sync: SyncArgs,
-    },
+    Add(AddTask),
     /// Remove plugins from plugins.toml (keeping its comments), then sync
-    Remove {
-        /// Plugins to remove
-        #[arg(required = true)]
-        names: Vec<String>,
-        #[command(flatten)]
-        sync: SyncArgs,
-    },
+    Remove(RemoveTask),
     /// Commit the git plugins' files (plugin-sources/) so a clone builds offline
-    Vendor {
-        #[command(flatten)]
-        sync: SyncArgs,
-    },
+    Vendor(VendorTask),
     /// Reproducible release build: sync --locked, then a path-remapped release build
-    Dist {
-        #[command(flatten)]
-        sync: ReleaseSyncArgs,
-        #[command(flatten)]
-        binary: BinaryArgs,
-        /// Build for this target triple [default: the host's]
-        #[arg(long, value_name = "TRIPLE")]
-        target: Option<String>,
-    },
+    Dist(DistTask),
     /// Write the binary's CycloneDX bill of materials without building it
     /// (`dist` writes the same beside the binary)
-    Sbom {
-        #[command(flatten)]
-        sync: ReleaseSyncArgs,
-        #[command(flatten)]
-        binary: BinaryArgs,
-        /// The target triple whose dependencies it lists [default: the host's]
-        #[arg(long, value_name = "TRIPLE")]
-        target: Option<String>,
-        /// Where to write it [default: <target>/release/<binary>.cdx.json]
-        #[arg(long, short = 'o', value_name = "PATH")]
-        output: Option<PathBuf>,
-    },
+    Sbom(SbomTask),
     /// Build a plugin from a working copy instead of what plugins.lock pins
     /// (`dev NAME PATH`), list such overrides (`dev`), end them (`dev --clear
     /// [NAME]`); plugins.toml and plugins.lock are never changed
-    Dev {
-        /// Plugin to build from a working copy
-        name: Option<String>,
-        /// Directory of the plugin crate's working copy
-        path: Option<PathBuf>,
-        /// End the override of NAME, or of every plugin
-        #[arg(long, conflicts_with = "path")]
-        clear: bool,
-        #[command(flatten)]
-        sync: SyncArgs,
-    },
+    Dev(DevTask),
     /// Check a plugin crate as this host would see it, before anyone depends on it
-    Lint {
-        /// Directory of the plugin crate
-        #[arg(required_unless_present = "git", conflicts_with = "git")]
-        path: Option<PathBuf>,
-        /// Lint the crate at the root of this git repository instead
-        /// (fetched as sync fetches, into a private temporary directory)
-        #[arg(long, value_name = "URL")]
-        git: Option<String>,
-        /// With --git: fetch with the `git` command line instead of the
-        /// built-in client (also $PLUGIN_GIT_FETCH_WITH_CLI=true)
-        #[arg(long, requires = "git")]
-        git_fetch_with_cli: bool,
-        #[command(flatten)]
-        reference: GitRefArgs,
-        /// Print `{"crate", "version", "checks": [{"name", "status", "message"}]}`
-        #[arg(long)]
-        json: bool,
-        /// Never touch the network
-        #[arg(long)]
-        offline: bool,
-        #[command(flatten)]
-        host: HostArgs,
-        #[command(flatten)]
-        cache: CacheArgs,
-    },
+    Lint(LintTask),
     /// Make an existing Cargo project a host of plugins (run from the tool)
     Init(InitArgs),
     /// Show each plugin as declared, locked and present, and what runs at build time
-    List {
-        /// Print JSON for machines
-        #[arg(long)]
-        json: bool,
-        #[command(flatten)]
-        host: HostArgs,
-    },
+    List(ListTask),
     /// Create a plugin crate that builds and tests alone and in this host
-    NewPlugin {
-        /// Crate name and plugin id
-        name: String,
-        /// Directory to create [default: ./NAME]
-        #[arg(long, value_name = "DIR")]
-        path: Option<PathBuf>,
-        #[command(flatten)]
-        host: HostArgs,
-    },
+    NewPlugin(NewPluginTask),
     /// Check every git plugin's files against plugins.lock's checksums
-    Verify {
-        #[command(flatten)]
-        host: HostArgs,
-        /// Print nothing but errors
-        #[arg(long, short = 'q')]
-        quiet: bool,
-        #[command(flatten)]
-        cache: CacheArgs,
-    },
+    Verify(VerifyTask),
     /// Manage the shared cache of git sources
-    Cache {
-        #[command(subcommand)]
-        action: CacheAction,
-        #[command(flatten)]
-        cache: GlobalCacheArgs,
-    },
+    Cache(CacheTask),
     /// Sync, then `cargo run` the host binary with the given arguments
-    Run {
-        #[command(flatten)]
-        sync: RunSyncArgs,
-        #[command(flatten)]
-        binary: BinaryArgs,
-        /// Arguments for the host binary
-        #[arg(last = true)]
-        args: Vec<String>,
-    },
+    Run(RunTask),
+}
+
+#[derive(Debug, Args)]
+struct UpdateTask {
+    #[command(flatten)]
+    sync: SyncArgs,
+    /// Plugins to update [default: all]
+    names: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+struct AddTask {
+    #[command(flatten)]
+    plugin: AddArgs,
+    #[command(flatten)]
+    sync: SyncArgs,
+}
+
+#[derive(Debug, Args)]
+struct RemoveTask {
+    /// Plugins to remove
+    #[arg(required = true)]
+    names: Vec<String>,
+    #[command(flatten)]
+    sync: SyncArgs,
+}
+
+#[derive(Debug, Args)]
+struct VendorTask {
+    #[command(flatten)]
+    sync: SyncArgs,
+}
+
+#[derive(Debug, Args)]
+struct DistTask {
+    #[command(flatten)]
+    sync: ReleaseSyncArgs,
+    #[command(flatten)]
+    binary: BinaryArgs,
+    /// Build for this target triple [default: the host's]
+    #[arg(long, value_name = "TRIPLE")]
+    target: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct SbomTask {
+    #[command(flatten)]
+    sync: ReleaseSyncArgs,
+    #[command(flatten)]
+    binary: BinaryArgs,
+    /// The target triple whose dependencies it lists [default: the host's]
+    #[arg(long, value_name = "TRIPLE")]
+    target: Option<String>,
+    /// Where to write it [default: <target>/release/<binary>.cdx.json]
+    #[arg(long, short = 'o', value_name = "PATH")]
+    output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct DevTask {
+    /// Plugin to build from a working copy
+    name: Option<String>,
+    /// Directory of the plugin crate's working copy
+    path: Option<PathBuf>,
+    /// End the override of NAME, or of every plugin
+    #[arg(long, conflicts_with = "path")]
+    clear: bool,
+    #[command(flatten)]
+    sync: SyncArgs,
+}
+
+#[derive(Debug, Args)]
+struct LintTask {
+    /// Directory of the plugin crate
+    #[arg(required_unless_present = "git", conflicts_with = "git")]
+    path: Option<PathBuf>,
+    /// Lint the crate at the root of this git repository instead
+    /// (fetched as sync fetches, into a private temporary directory)
+    #[arg(long, value_name = "URL")]
+    git: Option<String>,
+    /// With --git: fetch with the `git` command line instead of the
+    /// built-in client (also $PLUGIN_GIT_FETCH_WITH_CLI=true)
+    #[arg(long, requires = "git")]
+    git_fetch_with_cli: bool,
+    #[command(flatten)]
+    reference: GitRefArgs,
+    /// Print `{"crate", "version", "checks": [{"name", "status", "message"}]}`
+    #[arg(long)]
+    json: bool,
+    /// Never touch the network
+    #[arg(long)]
+    offline: bool,
+    #[command(flatten)]
+    host: HostArgs,
+    #[command(flatten)]
+    cache: CacheArgs,
+}
+
+#[derive(Debug, Args)]
+struct ListTask {
+    /// Print JSON for machines
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    host: HostArgs,
+}
+
+#[derive(Debug, Args)]
+struct NewPluginTask {
+    /// Crate name and plugin id
+    name: String,
+    /// Directory to create [default: ./NAME]
+    #[arg(long, value_name = "DIR")]
+    path: Option<PathBuf>,
+    #[command(flatten)]
+    host: HostArgs,
+}
+
+#[derive(Debug, Args)]
+struct VerifyTask {
+    #[command(flatten)]
+    host: HostArgs,
+    /// Print nothing but errors
+    #[arg(long, short = 'q')]
+    quiet: bool,
+    #[command(flatten)]
+    cache: CacheArgs,
+}
+
+#[derive(Debug, Args)]
+struct CacheTask {
+    #[command(subcommand)]
+    action: CacheAction,
+    #[command(flatten)]
+    cache: GlobalCacheArgs,
+}
+
+#[derive(Debug, Args)]
+struct RunTask {
+    #[command(flatten)]
+    sync: RunSyncArgs,
+    #[command(flatten)]
+    binary: BinaryArgs,
+    /// Arguments for the host binary
+    #[arg(last = true)]
+    args: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -257,6 +296,44 @@ struct InitArgs {
 }
 
 impl InitArgs {
+    fn run(self) -> anyhow::Result<ExitCode> {
+        let args = self;
+        let manifest = args
+            .manifest_path
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("Cargo.toml"));
+        let report = init::init(&init::Options {
+            manifest,
+            package: args.package.clone(),
+            bin: args.bin.clone(),
+            source: args.source()?,
+            offline: args.offline,
+            cache: cache::Cache::locate_lazily(args.cache.cache_dir.as_deref()),
+        })?;
+        if !args.quiet {
+            if report.changed.is_empty() {
+                errln!("{:>12} already a host; nothing changed", "Fresh");
+            } else {
+                errln!("{:>12} {}", "Wrote", report.changed.join(", "));
+            }
+            errln!(
+                "{:>12} add these two lines to `main` in {} (binary `{}` of package `{}`):\n",
+                "Next",
+                report.main,
+                report.bin,
+                report.package
+            );
+            for line in init::MAIN_LINES {
+                errln!("    {line}");
+            }
+            errln!(
+                "\n{:>12} declare plugins with `cargo xtask add` (`cargo xtask --help`)",
+                "Then"
+            );
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+
     fn source(&self) -> anyhow::Result<init::ToolSource> {
         let own = init::ToolSource::running_tool();
         if let Some(url) = &self.git {
@@ -516,133 +593,176 @@ fn run(task: Task) -> anyhow::Result<ExitCode> {
             args.sync(&args.config()?, &sync::Mode::Sync)?;
             Ok(ExitCode::SUCCESS)
         }
-        Task::Update { sync: args, names } => {
-            args.sync(&args.config()?, &sync::Mode::Update(names))?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Task::Add { plugin, sync: args } => {
-            let config = args.config()?;
-            let declaration = edit::Declaration {
-                name: plugin.name,
-                path: plugin.path,
-                git: plugin.git,
-                tag: plugin.reference.tag,
-                branch: plugin.reference.branch,
-                rev: plugin.reference.rev,
-                subdir: plugin.subdir,
-                package: plugin.package,
-                features: plugin.features,
-                no_default_features: plugin.no_default_features,
-            };
-            let edit = edit::add(&config.root, &declaration)?;
-            args.sync(&config, &sync::Mode::Edit(edit))?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Task::Remove { names, sync: args } => {
-            let config = args.config()?;
-            args.sync(&config, &sync::Mode::Edit(edit::Edit::Remove(names)))?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Task::Vendor { sync: args } => {
-            let config = args.config()?;
-            let ignore = config
-                .root
-                .join(build_support::SOURCES_DIR)
-                .join(".gitignore");
-            let before = std::fs::read(&ignore).ok();
-            args.sync(&config, &sync::Mode::Vendor)?;
-            let lock_path = config.root.join(build_support::LOCK_FILE);
-            let lock = crate::lockfile::Lockfile::load(&lock_path)?;
-            if let Err(error) = crate::vendor::check(&config.root, &lock) {
-                // Not vendored after all: plugin-sources/ is as it was.
-                match before {
-                    Some(bytes) => {
-                        crate::files::write_if_changed(&ignore, bytes)?;
-                    }
-                    None => {
-                        std::fs::remove_file(&ignore)
-                            .with_context(|| format!("failed to remove {}", ignore.display()))?;
-                        let quiet = sync::Config {
-                            progress: crate::progress::Progress::new(true),
-                            ..args.config()?
-                        };
-                        args.sync(&quiet, &sync::Mode::Sync)?;
-                    }
+        Task::Update(args) => args.run(),
+        Task::Add(args) => args.run(),
+        Task::Remove(args) => args.run(),
+        Task::Vendor(args) => args.run(),
+        Task::Dist(args) => args.run(),
+        Task::Dev(args) => args.run(),
+        Task::Lint(args) => args.run(),
+        Task::Sbom(args) => args.run(),
+        Task::Init(args) => args.run(),
+        Task::List(args) => args.run(),
+        Task::NewPlugin(args) => args.run(),
+        Task::Verify(args) => args.run(),
+        Task::Cache(args) => args.run(),
+        Task::Run(args) => args.run(),
+    }
+}
+
+impl UpdateTask {
+    fn run(self) -> anyhow::Result<ExitCode> {
+        let UpdateTask { sync: args, names } = self;
+        args.sync(&args.config()?, &sync::Mode::Update(names))?;
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+impl AddTask {
+    fn run(self) -> anyhow::Result<ExitCode> {
+        let AddTask { plugin, sync: args } = self;
+        let config = args.config()?;
+        let declaration = edit::Declaration {
+            name: plugin.name,
+            path: plugin.path,
+            git: plugin.git,
+            tag: plugin.reference.tag,
+            branch: plugin.reference.branch,
+            rev: plugin.reference.rev,
+            subdir: plugin.subdir,
+            package: plugin.package,
+            features: plugin.features,
+            no_default_features: plugin.no_default_features,
+        };
+        let edit = edit::add(&config.root, &declaration)?;
+        args.sync(&config, &sync::Mode::Edit(edit))?;
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+impl RemoveTask {
+    fn run(self) -> anyhow::Result<ExitCode> {
+        let RemoveTask { names, sync: args } = self;
+        let config = args.config()?;
+        args.sync(&config, &sync::Mode::Edit(edit::Edit::Remove(names)))?;
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+impl VendorTask {
+    fn run(self) -> anyhow::Result<ExitCode> {
+        let VendorTask { sync: args } = self;
+        let config = args.config()?;
+        let ignore = config
+            .root
+            .join(build_support::SOURCES_DIR)
+            .join(".gitignore");
+        let before = std::fs::read(&ignore).ok();
+        args.sync(&config, &sync::Mode::Vendor)?;
+        let lock_path = config.root.join(build_support::LOCK_FILE);
+        let lock = crate::lockfile::Lockfile::load(&lock_path)?;
+        if let Err(error) = crate::vendor::check(&config.root, &lock) {
+            // Not vendored after all: plugin-sources/ is as it was.
+            match before {
+                Some(bytes) => {
+                    crate::files::write_if_changed(&ignore, bytes)?;
                 }
-                return Err(error.context("plugin-sources/ was not vendored"));
+                None => {
+                    std::fs::remove_file(&ignore)
+                        .with_context(|| format!("failed to remove {}", ignore.display()))?;
+                    let quiet = sync::Config {
+                        progress: crate::progress::Progress::new(true),
+                        ..args.config()?
+                    };
+                    args.sync(&quiet, &sync::Mode::Sync)?;
+                }
             }
-            errln!(
-                "{:>12} plugin-sources/ is no longer ignored by git: commit it",
-                "Vendored"
-            );
-            Ok(ExitCode::SUCCESS)
+            return Err(error.context("plugin-sources/ was not vendored"));
         }
-        Task::Dist {
+        errln!(
+            "{:>12} plugin-sources/ is no longer ignored by git: commit it",
+            "Vendored"
+        );
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+impl DistTask {
+    fn run(self) -> anyhow::Result<ExitCode> {
+        let DistTask {
             sync: common,
             binary,
             target,
-        } => {
-            let args = common.locked();
-            let (config, binary) = args.locked_binary(&binary)?;
-            let dist = dist::dist(&config.root, &binary, target.as_deref(), config.offline)?;
-            outln!("{}  {}", dist.sha256, dist.binary.display());
-            if !args.common.quiet {
-                errln!("{:>12} {}", "Manifest", dist.manifest.display());
-                errln!("{:>12} {}", "SBOM", dist.sbom.display());
-            }
-            Ok(ExitCode::SUCCESS)
+        } = self;
+        let args = common.locked();
+        let (config, binary) = args.locked_binary(&binary)?;
+        let dist = dist::dist(&config.root, &binary, target.as_deref(), config.offline)?;
+        outln!("{}  {}", dist.sha256, dist.binary.display());
+        if !args.common.quiet {
+            errln!("{:>12} {}", "Manifest", dist.manifest.display());
+            errln!("{:>12} {}", "SBOM", dist.sbom.display());
         }
-        Task::Dev {
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+impl DevTask {
+    fn run(self) -> anyhow::Result<ExitCode> {
+        let DevTask {
             name,
             path,
             clear,
             sync: args,
-        } => {
-            let config = args.config()?;
-            // Ending every override needs nothing from the recorded file,
-            // so it works even when that file is damaged.
-            let mut overrides = if name.is_none() && clear {
-                crate::dev::Overrides::new()
-            } else {
-                crate::dev::load(&config.root)?
-            };
-            match (name, path, clear) {
-                (None, None, false) => {
-                    if overrides.is_empty() {
-                        errln!("{:>12} no plugin is built from a working copy", "Dev");
-                    }
-                    for (name, dir) in &overrides {
-                        outln!("{name}  {}", dir.display());
-                    }
-                    return Ok(ExitCode::SUCCESS);
+        } = self;
+        let config = args.config()?;
+        // Ending every override needs nothing from the recorded file,
+        // so it works even when that file is damaged.
+        let mut overrides = if name.is_none() && clear {
+            crate::dev::Overrides::new()
+        } else {
+            crate::dev::load(&config.root)?
+        };
+        match (name, path, clear) {
+            (None, None, false) => {
+                if overrides.is_empty() {
+                    errln!("{:>12} no plugin is built from a working copy", "Dev");
                 }
-                (Some(name), Some(path), false) => {
-                    overrides.insert(name, path);
+                for (name, dir) in &overrides {
+                    outln!("{name}  {}", dir.display());
                 }
-                (Some(name), None, false) => bail!(
-                    "give the directory of the working copy to build `{name}` from (`cargo xtask \
-                     dev {name} PATH`), or end its override with `cargo xtask dev --clear {name}`"
-                ),
-                (Some(name), _, true) => {
-                    if overrides.remove(&name).is_none() {
-                        let current: Vec<&str> = overrides.keys().map(String::as_str).collect();
-                        bail!(
-                            "`{name}` is not built from a working copy; overridden: {}",
-                            if current.is_empty() {
-                                "none".to_owned()
-                            } else {
-                                current.join(", ")
-                            }
-                        );
-                    }
-                }
-                (None, _, true) => overrides.clear(),
-                (None, Some(_), false) => bail!("give the plugin's name before the path"),
+                return Ok(ExitCode::SUCCESS);
             }
-            args.sync(&config, &sync::Mode::Dev(overrides))?;
-            Ok(ExitCode::SUCCESS)
+            (Some(name), Some(path), false) => {
+                overrides.insert(name, path);
+            }
+            (Some(name), None, false) => bail!(
+                "give the directory of the working copy to build `{name}` from (`cargo xtask \
+             dev {name} PATH`), or end its override with `cargo xtask dev --clear {name}`"
+            ),
+            (Some(name), _, true) => {
+                if overrides.remove(&name).is_none() {
+                    let current: Vec<&str> = overrides.keys().map(String::as_str).collect();
+                    bail!(
+                        "`{name}` is not built from a working copy; overridden: {}",
+                        if current.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            current.join(", ")
+                        }
+                    );
+                }
+            }
+            (None, _, true) => overrides.clear(),
+            (None, Some(_), false) => bail!("give the plugin's name before the path"),
         }
-        Task::Lint {
+        args.sync(&config, &sync::Mode::Dev(overrides))?;
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+impl LintTask {
+    fn run(self) -> anyhow::Result<ExitCode> {
+        let LintTask {
             path,
             git,
             reference: GitRefArgs {
@@ -653,202 +773,189 @@ fn run(task: Task) -> anyhow::Result<ExitCode> {
             host: host_args,
             cache,
             git_fetch_with_cli,
-        } => {
-            let cache_dir = cache.cache_dir;
-            let root = host::locate(host_args.manifest_path.as_deref())?;
-            let cache = cache::Cache::locate_lazily(cache_dir.as_deref());
-            let target = match (path, git) {
-                (_, Some(url)) => crate::lint::Target::Git {
-                    url,
-                    reference: match (tag, branch, rev) {
-                        (Some(tag), _, _) => GitReference::Tag(tag),
-                        (_, Some(branch), _) => GitReference::Branch(branch),
-                        (_, _, Some(rev)) => GitReference::Rev(rev),
-                        _ => GitReference::DefaultBranch,
-                    },
+        } = self;
+        let cache_dir = cache.cache_dir;
+        let root = host::locate(host_args.manifest_path.as_deref())?;
+        let cache = cache::Cache::locate_lazily(cache_dir.as_deref());
+        let target = match (path, git) {
+            (_, Some(url)) => crate::lint::Target::Git {
+                url,
+                reference: match (tag, branch, rev) {
+                    (Some(tag), _, _) => GitReference::Tag(tag),
+                    (_, Some(branch), _) => GitReference::Branch(branch),
+                    (_, _, Some(rev)) => GitReference::Rev(rev),
+                    _ => GitReference::DefaultBranch,
                 },
-                (Some(path), None) => crate::lint::Target::Path(path),
-                (None, None) => bail!("give the plugin crate's directory, or --git URL"),
-            };
-            let fetch = crate::lint::Fetch {
-                progress: crate::progress::Progress::new(json),
-                with_cli: git_fetch_with_cli || crate::git_cli::from_env()?,
-            };
-            let report = crate::lint::lint(&root, &target, &cache, offline, &fetch)?;
-            if json {
-                outln!(
-                    "{}",
-                    serde_json::to_string_pretty(&report).context("failed to render JSON")?
-                );
-            } else {
-                crate::lint::print(&report);
-            }
-            Ok(if report.failed() {
-                ExitCode::FAILURE
-            } else {
-                ExitCode::SUCCESS
-            })
+            },
+            (Some(path), None) => crate::lint::Target::Path(path),
+            (None, None) => bail!("give the plugin crate's directory, or --git URL"),
+        };
+        let fetch = crate::lint::Fetch {
+            progress: crate::progress::Progress::new(json),
+            with_cli: git_fetch_with_cli || crate::git_cli::from_env()?,
+        };
+        let report = crate::lint::lint(&root, &target, &cache, offline, &fetch)?;
+        if json {
+            outln!(
+                "{}",
+                serde_json::to_string_pretty(&report).context("failed to render JSON")?
+            );
+        } else {
+            crate::lint::print(&report);
         }
-        Task::Sbom {
+        Ok(if report.failed() {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        })
+    }
+}
+
+impl SbomTask {
+    fn run(self) -> anyhow::Result<ExitCode> {
+        let SbomTask {
             sync: common,
             binary,
             target,
             output,
-        } => {
-            let args = common.locked();
-            if let Some(triple) = &target {
-                dist::check_target(triple)?;
-            }
-            let (config, binary) = args.locked_binary(&binary)?;
-            let triple = match &target {
-                Some(triple) => triple.clone(),
-                None => dist::toolchain()?.1,
-            };
-            let path = match output {
-                Some(path) => path,
-                None => dist::release_dir(&config.root, target.as_deref())?
-                    .join(format!("{}{}", binary.name, dist::exe_suffix(&triple)))
-                    .with_extension("cdx.json"),
-            };
-            let text = sbom::render(&config.root, &binary.package, config.offline, &triple)?;
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir)
-                    .with_context(|| format!("failed to create {}", dir.display()))?;
-            }
-            crate::files::write_if_changed(&path, text)?;
-            if !args.common.quiet {
-                errln!("{:>12} {}", "SBOM", path.display());
-            }
-            Ok(ExitCode::SUCCESS)
+        } = self;
+        let args = common.locked();
+        if let Some(triple) = &target {
+            dist::check_target(triple)?;
         }
-        Task::Init(args) => {
-            let manifest = args
-                .manifest_path
-                .clone()
-                .unwrap_or_else(|| PathBuf::from("Cargo.toml"));
-            let report = init::init(&init::Options {
-                manifest,
-                package: args.package.clone(),
-                bin: args.bin.clone(),
-                source: args.source()?,
-                offline: args.offline,
-                cache: cache::Cache::locate_lazily(args.cache.cache_dir.as_deref()),
-            })?;
-            if !args.quiet {
-                if report.changed.is_empty() {
-                    errln!("{:>12} already a host; nothing changed", "Fresh");
-                } else {
-                    errln!("{:>12} {}", "Wrote", report.changed.join(", "));
-                }
-                errln!(
-                    "{:>12} add these two lines to `main` in {} (binary `{}` of package `{}`):\n",
-                    "Next",
-                    report.main,
-                    report.bin,
-                    report.package
-                );
-                for line in init::MAIN_LINES {
-                    errln!("    {line}");
-                }
-                errln!(
-                    "\n{:>12} declare plugins with `cargo xtask add` (`cargo xtask --help`)",
-                    "Then"
-                );
-            }
-            Ok(ExitCode::SUCCESS)
+        let (config, binary) = args.locked_binary(&binary)?;
+        let triple = match &target {
+            Some(triple) => triple.clone(),
+            None => dist::toolchain()?.1,
+        };
+        let path = match output {
+            Some(path) => path,
+            None => dist::release_dir(&config.root, target.as_deref())?
+                .join(format!("{}{}", binary.name, dist::exe_suffix(&triple)))
+                .with_extension("cdx.json"),
+        };
+        let text = sbom::render(&config.root, &binary.package, config.offline, &triple)?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("failed to create {}", dir.display()))?;
         }
-        Task::List { json, host: args } => {
-            list::list(&host::locate(args.manifest_path.as_deref())?, json)?;
-            Ok(ExitCode::SUCCESS)
+        crate::files::write_if_changed(&path, text)?;
+        if !args.common.quiet {
+            errln!("{:>12} {}", "SBOM", path.display());
         }
-        Task::NewPlugin { name, path, host } => {
-            let dir = path.unwrap_or_else(|| PathBuf::from(&name));
-            // The host's plugin-api, or else this tool's own checkout's.
-            let root = match host.manifest_path.as_deref() {
-                Some(path) => Some(host::locate(Some(path))?),
-                None => host::locate(None).ok(),
-            };
-            let patch = match (&root, init::ToolSource::running_tool()) {
-                (Some(root), _) => scaffold::api_patch(root, &dir)?,
-                (None, Some(tool)) => scaffold::api_patch(&tool, &dir)?,
-                (None, None) => None,
-            };
-            if patch.is_none() {
-                errln!(
-                    "warning: no host's plugin-api to build against was found, so the new \
-                     crate's own builds take plugin-api from crates.io; pass --manifest-path \
-                     <host>/Cargo.toml to use a host's"
-                );
-            }
-            scaffold::new_plugin(&name, &dir, patch.as_ref())?;
-            Ok(ExitCode::SUCCESS)
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+impl ListTask {
+    fn run(self) -> anyhow::Result<ExitCode> {
+        let ListTask { json, host: args } = self;
+        list::list(&host::locate(args.manifest_path.as_deref())?, json)?;
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+impl NewPluginTask {
+    fn run(self) -> anyhow::Result<ExitCode> {
+        let NewPluginTask { name, path, host } = self;
+        let dir = path.unwrap_or_else(|| PathBuf::from(&name));
+        // The host's plugin-api, or else this tool's own checkout's.
+        let root = match host.manifest_path.as_deref() {
+            Some(path) => Some(host::locate(Some(path))?),
+            None => host::locate(None).ok(),
+        };
+        let patch = match (&root, init::ToolSource::running_tool()) {
+            (Some(root), _) => scaffold::api_patch(root, &dir)?,
+            (None, Some(tool)) => scaffold::api_patch(&tool, &dir)?,
+            (None, None) => None,
+        };
+        if patch.is_none() {
+            errln!(
+                "warning: no host's plugin-api to build against was found, so the new \
+             crate's own builds take plugin-api from crates.io; pass --manifest-path \
+             <host>/Cargo.toml to use a host's"
+            );
         }
-        Task::Verify {
+        scaffold::new_plugin(&name, &dir, patch.as_ref())?;
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+impl VerifyTask {
+    fn run(self) -> anyhow::Result<ExitCode> {
+        let VerifyTask {
             host: args,
             quiet,
             cache: CacheArgs { cache_dir },
-        } => {
-            let root = host::locate(args.manifest_path.as_deref())?;
-            let cache = cache::Cache::locate_lazily(cache_dir.as_deref());
-            let problems = verify::verify(&root, &cache, quiet)?;
-            for problem in &problems {
-                errln!("error: {problem}");
-            }
-            Ok(if problems.is_empty() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            })
+        } = self;
+        let root = host::locate(args.manifest_path.as_deref())?;
+        let cache = cache::Cache::locate_lazily(cache_dir.as_deref());
+        let problems = verify::verify(&root, &cache, quiet)?;
+        for problem in &problems {
+            errln!("error: {problem}");
         }
-        Task::Cache {
+        Ok(if problems.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        })
+    }
+}
+
+impl CacheTask {
+    fn run(self) -> anyhow::Result<ExitCode> {
+        let CacheTask {
             action,
             cache: GlobalCacheArgs { cache_dir },
-        } => {
-            let cache = cache::Cache::locate(cache_dir.as_deref())?;
-            match action {
-                CacheAction::Dir => outln!("{}", cache.root.display()),
-                CacheAction::Clean => {
-                    if cache.clean()? {
-                        errln!("{:>12} {}", "Removed", cache.root.join("git").display());
-                    } else {
-                        errln!("{:>12} {} is empty", "Fresh", cache.root.display());
-                    }
+        } = self;
+        let cache = cache::Cache::locate(cache_dir.as_deref())?;
+        match action {
+            CacheAction::Dir => outln!("{}", cache.root.display()),
+            CacheAction::Clean => {
+                if cache.clean()? {
+                    errln!("{:>12} {}", "Removed", cache.root.join("git").display());
+                } else {
+                    errln!("{:>12} {} is empty", "Fresh", cache.root.display());
                 }
             }
-            Ok(ExitCode::SUCCESS)
         }
-        Task::Run {
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+impl RunTask {
+    fn run(self) -> anyhow::Result<ExitCode> {
+        let RunTask {
             sync: run,
             binary,
             args: program_args,
-        } => {
-            let args = run.sync_args();
-            let config = args.config()?;
-            args.sync(&config, &sync::Mode::Sync)?;
-            let host::Binary { package, name } = binary.find(&config.root)?;
-            let mut command = crate::process::cargo();
-            command
-                .arg("run")
-                .arg("--quiet")
-                .arg("--manifest-path")
-                .arg(config.root.join("Cargo.toml"))
-                .args(["--package", &package, "--bin", &name]);
-            if config.locked {
-                command.arg("--locked");
-            }
-            if config.offline {
-                command.arg("--offline");
-            }
-            let status = command
-                .arg("--")
-                .args(&program_args)
-                .status()
-                .with_context(|| format!("failed to run `cargo run --package {package}`"))?;
-            Ok(match status.code() {
-                Some(0) => ExitCode::SUCCESS,
-                Some(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
-                None => ExitCode::FAILURE,
-            })
+        } = self;
+        let args = run.sync_args();
+        let config = args.config()?;
+        args.sync(&config, &sync::Mode::Sync)?;
+        let host::Binary { package, name } = binary.find(&config.root)?;
+        let mut command = crate::process::cargo();
+        command
+            .arg("run")
+            .arg("--quiet")
+            .arg("--manifest-path")
+            .arg(config.root.join("Cargo.toml"))
+            .args(["--package", &package, "--bin", &name]);
+        if config.locked {
+            command.arg("--locked");
         }
+        if config.offline {
+            command.arg("--offline");
+        }
+        let status = command
+            .arg("--")
+            .args(&program_args)
+            .status()
+            .with_context(|| format!("failed to run `cargo run --package {package}`"))?;
+        Ok(match status.code() {
+            Some(0) => ExitCode::SUCCESS,
+            Some(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+            None => ExitCode::FAILURE,
+        })
     }
 }
