@@ -81,96 +81,56 @@ pub enum Target {
     },
 }
 
-/// How `lint --git` fetches.
-pub struct Fetch {
-    pub progress: crate::progress::Progress,
-    /// `git fetch` instead of gix (`--git-fetch-with-cli`).
-    pub with_cli: bool,
+/// Fetches `url` at `reference` as sync does (gix or `git fetch`,
+/// credentials from the URL or the user's helpers, never on a command line)
+/// into a database of the scratch directory, and checks it out into its
+/// `clone` from the objects after the whole tree is validated, as a plugin
+/// is.
+fn fetch_into(
+    scratch: &Scratch,
+    url: &str,
+    reference: &GitReference,
+    fetch: &Fetch,
+) -> anyhow::Result<History> {
+    let split = crate::secret::split(url);
+    let db = scratch.path().join("db");
+    let remote = crate::git::Remote {
+        url: &split.fetch,
+        bare: &split.bare,
+        credentials: split.credentials.as_ref(),
+    };
+    let fetched = if fetch.with_cli {
+        crate::git_cli::fetch(&db, remote, reference, crate::git::Depth::HistoryAndTags)
+    } else {
+        let fetching = fetch
+            .progress
+            .fetch(&format!("{} ({reference})", split.bare));
+        let fetched = crate::git::fetch(
+            &db,
+            remote,
+            reference,
+            &fetching,
+            crate::git::Depth::HistoryAndTags,
+        );
+        fetching.finish(fetched.is_ok(), "with git");
+        fetched
+    };
+    let commit = fetched.with_context(|| format!("failed to fetch {}", split.bare))?;
+    let clone = scratch.path().join("clone");
+    crate::git::checkout(&db, &commit, &clone)
+        .with_context(|| format!("failed to check out {commit} of {}", split.bare))?;
+    Ok(History {
+        git_dir: db,
+        commit,
+        subdir: PathBuf::new(),
+    })
 }
 
-/// Lints `target` against the host at `root`.
-pub fn lint(
-    root: &Path,
-    target: &Target,
-    cache: &cache::Cache,
-    offline: bool,
-    fetch: &Fetch,
-) -> anyhow::Result<Report> {
-    let scratch = Scratch::new("plugin-lint")?;
-    // Where the crate's history is, for the previous-tag comparison.
-    let mut history = None;
-    let dir = match target {
-        Target::Path(path) => path
-            .canonicalize()
-            .with_context(|| format!("{} does not exist", path.display()))?,
-        Target::Git { url, reference } => {
-            if offline {
-                bail!("linting a git repository needs the network, and --offline was given");
-            }
-            // Fetched as sync fetches (gix or `git fetch`, credentials from
-            // the URL or the user's helpers, never on a command line) into
-            // a database of the scratch directory, and checked out from its
-            // objects after the whole tree is validated, as a plugin is.
-            let split = crate::secret::split(url);
-            let db = scratch.path().join("db");
-            let remote = crate::git::Remote {
-                url: &split.fetch,
-                bare: &split.bare,
-                credentials: split.credentials.as_ref(),
-            };
-            let fetched = if fetch.with_cli {
-                crate::git_cli::fetch(&db, remote, reference, crate::git::Depth::HistoryAndTags)
-            } else {
-                let fetching = fetch
-                    .progress
-                    .fetch(&format!("{} ({reference})", split.bare));
-                let fetched = crate::git::fetch(
-                    &db,
-                    remote,
-                    reference,
-                    &fetching,
-                    crate::git::Depth::HistoryAndTags,
-                );
-                fetching.finish(fetched.is_ok(), "with git");
-                fetched
-            };
-            let commit = fetched.with_context(|| format!("failed to fetch {}", split.bare))?;
-            let clone = scratch.path().join("clone");
-            crate::git::checkout(&db, &commit, &clone)
-                .with_context(|| format!("failed to check out {commit} of {}", split.bare))?;
-            history = Some(History {
-                git_dir: db,
-                commit,
-                subdir: PathBuf::new(),
-            });
-            clone
-        }
-    };
-    if !dir.join("Cargo.toml").is_file() {
-        bail!(
-            "{} has no Cargo.toml: give the directory of a plugin crate",
-            dir.display()
-        );
-    }
-    let (package, version) = host::read_package(&dir, Path::new("/"))?;
-    let mut report = Report {
-        krate: package.clone(),
-        version,
-        checks: Vec::new(),
-    };
-    let manifest: DocumentMut =
-        crate::files::read_limited(&dir.join("Cargo.toml"), crate::files::MAX_MANIFEST)?
-            .parse()
-            .with_context(|| format!("failed to parse {}", dir.join("Cargo.toml").display()))?;
-
-    let library = crate::host::check_library(&dir, manifest.as_table());
-    let is_library = library.is_ok();
-    match library {
-        Ok(message) => report.check("library", Status::Pass, message),
-        Err(message) => report.check("library", Status::Fail, message),
-    }
+/// The `plugin-api` check: whether the crate depends on a plugin-api this
+/// host provides.
+fn api_check(report: &mut Report, root: &Path, dir: &Path, package: &str) -> anyhow::Result<bool> {
     let host_api = api::host(root)?;
-    let api_ok = match api::plugin(&dir, Path::new("/")) {
+    Ok(match api::plugin(dir, Path::new("/")) {
         Ok(None) => {
             report.check(
                 "plugin-api",
@@ -199,7 +159,65 @@ pub fn lint(
             report.check("plugin-api", Status::Fail, format!("{e:#}"));
             false
         }
+    })
+}
+
+/// How `lint --git` fetches.
+pub struct Fetch {
+    pub progress: crate::progress::Progress,
+    /// `git fetch` instead of gix (`--git-fetch-with-cli`).
+    pub with_cli: bool,
+}
+
+/// Lints `target` against the host at `root`.
+pub fn lint(
+    root: &Path,
+    target: &Target,
+    cache: &cache::Cache,
+    offline: bool,
+    fetch: &Fetch,
+) -> anyhow::Result<Report> {
+    let scratch = Scratch::new("plugin-lint")?;
+    // The crate's directory, and its history for the previous-tag
+    // comparison when it was fetched.
+    let (dir, history) = match target {
+        Target::Path(path) => (
+            path.canonicalize()
+                .with_context(|| format!("{} does not exist", path.display()))?,
+            None,
+        ),
+        Target::Git { url, reference } => {
+            if offline {
+                bail!("linting a git repository needs the network, and --offline was given");
+            }
+            let history = fetch_into(&scratch, url, reference, fetch)?;
+            (scratch.path().join("clone"), Some(history))
+        }
     };
+    if !dir.join("Cargo.toml").is_file() {
+        bail!(
+            "{} has no Cargo.toml: give the directory of a plugin crate",
+            dir.display()
+        );
+    }
+    let (package, version) = host::read_package(&dir, Path::new("/"))?;
+    let mut report = Report {
+        krate: package.clone(),
+        version,
+        checks: Vec::new(),
+    };
+    let manifest: DocumentMut =
+        crate::files::read_limited(&dir.join("Cargo.toml"), crate::files::MAX_MANIFEST)?
+            .parse()
+            .with_context(|| format!("failed to parse {}", dir.join("Cargo.toml").display()))?;
+
+    let library = crate::host::check_library(&dir, manifest.as_table());
+    let is_library = library.is_ok();
+    match library {
+        Ok(message) => report.check("library", Status::Pass, message),
+        Err(message) => report.check("library", Status::Fail, message),
+    }
+    let api_ok = api_check(&mut report, root, &dir, &package)?;
     metadata_checks(&mut report, &manifest);
     if dir.join("build.rs").is_file() || package_key(&manifest, "build").is_some() {
         report.check(
@@ -224,10 +242,7 @@ pub fn lint(
             "not tried: the crate is not a library depending on this host's plugin-api",
         );
     }
-    let history = match history {
-        Some(history) => Some(history),
-        None => History::of_worktree(&subject.dir),
-    };
+    let history = history.or_else(|| History::of_worktree(&subject.dir));
     if let Err(e) = id_stability(&mut report, history.as_ref(), &subject.declared) {
         report.check(
             "id-stable",
