@@ -234,7 +234,15 @@ pub fn lint(
         package,
     };
     if is_library && api_ok {
-        build_checks(&mut report, root, &subject, &scratch, cache, offline)?;
+        build_checks(
+            &mut report,
+            root,
+            &subject,
+            &scratch,
+            cache,
+            offline,
+            fetch.with_cli,
+        )?;
     } else {
         report.check(
             "builds",
@@ -332,6 +340,7 @@ fn build_checks(
     scratch: &Scratch,
     cache: &cache::Cache,
     offline: bool,
+    git_fetch_with_cli: bool,
 ) -> anyhow::Result<()> {
     let Subject {
         dir,
@@ -348,7 +357,7 @@ fn build_checks(
         offline,
         progress: progress::Progress::new(true),
         jobs: None,
-        git_fetch_with_cli: false,
+        git_fetch_with_cli,
     };
     if let Err(e) = sync::sync(&config, &sync::Mode::Sync) {
         report.check(
@@ -393,7 +402,19 @@ fn build_checks(
         Status::Pass,
         "builds alone against this host's plugin-api",
     );
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    registration_checks(report, &host, package, declared, &output.stdout)
+}
+
+/// What the throwaway binary said it registers (`stdout`, a line each),
+/// checked: something registers, ids well-formed, unique and as declared.
+fn registration_checks(
+    report: &mut Report,
+    host: &Path,
+    package: &str,
+    declared: &[String],
+    stdout: &[u8],
+) -> anyhow::Result<()> {
+    let stdout = String::from_utf8_lossy(stdout);
     let mut ids: Vec<String> = Vec::new();
     for line in stdout.lines() {
         match line.split_once('\t') {
@@ -405,7 +426,7 @@ fn build_checks(
                     Status::Fail,
                     format!("registers id `{id}` more than once; each plugin needs its own id"),
                 );
-                proc_macro_check(report, &host, package)?;
+                proc_macro_check(report, host, package)?;
                 return Ok(());
             }
             Some(("error", error)) => {
@@ -422,7 +443,7 @@ fn build_checks(
                     Status::Fail,
                     "registers no plugin: mark the plugin type with `#[plugin(id = \"…\")]`",
                 );
-                proc_macro_check(report, &host, package)?;
+                proc_macro_check(report, host, package)?;
                 return Ok(());
             }
             _ => {}
@@ -462,7 +483,7 @@ fn build_checks(
             "well-formed, unique, and as its sources declare",
         );
     }
-    proc_macro_check(report, &host, package)
+    proc_macro_check(report, host, package)
 }
 
 /// Warns about proc-macro crates the plugin depends on itself (plugin-api's
