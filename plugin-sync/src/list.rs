@@ -62,46 +62,7 @@ pub fn list(root: &Path, json: bool) -> anyhow::Result<()> {
     let mut rows = Vec::new();
     for declaration in &manifest.plugins {
         let entry = locked.get(declaration.name.as_str()).copied();
-        let crate_dir = entry.map(|e| root.join(PLUGIN_SET_DIR).join(e.crate_dir()));
-        let present = match entry {
-            None => false,
-            Some(e) => match e.git() {
-                Some(pin) => {
-                    checksum::intact_fast(&root.join(pin.host_dir(&e.name)), &pin.checksum)
-                        .unwrap_or(false)
-                }
-                None => crate_dir
-                    .as_ref()
-                    .is_some_and(|d| d.join("Cargo.toml").is_file()),
-            },
-        };
-        let code = match (&metadata, &crate_dir) {
-            (Some(metadata), Some(dir)) if present => build_time_code(metadata, dir),
-            _ => None,
-        };
-        let (build_script, proc_macros, dependency_build_scripts) = match code {
-            Some(code) => (
-                Some(code.build_script),
-                Some(code.proc_macros),
-                Some(code.dependency_build_scripts),
-            ),
-            None => (None, None, None),
-        };
-        rows.push(Row {
-            name: declaration.name.clone(),
-            package: declaration.package.clone(),
-            declared: true,
-            enabled: declaration.enabled,
-            locked: entry.is_some(),
-            present,
-            version: entry.map(|e| e.version.to_string()),
-            source: entry.map(LockedPlugin::source_field),
-            rev: entry.and_then(|e| e.git()).map(|g| g.commit.to_string()),
-            checksum: entry.and_then(|e| e.git()).map(|g| g.checksum.clone()),
-            build_script,
-            proc_macros,
-            dependency_build_scripts,
-        });
+        rows.push(declared_row(root, declaration, entry, metadata.as_ref()));
     }
     // Locked but no longer declared: the lock is stale.
     let declared: std::collections::HashSet<&str> =
@@ -136,6 +97,54 @@ pub fn list(root: &Path, json: bool) -> anyhow::Result<()> {
         print_table(&rows);
     }
     Ok(())
+}
+
+/// The row of a declared plugin: locked or not, present or not, and what
+/// of it runs at build time when cargo can tell.
+fn declared_row(
+    root: &Path,
+    declaration: &build_support::manifest::Declaration,
+    entry: Option<&LockedPlugin>,
+    metadata: Option<&Metadata>,
+) -> Row {
+    let crate_dir = entry.map(|e| root.join(PLUGIN_SET_DIR).join(e.crate_dir()));
+    let present = match entry {
+        None => false,
+        Some(e) => match e.git() {
+            Some(pin) => checksum::intact_fast(&root.join(pin.host_dir(&e.name)), &pin.checksum)
+                .unwrap_or(false),
+            None => crate_dir
+                .as_ref()
+                .is_some_and(|d| d.join("Cargo.toml").is_file()),
+        },
+    };
+    let code = match (metadata, &crate_dir) {
+        (Some(metadata), Some(dir)) if present => build_time_code(metadata, dir),
+        _ => None,
+    };
+    let (build_script, proc_macros, dependency_build_scripts) = match code {
+        Some(code) => (
+            Some(code.build_script),
+            Some(code.proc_macros),
+            Some(code.dependency_build_scripts),
+        ),
+        None => (None, None, None),
+    };
+    Row {
+        name: declaration.name.clone(),
+        package: declaration.package.clone(),
+        declared: true,
+        enabled: declaration.enabled,
+        locked: entry.is_some(),
+        present,
+        version: entry.map(|e| e.version.to_string()),
+        source: entry.map(LockedPlugin::source_field),
+        rev: entry.and_then(|e| e.git()).map(|g| g.commit.to_string()),
+        checksum: entry.and_then(|e| e.git()).map(|g| g.checksum.clone()),
+        build_script,
+        proc_macros,
+        dependency_build_scripts,
+    }
 }
 
 /// What of a plugin runs at build time.
