@@ -252,3 +252,59 @@ fn example_app_hands_plugins_their_config_and_names_key_and_file_on_errors() {
         assert_eq!(e2e::stderr(&output), format!("error: {file}: {expected}\n"));
     }
 }
+
+/// The documents keep up with the code: every module of the engine is in
+/// ARCHITECTURE.md's code map, and every task `cargo xtask --help` lists is
+/// in README.md (as `cargo xtask <task>`).
+#[test]
+fn architecture_and_readme_name_every_module_and_task() {
+    let root = repo_root();
+    let architecture = std::fs::read_to_string(root.join("ARCHITECTURE.md")).expect("ARCHITECTURE");
+    let mut modules = Vec::new();
+    for lib in ["plugin-sync/src/lib.rs", "plugin-sync/src/sync/mod.rs"] {
+        let text = std::fs::read_to_string(root.join(lib)).expect("lib.rs");
+        modules.extend(text.lines().filter_map(|line| {
+            let name = line
+                .trim()
+                .strip_prefix("pub mod ")
+                .or_else(|| line.trim().strip_prefix("mod "))?
+                .strip_suffix(';')?;
+            Some(name.to_owned())
+        }));
+    }
+    assert!(modules.len() > 30, "{modules:?}");
+    let missing: Vec<&String> = modules
+        .iter()
+        // Test-only modules are not part of the map.
+        .filter(|m| *m != "proptests")
+        .filter(|m| {
+            !architecture.contains(&format!("`{m}.rs`"))
+                && !architecture.contains(&format!("`{m}/`"))
+                && !architecture.contains(&format!("`{m}::"))
+        })
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "modules ARCHITECTURE.md does not name: {missing:?}"
+    );
+
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README");
+    let help = stdout(&expect_success(Command::new(xtask_bin()).arg("--help")));
+    let tasks: Vec<&str> = help
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|t| *t != "help")
+        .collect();
+    assert!(tasks.len() > 10, "{help}");
+    let undocumented: Vec<&&str> = tasks
+        .iter()
+        .filter(|t| !readme.contains(&format!("cargo xtask {t}")))
+        .collect();
+    assert!(
+        undocumented.is_empty(),
+        "tasks README.md does not show: {undocumented:?}"
+    );
+}
