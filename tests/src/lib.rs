@@ -528,6 +528,15 @@ pub fn write_file(path: &Path, contents: &str) {
 
 /// Makes `command` independent of the machine's git setup: no system or
 /// global configuration, a fixed identity and dates, an empty HOME.
+/// The tool, as every test runs it: the xtask binary with the hermetic
+/// environment of [`hermetic_git`] (its own HOME, git configuration and
+/// identity, so a newcomer's settings cannot change a result).
+pub fn tool() -> Command {
+    let mut command = Command::new(xtask_bin());
+    hermetic_git(&mut command);
+    command
+}
+
 pub fn hermetic_git(command: &mut Command) -> &mut Command {
     let home = repo_root().join("target/tmp/e2e-home");
     std::fs::create_dir_all(&home).expect("create the tests' HOME");

@@ -181,7 +181,7 @@ pub fn load(config: &Config, mode: &Mode) -> anyhow::Result<Input> {
         .enabled()
         .any(|d| matches!(d.source, Source::Git { .. }));
     host::check_workspace(root, has_git)?;
-    check_owned_places(config)?;
+    check_owned_places(config, has_git)?;
     let host_api = api::host(root)?;
     if let Mode::Update(names) = mode {
         for name in names {
@@ -293,7 +293,7 @@ fn overrides(
 /// follows a symlink), the cache must not be inside the host (sync rewrites
 /// the host's directories; the cache is shared), and the files sync may
 /// change must be writable: all found before anything is written.
-fn check_owned_places(config: &Config) -> anyhow::Result<()> {
+fn check_owned_places(config: &Config, has_git: bool) -> anyhow::Result<()> {
     let lock = config.root.join(LOCK_FILE);
     if let Ok(meta) = std::fs::metadata(&lock) {
         crate::files::check_writable(&lock, &meta)?;
@@ -323,7 +323,9 @@ fn check_owned_places(config: &Config) -> anyhow::Result<()> {
         }
     }
     let cache = physical(&config.cache.root);
-    if config.cache.is_located() && cache.starts_with(&config.root) {
+    // Only git plugins use the cache: a host of path plugins does not care
+    // where it would be.
+    if has_git && config.cache.is_located() && cache.starts_with(&config.root) {
         bail!(
             "the cache directory {} is inside the host workspace {}; sync would copy from and \
              prune around it: choose one outside with --cache-dir or PLUGIN_CACHE_DIR",

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use e2e::{
     GitRepo, assert_unchanged, expect_success, hosts_dir, snapshot, stderr, stdout, tool_repo,
-    user_cargo, xtask_bin,
+    user_cargo,
 };
 
 /// The lines `init` tells the user to add to `main`.
@@ -81,8 +81,8 @@ fn a_new_project_adopts_the_tool_from_git_and_builds_a_scaffolded_plugin() {
     std::fs::copy(e2e::repo_root().join("Cargo.lock"), root.join("Cargo.lock")).unwrap();
 
     let init = |extra: &[&str]| {
-        let mut command = std::process::Command::new(xtask_bin());
-        e2e::hermetic_git(&mut command)
+        let mut command = e2e::tool();
+        command
             .current_dir(&root)
             .env("PLUGIN_CACHE_DIR", &cache)
             .args(["init", "--git", &tool_url, "--rev", &commit])
@@ -197,8 +197,8 @@ fn a_scaffolded_plugin_builds_into_this_repositorys_example_app_with_no_edit() {
     let cache = copy.dir.with_extension("cache");
     let manifest = copy.dir.join("Cargo.toml");
     let xtask = |args: &[&str]| {
-        let mut command = std::process::Command::new(xtask_bin());
-        e2e::hermetic_git(&mut command)
+        let mut command = e2e::tool();
+        command
             .current_dir(&copy.dir)
             .env("PLUGIN_CACHE_DIR", &cache)
             .args(args)
@@ -452,8 +452,8 @@ fn init_refuses_what_it_cannot_adopt_and_writes_nothing() {
             e2e::write_file(&root.join(relative), contents);
         }
         let before = snapshot(&root, &["."]);
-        let mut command = std::process::Command::new(xtask_bin());
-        e2e::hermetic_git(&mut command)
+        let mut command = e2e::tool();
+        command
             .current_dir(&root)
             .env("PLUGIN_CACHE_DIR", &cache)
             .args(["init", "--offline"])
@@ -515,8 +515,8 @@ fn init_adopts_a_virtual_workspace_and_one_of_several_binaries() {
     std::fs::copy(e2e::repo_root().join("Cargo.lock"), root.join("Cargo.lock")).unwrap();
     let tool = e2e::repo_root().display().to_string();
     let init = |extra: &[&str]| {
-        let mut command = std::process::Command::new(xtask_bin());
-        e2e::hermetic_git(&mut command)
+        let mut command = e2e::tool();
+        command
             .current_dir(&root)
             .env("PLUGIN_CACHE_DIR", &cache)
             .args(["init", "--offline", "--path", &tool])
@@ -575,8 +575,8 @@ fn init_adopts_a_virtual_workspace_and_one_of_several_binaries() {
     // The tool itself on this host (the git adoption above runs a host's
     // own `cargo xtask`; building another one here would only cost time).
     let tool = |args: &[&str]| {
-        let mut command = std::process::Command::new(xtask_bin());
-        e2e::hermetic_git(&mut command)
+        let mut command = e2e::tool();
+        command
             .current_dir(&root)
             .env("PLUGIN_CACHE_DIR", &cache)
             .env("CARGO_TARGET_DIR", e2e::shared_target_dir())
@@ -622,7 +622,7 @@ fn init_adopts_a_virtual_workspace_and_one_of_several_binaries() {
 fn a_real_published_application_is_adopted_end_to_end() {
     let dir = hosts_dir().join("corpus");
     let report = dir.join("CORPUS.md");
-    let mut command = std::process::Command::new(xtask_bin());
+    let mut command = e2e::tool();
     command
         // --quick: no second release build for `--target` (tests/dist.rs
         // covers it) and the tool itself rather than the host's own xtask

@@ -199,7 +199,7 @@ fn locked_sync_that_would_change_the_lock_fails_and_writes_nothing() {
 #[test]
 fn manifest_path_and_missing_plugins_toml_are_clear_errors() {
     let host = host("manifest_path_errors", false);
-    let mut command = std::process::Command::new(e2e::xtask_bin());
+    let mut command = e2e::tool();
     command
         .args(["sync", "--manifest-path"])
         .arg(host.path("plugins.toml"));
@@ -211,7 +211,7 @@ fn manifest_path_and_missing_plugins_toml_are_clear_errors() {
             host.path("plugins.toml").display()
         )
     );
-    let mut command = std::process::Command::new(e2e::xtask_bin());
+    let mut command = e2e::tool();
     command
         .args(["sync", "--manifest-path"])
         .arg(host.path("nope/Cargo.toml"));
@@ -226,7 +226,7 @@ fn manifest_path_and_missing_plugins_toml_are_clear_errors() {
     // No plugins.toml at or above the current directory.
     let outside = e2e::hosts_dir().join("no_plugins_toml_here");
     std::fs::create_dir_all(&outside).unwrap();
-    let mut command = std::process::Command::new(e2e::xtask_bin());
+    let mut command = e2e::tool();
     command.current_dir(&outside).arg("sync");
     let output = expect_failure(&mut command);
     assert_eq!(
@@ -276,7 +276,7 @@ fn verify_without_a_lock_and_new_plugin_with_a_bad_name_fail_clearly() {
             host.root.canonicalize().unwrap().display()
         )
     );
-    let mut command = std::process::Command::new(e2e::xtask_bin());
+    let mut command = e2e::tool();
     command
         .args(["new-plugin", "Bad Name", "--path"])
         .arg(host.path("bad"));

@@ -6,8 +6,8 @@ use e2e::{expect_success, stdout};
 #[test]
 fn the_benchmark_harness_runs_every_measurement() {
     let dir = std::env::temp_dir().join("static-plugins-bench-quick");
-    let mut command = std::process::Command::new(e2e::xtask_bin());
-    e2e::hermetic_git(&mut command)
+    let mut command = e2e::tool();
+    command
         .current_dir(e2e::repo_root())
         .args(["bench", "--quick", "--dir"])
         .arg(&dir);

@@ -74,8 +74,8 @@ fn assert_valid_cyclonedx(bom: &serde_json::Value) {
 /// `xtask dist` in `root` with its own target and cache directories; the
 /// sha256 it printed.
 fn dist(root: &Path, app: &str, target: &Path, cache: &Path, extra: &[&str]) -> String {
-    let mut command = Command::new(e2e::xtask_bin());
-    e2e::hermetic_git(&mut command)
+    let mut command = e2e::tool();
+    command
         .current_dir(root)
         .env("CARGO_TARGET_DIR", target)
         .env("PLUGIN_CACHE_DIR", cache)
@@ -251,8 +251,8 @@ fn two_checkouts_at_different_paths_build_identical_binaries() {
     }
     // `sbom` writes the same without building.
     let written = scratch.join("sbom.cdx.json");
-    let mut sbom_task = Command::new(e2e::xtask_bin());
-    e2e::hermetic_git(&mut sbom_task)
+    let mut sbom_task = e2e::tool();
+    sbom_task
         .current_dir(&first.root)
         .env("PLUGIN_CACHE_DIR", scratch.join("cache-a"))
         .env("SOURCE_DATE_EPOCH", SOURCE_DATE)
@@ -388,8 +388,8 @@ fn a_vendored_clone_builds_with_no_cache_and_no_network() {
     let empty_cache = clone.with_extension("empty-cache");
     let _ = std::fs::remove_dir_all(&empty_cache);
     let xtask = |args: &[&str]| {
-        let mut command = Command::new(e2e::xtask_bin());
-        e2e::hermetic_git(&mut command)
+        let mut command = e2e::tool();
+        command
             .current_dir(&clone)
             .env("PLUGIN_CACHE_DIR", &empty_cache)
             .args(args);

@@ -890,8 +890,8 @@ fn the_cache_is_overridable_and_cleanable() {
     assert!(!host.cache_dir().exists());
 
     let cache = |args: &[&str]| {
-        let mut command = std::process::Command::new(e2e::xtask_bin());
-        e2e::hermetic_git(&mut command)
+        let mut command = e2e::tool();
+        command
             .env("PLUGIN_CACHE_DIR", &flagged)
             .arg("cache")
             .args(args);
@@ -1019,8 +1019,8 @@ fn a_cache_directory_the_tool_did_not_make_is_neither_written_nor_cleaned() {
         "{}",
         messages(&output)
     );
-    let mut clean = std::process::Command::new(e2e::xtask_bin());
-    e2e::hermetic_git(&mut clean).args(["cache", "clean", &flag]);
+    let mut clean = e2e::tool();
+    clean.args(["cache", "clean", &flag]);
     let output = expect_failure(&mut clean);
     assert!(
         messages(&output).contains("it is not a cache this tool made, so nothing in it is removed"),
@@ -1040,8 +1040,8 @@ fn a_cache_directory_the_tool_did_not_make_is_neither_written_nor_cleaned() {
         tag.starts_with("Signature: 8a477f597d28d172789f06886806bc55\n"),
         "{tag}"
     );
-    let mut clean = std::process::Command::new(e2e::xtask_bin());
-    e2e::hermetic_git(&mut clean).args(["cache", "clean", &flag]);
+    let mut clean = e2e::tool();
+    clean.args(["cache", "clean", &flag]);
     expect_success(&mut clean);
     assert!(!fresh.join("git").exists());
 }

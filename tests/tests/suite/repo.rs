@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use e2e::{assert_unchanged, expect_success, repo_root, snapshot, stdout, xtask_bin};
+use e2e::{assert_unchanged, expect_success, repo_root, snapshot, stdout};
 
 #[test]
 fn committed_generated_files_are_exactly_what_sync_writes() {
@@ -16,7 +16,7 @@ fn committed_generated_files_are_exactly_what_sync_writes() {
         4,
         "plugin-set/{{Cargo.toml,build.rs,src/lib.rs}} and plugins.lock"
     );
-    let mut sync = Command::new(xtask_bin());
+    let mut sync = e2e::tool();
     sync.args(["sync", "--locked", "--manifest-path"])
         .arg(root.join("Cargo.toml"));
     let output = expect_success(&mut sync);
@@ -30,7 +30,7 @@ fn committed_generated_files_are_exactly_what_sync_writes() {
 
 fn example_app(args: &[&str]) -> Command {
     // What the README's first command does, with the tests' target directory.
-    let mut command = Command::new(xtask_bin());
+    let mut command = e2e::tool();
     command
         .current_dir(repo_root())
         .env("CARGO_TARGET_DIR", e2e::shared_target_dir())
@@ -289,7 +289,7 @@ fn architecture_and_readme_name_every_module_and_task() {
     );
 
     let readme = std::fs::read_to_string(root.join("README.md")).expect("README");
-    let help = stdout(&expect_success(Command::new(xtask_bin()).arg("--help")));
+    let help = stdout(&expect_success(e2e::tool().arg("--help")));
     let tasks: Vec<&str> = help
         .lines()
         .skip_while(|l| !l.starts_with("Commands:"))

@@ -218,7 +218,7 @@ fn sync_finds_the_host_from_a_subdirectory() {
         "plugins.toml",
         "[plugins]\nalpha = { path = \"plugins/alpha\" }\n",
     );
-    let mut command = std::process::Command::new(e2e::xtask_bin());
+    let mut command = e2e::tool();
     command
         .current_dir(host.path("plugins/alpha/src"))
         .arg("sync");

@@ -313,7 +313,7 @@ fn a_second_plugin_api_through_a_dependency_is_caught_by_the_graph_check_and_not
 fn a_new_plugin_scaffold_in_a_git_repository_builds_lists_and_passes_its_test() {
     let repo = GitRepo::new("scaffolded");
     std::fs::remove_dir_all(&repo.dir).unwrap();
-    let mut scaffold = std::process::Command::new(e2e::xtask_bin());
+    let mut scaffold = e2e::tool();
     scaffold
         .args(["new-plugin", "scaffolded", "--path"])
         .arg(&repo.dir);
