@@ -348,45 +348,7 @@ pub fn init(options: &Options) -> anyhow::Result<Report> {
 
     // Root manifest: a workspace with the generated member, the excludes,
     // the runtime's dependencies and the patch third-party plugins need.
-    {
-        let doc = root_doc.as_table_mut();
-        let workspace = table(doc, "workspace", false, &manifest)?;
-        push_unless(
-            workspace,
-            "members",
-            PLUGIN_SET_DIR,
-            |m| host::glob_matches(m, PLUGIN_SET_DIR),
-            &manifest,
-        )?;
-        for excluded in [SOURCES_DIR, "xtask"] {
-            push_unless(
-                workspace,
-                "exclude",
-                excluded,
-                |e| e.trim_end_matches('/') == excluded,
-                &manifest,
-            )?;
-        }
-        let dependencies = table(workspace, "dependencies", false, &manifest)?;
-        for name in ["plugin-api", "build-support"] {
-            if !dependencies.contains_key(name) {
-                dependencies.insert(
-                    name,
-                    Item::Value(Value::InlineTable(options.source.dependency(name, &root))),
-                );
-            }
-        }
-        let patch = table(doc, "patch", true, &manifest)?;
-        let crates_io = table(patch, "crates-io", false, &manifest)?;
-        if !crates_io.contains_key("plugin-api") {
-            crates_io.insert(
-                "plugin-api",
-                Item::Value(Value::InlineTable(
-                    options.source.dependency("plugin-api", &root),
-                )),
-            );
-        }
-    }
+    edit_root(&mut root_doc, &manifest, &root, options)?;
 
     // The binary: depends on the runtime and the generated crate.
     let binary_dir = binary
@@ -404,70 +366,12 @@ pub fn init(options: &Options) -> anyhow::Result<Report> {
     }
 
     // The alias.
-    let config_path = root.join(".cargo/config.toml");
-    let mut config = if config_path.exists() {
-        parse(&config_path)?.1
-    } else {
-        DocumentMut::new()
-    };
-    {
-        let alias = table(config.as_table_mut(), "alias", false, &config_path)?;
-        match alias.get("xtask") {
-            None => {
-                alias.insert("xtask", toml_edit::value(ALIAS));
-            }
-            Some(item) if item.as_str() == Some(ALIAS) => {}
-            Some(item) => bail!(
-                "{} already defines the alias `xtask` ({}); the host's tool needs it: remove or \
-                 rename that alias, then run init again",
-                config_path.display(),
-                item.to_string().trim()
-            ),
-        }
-        let build = table(config.as_table_mut(), "build", false, &config_path)?;
-        if !build.contains_key("target-dir") {
-            // Relative to the directory holding `.cargo/`: the xtask's own
-            // workspace then builds into the host's target directory.
-            build.insert("target-dir", toml_edit::value("target"));
-        }
-    }
+    let (config_path, config) = alias_config(&root)?;
 
     // The xtask crate: its own workspace, so it runs even when the host's
     // workspace cannot load.
     let xtask_dir = root.join("xtask");
-    let mut xtask = DocumentMut::new();
-    {
-        let package = table(xtask.as_table_mut(), "package", false, &xtask_dir)?;
-        package.insert("name", toml_edit::value("xtask"));
-        package.insert("version", toml_edit::value("0.0.0"));
-        package.insert("edition", toml_edit::value("2024"));
-        package.insert("publish", toml_edit::value(false));
-        let mut workspace = Table::new();
-        workspace.decor_mut().set_prefix(
-            "\n# A workspace of its own, so `cargo xtask` runs even when the host's\n\
-             # workspace cannot load (e.g. a deleted plugin-sources/).\n",
-        );
-        xtask.insert("workspace", Item::Table(workspace));
-        let dependencies = table(xtask.as_table_mut(), "dependencies", false, &xtask_dir)?;
-        dependencies.insert(
-            "plugin-sync",
-            Item::Value(Value::InlineTable(
-                options.source.dependency("plugin-sync", &xtask_dir),
-            )),
-        );
-    }
-    let xtask_text =
-        format!("# Written by `init`: this host's `cargo xtask`, the plugin tool.\n{xtask}");
-    let xtask_manifest = xtask_dir.join("Cargo.toml");
-    if let Ok(existing) = std::fs::read_to_string(&xtask_manifest)
-        && existing != xtask_text
-    {
-        bail!(
-            "{} exists and is not the xtask this tool writes; move it (the host's `cargo xtask` \
-             will be the plugin tool), then run init again",
-            xtask_manifest.display()
-        );
-    }
+    let (xtask_manifest, xtask_text) = xtask_crate(&xtask_dir, options)?;
 
     let mut writes: Vec<(PathBuf, String)> = vec![
         (manifest.clone(), root_doc.to_string()),
@@ -498,6 +402,23 @@ pub fn init(options: &Options) -> anyhow::Result<Report> {
     }
 
     // Validation is over: write, then sync; put everything back if that fails.
+    let changed = write_and_sync(&root, &xtask_dir, &writes, options)?;
+    Ok(Report {
+        package: binary.name,
+        bin: binary.bin,
+        main: host::relative_path(&root, &binary.main),
+        changed,
+    })
+}
+
+/// Writes `writes` and syncs the new host; if anything fails, every file
+/// is put back as it was. The paths changed, relative to `root`.
+fn write_and_sync(
+    root: &Path,
+    xtask_dir: &Path,
+    writes: &[(PathBuf, String)],
+    options: &Options,
+) -> anyhow::Result<Vec<String>> {
     let mut saved: Vec<PathBuf> = writes.iter().map(|(p, _)| p.clone()).collect();
     saved.push(root.join(build_support::LOCK_FILE));
     saved.push(root.join("Cargo.lock"));
@@ -505,19 +426,19 @@ pub fn init(options: &Options) -> anyhow::Result<Report> {
         &saved,
         &[
             root.join(".cargo"),
-            xtask_dir.clone(),
+            xtask_dir.to_owned(),
             root.join(PLUGIN_SET_DIR),
         ],
     )?;
     let mut changed = Vec::new();
     let result = (|| {
-        for (path, text) in &writes {
+        for (path, text) in writes {
             if write_if_changed(path, text)? == Written::Changed {
-                changed.push(host::relative_path(&root, path));
+                changed.push(host::relative_path(root, path));
             }
         }
         let config = sync::Config {
-            root: root.clone(),
+            root: root.to_owned(),
             locked: false,
             offline: options.offline,
             progress: crate::progress::Progress::new(true),
@@ -533,12 +454,128 @@ pub fn init(options: &Options) -> anyhow::Result<Report> {
         backup.restore();
         return Err(error.context("init failed; every file was put back as it was"));
     }
-    Ok(Report {
-        package: binary.name,
-        bin: binary.bin,
-        main: host::relative_path(&root, &binary.main),
-        changed,
-    })
+    Ok(changed)
+}
+
+/// The root manifest as a host's: a workspace with the generated member,
+/// the excludes, the runtime's dependencies and the patch third-party
+/// plugins need.
+fn edit_root(
+    root_doc: &mut DocumentMut,
+    manifest: &Path,
+    root: &Path,
+    options: &Options,
+) -> anyhow::Result<()> {
+    let doc = root_doc.as_table_mut();
+    let workspace = table(doc, "workspace", false, manifest)?;
+    push_unless(
+        workspace,
+        "members",
+        PLUGIN_SET_DIR,
+        |m| host::glob_matches(m, PLUGIN_SET_DIR),
+        manifest,
+    )?;
+    for excluded in [SOURCES_DIR, "xtask"] {
+        push_unless(
+            workspace,
+            "exclude",
+            excluded,
+            |e| e.trim_end_matches('/') == excluded,
+            manifest,
+        )?;
+    }
+    let dependencies = table(workspace, "dependencies", false, manifest)?;
+    for name in ["plugin-api", "build-support"] {
+        if !dependencies.contains_key(name) {
+            dependencies.insert(
+                name,
+                Item::Value(Value::InlineTable(options.source.dependency(name, root))),
+            );
+        }
+    }
+    let patch = table(doc, "patch", true, manifest)?;
+    let crates_io = table(patch, "crates-io", false, manifest)?;
+    if !crates_io.contains_key("plugin-api") {
+        crates_io.insert(
+            "plugin-api",
+            Item::Value(Value::InlineTable(
+                options.source.dependency("plugin-api", root),
+            )),
+        );
+    }
+    Ok(())
+}
+
+/// `.cargo/config.toml` with the `xtask` alias and a target directory: its
+/// path and new text. Another `xtask` alias is an error.
+fn alias_config(root: &Path) -> anyhow::Result<(PathBuf, DocumentMut)> {
+    let config_path = root.join(".cargo/config.toml");
+    let mut config = if config_path.exists() {
+        parse(&config_path)?.1
+    } else {
+        DocumentMut::new()
+    };
+    {
+        let alias = table(config.as_table_mut(), "alias", false, &config_path)?;
+        match alias.get("xtask") {
+            None => {
+                alias.insert("xtask", toml_edit::value(ALIAS));
+            }
+            Some(item) if item.as_str() == Some(ALIAS) => {}
+            Some(item) => bail!(
+                "{} already defines the alias `xtask` ({}); the host's tool needs it: remove or \
+                 rename that alias, then run init again",
+                config_path.display(),
+                item.to_string().trim()
+            ),
+        }
+        let build = table(config.as_table_mut(), "build", false, &config_path)?;
+        if !build.contains_key("target-dir") {
+            // Relative to the directory holding `.cargo/`: the xtask's own
+            // workspace then builds into the host's target directory.
+            build.insert("target-dir", toml_edit::value("target"));
+        }
+    }
+    Ok((config_path, config))
+}
+
+/// The host's xtask crate, a workspace of its own: its manifest's path and
+/// text. One that exists and is not this tool's is an error.
+fn xtask_crate(xtask_dir: &Path, options: &Options) -> anyhow::Result<(PathBuf, String)> {
+    let mut xtask = DocumentMut::new();
+    {
+        let package = table(xtask.as_table_mut(), "package", false, xtask_dir)?;
+        package.insert("name", toml_edit::value("xtask"));
+        package.insert("version", toml_edit::value("0.0.0"));
+        package.insert("edition", toml_edit::value("2024"));
+        package.insert("publish", toml_edit::value(false));
+        let mut workspace = Table::new();
+        workspace.decor_mut().set_prefix(
+            "\n# A workspace of its own, so `cargo xtask` runs even when the host's\n\
+             # workspace cannot load (e.g. a deleted plugin-sources/).\n",
+        );
+        xtask.insert("workspace", Item::Table(workspace));
+        let dependencies = table(xtask.as_table_mut(), "dependencies", false, xtask_dir)?;
+        dependencies.insert(
+            "plugin-sync",
+            Item::Value(Value::InlineTable(
+                options.source.dependency("plugin-sync", xtask_dir),
+            )),
+        );
+    }
+    let xtask_text =
+        format!("# Written by `init`: this host's `cargo xtask`, the plugin tool.\n{xtask}");
+    let xtask_manifest = xtask_dir.join("Cargo.toml");
+    if let Ok(existing) = std::fs::read_to_string(&xtask_manifest)
+        && existing != xtask_text
+    {
+        bail!(
+            "{} exists and is not the xtask this tool writes; move it (the host's `cargo xtask` \
+             will be the plugin tool), then run init again",
+            xtask_manifest.display()
+        );
+    }
+    Ok((xtask_manifest, xtask_text))
 }
 
 #[cfg(test)]
