@@ -145,35 +145,8 @@ fn document(
             canonical(&dir.join("Cargo.toml")) == manifest
         })
     };
-    let mut named: BTreeMap<&PackageId, Named<'_>> = BTreeMap::new();
-    for id in &reached {
-        let Some(package) = metadata.packages.iter().find(|p| &p.id == *id) else {
-            bail!(
-                "cargo metadata lists {} in the graph but not as a package",
-                id.repr
-            );
-        };
-        let plugin = plugin_of(package);
-        let (bom_ref, purl) = names(&root, package, plugin);
-        named.insert(
-            id,
-            Named {
-                package,
-                bom_ref,
-                purl,
-                plugin,
-            },
-        );
-    }
-    let mut seen = BTreeSet::new();
-    for n in named.values() {
-        if !seen.insert(n.bom_ref.as_str()) {
-            bail!(
-                "two crates of the build graph would have the same name in the SBOM: {}",
-                n.bom_ref
-            );
-        }
-    }
+    let named = named_packages(&root, metadata, &reached, &plugin_of)?;
+    check_unique(&named)?;
     let mut components: Vec<Value> = named
         .iter()
         .filter(|(id, _)| **id != &binary.id)
@@ -196,6 +169,57 @@ fn document(
     let top = named
         .get(&binary.id)
         .context("the binary is in its own graph")?;
+    let meta = bom_metadata(binary, top, lock, lock_digest)?;
+    Ok(json!({
+        "bomFormat": "CycloneDX",
+        "specVersion": "1.5",
+        "version": 1,
+        "metadata": meta,
+        "components": components,
+        "dependencies": dependencies,
+    }))
+}
+
+/// Each package of the graph with its SBOM names and, for a plugin, its
+/// lock entry.
+fn named_packages<'a>(
+    root: &Path,
+    metadata: &'a Metadata,
+    reached: &BTreeSet<&'a PackageId>,
+    plugin_of: &dyn Fn(&Package) -> Option<&'a LockedPlugin>,
+) -> anyhow::Result<BTreeMap<&'a PackageId, Named<'a>>> {
+    let mut named: BTreeMap<&PackageId, Named<'_>> = BTreeMap::new();
+    for id in reached {
+        let Some(package) = metadata.packages.iter().find(|p| &p.id == *id) else {
+            bail!(
+                "cargo metadata lists {} in the graph but not as a package",
+                id.repr
+            );
+        };
+        let plugin = plugin_of(package);
+        let (bom_ref, purl) = names(root, package, plugin);
+        named.insert(
+            *id,
+            Named {
+                package,
+                bom_ref,
+                purl,
+                plugin,
+            },
+        );
+    }
+    Ok(named)
+}
+
+/// The BOM's `metadata`: the tool, the binary as the top component, the
+/// lock's digest and the number of plugins, and `SOURCE_DATE_EPOCH`'s
+/// timestamp when it is set.
+fn bom_metadata(
+    binary: &Package,
+    top: &Named<'_>,
+    lock: &Lockfile,
+    lock_digest: &str,
+) -> anyhow::Result<Map<String, Value>> {
     let mut meta = Map::new();
     if let Some(timestamp) = source_date()? {
         meta.insert("timestamp".into(), Value::String(timestamp));
@@ -223,14 +247,21 @@ fn document(
         bail!("the SBOM's metadata is not an object");
     };
     meta.extend(rest);
-    Ok(json!({
-        "bomFormat": "CycloneDX",
-        "specVersion": "1.5",
-        "version": 1,
-        "metadata": meta,
-        "components": components,
-        "dependencies": dependencies,
-    }))
+    Ok(meta)
+}
+
+/// No two crates of the graph may share a `bom-ref`.
+fn check_unique(named: &BTreeMap<&PackageId, Named<'_>>) -> anyhow::Result<()> {
+    let mut seen = BTreeSet::new();
+    for n in named.values() {
+        if !seen.insert(n.bom_ref.as_str()) {
+            bail!(
+                "two crates of the build graph would have the same name in the SBOM: {}",
+                n.bom_ref
+            );
+        }
+    }
+    Ok(())
 }
 
 /// A string field of a JSON object, for sorting.
