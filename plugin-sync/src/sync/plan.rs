@@ -89,46 +89,7 @@ pub fn make(
         plugins,
     };
     let lock_text = lock.render();
-    let mut warnings = input.warnings.clone();
-    for moved in resolved
-        .iter()
-        .filter_map(|r| r.git.as_ref()?.moved_tag.as_ref())
-    {
-        if config.locked {
-            bail!("{moved}");
-        }
-        warnings.push(moved.clone());
-    }
-    if config.locked
-        && let Some((name, dir)) = input.overrides.iter().next()
-    {
-        bail!(
-            "plugin `{name}` is built from {} (`cargo xtask dev`), and a locked sync (as `dist` \
-             and `sbom` run) builds only what {LOCK_FILE} pins; run `cargo xtask dev --clear \
-             {name}` first",
-            dir.display()
-        );
-    }
-    for (name, dir) in &input.overrides {
-        warnings.push(format!(
-            "plugin `{name}` is built from {} (`cargo xtask dev`), not from what {LOCK_FILE} \
-             pins; `cargo xtask dev --clear {name}` ends it",
-            dir.display()
-        ));
-    }
-    if config.locked {
-        match &input.previous_text {
-            Some(existing) if *existing == lock_text => {}
-            Some(_) => bail!(
-                "{LOCK_FILE} needs to be updated but --locked was passed to prevent this; \
-                 run `cargo xtask sync` without --locked"
-            ),
-            None => bail!(
-                "{LOCK_FILE} is missing and --locked was passed; run `cargo xtask sync` without \
-                 --locked"
-            ),
-        }
-    }
+    let warnings = warnings_or_locked(config, input, &resolved, &lock_text)?;
 
     let mut writes: Vec<(String, String)> = Vec::new();
     if input.has_git {
@@ -195,6 +156,58 @@ pub fn make(
         report,
         extension_crates: input.manifest.extension_crates.clone(),
     })
+}
+
+/// What sync warns about — moved tags, unreached lock entries, plugins
+/// built from working copies — each an error under `--locked`, as is a
+/// lock that would change.
+fn warnings_or_locked(
+    config: &Config,
+    input: &Input,
+    resolved: &[Resolved],
+    lock_text: &str,
+) -> anyhow::Result<Vec<String>> {
+    let mut warnings = input.warnings.clone();
+    for moved in resolved
+        .iter()
+        .filter_map(|r| r.git.as_ref()?.moved_tag.as_ref())
+    {
+        if config.locked {
+            bail!("{moved}");
+        }
+        warnings.push(moved.clone());
+    }
+    if config.locked
+        && let Some((name, dir)) = input.overrides.iter().next()
+    {
+        bail!(
+            "plugin `{name}` is built from {} (`cargo xtask dev`), and a locked sync (as `dist` \
+             and `sbom` run) builds only what {LOCK_FILE} pins; run `cargo xtask dev --clear \
+             {name}` first",
+            dir.display()
+        );
+    }
+    for (name, dir) in &input.overrides {
+        warnings.push(format!(
+            "plugin `{name}` is built from {} (`cargo xtask dev`), not from what {LOCK_FILE} \
+             pins; `cargo xtask dev --clear {name}` ends it",
+            dir.display()
+        ));
+    }
+    if config.locked {
+        match &input.previous_text {
+            Some(existing) if existing == lock_text => {}
+            Some(_) => bail!(
+                "{LOCK_FILE} needs to be updated but --locked was passed to prevent this; \
+                 run `cargo xtask sync` without --locked"
+            ),
+            None => bail!(
+                "{LOCK_FILE} is missing and --locked was passed; run `cargo xtask sync` without \
+                 --locked"
+            ),
+        }
+    }
+    Ok(warnings)
 }
 
 /// No two declarations may be the same crate or register the same plugin id,
