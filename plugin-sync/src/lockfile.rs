@@ -432,32 +432,53 @@ fn is_digest(text: &str) -> bool {
     })
 }
 
-fn parse_plugin(table: &Table) -> Result<LockedPlugin, Problem> {
-    let string = |key: &str| -> Result<Option<&str>, Problem> {
-        match table.get(key) {
+/// One `[[plugin]]` table being read: its fields, and problems positioned
+/// at them.
+struct Entry<'a> {
+    table: &'a Table,
+    /// The plugin's name, once read, for messages.
+    name: &'a str,
+}
+
+impl<'a> Entry<'a> {
+    fn string(&self, key: &str) -> Result<Option<&'a str>, Problem> {
+        match self.table.get(key) {
             None => Ok(None),
             Some(item) => match item.as_value().and_then(Value::as_str) {
                 Some(s) => Ok(Some(s)),
                 None => Err(Problem::at(Some(item), format!("`{key}` must be a string"))),
             },
         }
-    };
-    let required = |key: &str| -> Result<&str, Problem> {
-        string(key)?.ok_or_else(|| Problem {
-            offset: table.span().map(|s| s.start),
+    }
+
+    fn required(&self, key: &str) -> Result<&'a str, Problem> {
+        self.string(key)?.ok_or_else(|| Problem {
+            offset: self.table.span().map(|s| s.start),
             message: format!("a plugin entry has no `{key}`"),
         })
-    };
-    let invalid = |key: &str, message: String| Problem::at(table.get(key), message);
-    let name = required("name")?;
-    check_name(name).map_err(|e| invalid("name", format!("bad plugin name `{name}`: {e}")))?;
-    let in_plugin = |key: &str, message: &str| invalid(key, format!("plugin `{name}`: {message}"));
-    let package = required("package")?;
+    }
+
+    /// A problem with field `key` of this plugin.
+    fn invalid(&self, key: &str, message: &str) -> Problem {
+        Problem::at(
+            self.table.get(key),
+            format!("plugin `{}`: {message}", self.name),
+        )
+    }
+}
+
+fn parse_plugin(table: &Table) -> Result<LockedPlugin, Problem> {
+    let mut entry = Entry { table, name: "" };
+    let name = entry.required("name")?;
+    check_name(name)
+        .map_err(|e| Problem::at(table.get("name"), format!("bad plugin name `{name}`: {e}")))?;
+    entry.name = name;
+    let package = entry.required("package")?;
     check_name(package)
-        .map_err(|e| in_plugin("package", &format!("bad package name `{package}`: {e}")))?;
-    let version_text = required("version")?;
+        .map_err(|e| entry.invalid("package", &format!("bad package name `{package}`: {e}")))?;
+    let version_text = entry.required("version")?;
     let version = semver::Version::parse(version_text).map_err(|e| {
-        in_plugin(
+        entry.invalid(
             "version",
             &format!("`{version_text}` is not a semver version ({e})"),
         )
@@ -468,69 +489,14 @@ fn parse_plugin(table: &Table) -> Result<LockedPlugin, Problem> {
         ]
         .contains(&key)
         {
-            return Err(in_plugin(key, &format!("unknown field `{key}`")));
+            return Err(entry.invalid(key, &format!("unknown field `{key}`")));
         }
     }
-    let source_text = required("source")?;
+    let source_text = entry.required("source")?;
     let source = if source_text == LOCAL {
-        for key in ["subdir", "checksum"] {
-            if table.contains_key(key) {
-                return Err(in_plugin(key, &format!("a local plugin has no `{key}`")));
-            }
-        }
-        let path =
-            string("path")?.ok_or_else(|| in_plugin("source", "a local plugin needs `path`"))?;
-        if path.is_empty() || path.chars().any(char::is_control) {
-            return Err(in_plugin(
-                "path",
-                "`path` is empty or has control characters",
-            ));
-        }
-        LockSource::Local {
-            path: path.to_owned(),
-        }
+        local_source(&entry)?
     } else {
-        if table.contains_key("path") {
-            return Err(in_plugin("path", "a git plugin has no `path`"));
-        }
-        let (url, reference, commit) = GitPin::parse_cargo_source(source_text).map_err(|e| {
-            let shown = build_support::url::bare(source_text);
-            in_plugin("source", &format!("bad source `{shown}`: {e}"))
-        })?;
-        if build_support::url::split(&url).had_secret {
-            return Err(in_plugin(
-                "source",
-                "the URL carries credentials (a password or a token), which a lock file must \
-                 never hold; remove them (sync supplies them from plugins.toml or a credential \
-                 helper) and run `cargo xtask sync`",
-            ));
-        }
-        let subdir = match string("subdir")? {
-            None => None,
-            Some(text) => Some(RelativePath::parse(text).ok_or_else(|| {
-                in_plugin(
-                    "subdir",
-                    &format!(
-                        "`{text}` is not a relative path inside the repository (no `..`, `.`, \
-                         empty part, `\\` or leading `/`)"
-                    ),
-                )
-            })?),
-        };
-        let checksum = required("checksum")?;
-        if !is_digest(checksum) {
-            return Err(in_plugin(
-                "checksum",
-                "`checksum` must be `sha256:<64 lowercase hex>`",
-            ));
-        }
-        LockSource::Git(GitPin {
-            url,
-            reference,
-            commit,
-            subdir,
-            checksum: checksum.to_owned(),
-        })
+        git_source(&entry, source_text)?
     };
     Ok(LockedPlugin {
         name: name.to_owned(),
@@ -538,6 +504,64 @@ fn parse_plugin(table: &Table) -> Result<LockedPlugin, Problem> {
         version,
         source,
     })
+}
+
+fn local_source(entry: &Entry<'_>) -> Result<LockSource, Problem> {
+    for key in ["subdir", "checksum"] {
+        if entry.table.contains_key(key) {
+            return Err(entry.invalid(key, &format!("a local plugin has no `{key}`")));
+        }
+    }
+    let path = entry
+        .string("path")?
+        .ok_or_else(|| entry.invalid("source", "a local plugin needs `path`"))?;
+    if path.is_empty() || path.chars().any(char::is_control) {
+        return Err(entry.invalid("path", "`path` is empty or has control characters"));
+    }
+    Ok(LockSource::Local {
+        path: path.to_owned(),
+    })
+}
+
+fn git_source(entry: &Entry<'_>, source_text: &str) -> Result<LockSource, Problem> {
+    if entry.table.contains_key("path") {
+        return Err(entry.invalid("path", "a git plugin has no `path`"));
+    }
+    let (url, reference, commit) = GitPin::parse_cargo_source(source_text).map_err(|e| {
+        let shown = build_support::url::bare(source_text);
+        entry.invalid("source", &format!("bad source `{shown}`: {e}"))
+    })?;
+    if build_support::url::split(&url).had_secret {
+        return Err(entry.invalid(
+            "source",
+            "the URL carries credentials (a password or a token), which a lock file must never \
+             hold; remove them (sync supplies them from plugins.toml or a credential helper) and \
+             run `cargo xtask sync`",
+        ));
+    }
+    let subdir = match entry.string("subdir")? {
+        None => None,
+        Some(text) => Some(RelativePath::parse(text).ok_or_else(|| {
+            entry.invalid(
+                "subdir",
+                &format!(
+                    "`{text}` is not a relative path inside the repository (no `..`, `.`, empty \
+                     part, `\\` or leading `/`)"
+                ),
+            )
+        })?),
+    };
+    let checksum = entry.required("checksum")?;
+    if !is_digest(checksum) {
+        return Err(entry.invalid("checksum", "`checksum` must be `sha256:<64 lowercase hex>`"));
+    }
+    Ok(LockSource::Git(GitPin {
+        url,
+        reference,
+        commit,
+        subdir,
+        checksum: checksum.to_owned(),
+    }))
 }
 
 #[cfg(test)]
