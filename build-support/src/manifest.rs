@@ -390,6 +390,31 @@ impl Parser<'_> {
         };
         check_git_url(&url)
             .map_err(|why| self.error(value_span("git"), format!("plugin `{name}`: {why}")))?;
+        let reference = self.reference(name, table)?;
+        let subdir = match self.string(name, table, "subdir")? {
+            None => None,
+            Some(subdir) => {
+                let normalized = normalize_subdir(&subdir).map_err(|why| {
+                    self.error(
+                        value_span("subdir"),
+                        format!("plugin `{name}`: `subdir = \"{subdir}\"` {why}"),
+                    )
+                })?;
+                Some(normalized).filter(|s| !s.is_empty())
+            }
+        };
+        Ok(Source::Git {
+            url,
+            reference,
+            subdir,
+        })
+    }
+
+    /// The one of `tag`, `branch` and `rev` a git declaration gives (the
+    /// default branch when none), each checked as git checks ref names.
+    fn reference(&self, name: &str, table: &dyn TableLike) -> Result<GitReference, Error> {
+        let key_span = |k: &str| table.key(k).and_then(Key::span);
+        let value_span = |k: &str| table.get(k).and_then(Item::span);
         let mut reference = GitReference::DefaultBranch;
         let mut given: Option<&str> = None;
         for k in ["tag", "branch", "rev"] {
@@ -436,23 +461,7 @@ impl Parser<'_> {
                 }
             };
         }
-        let subdir = match self.string(name, table, "subdir")? {
-            None => None,
-            Some(subdir) => {
-                let normalized = normalize_subdir(&subdir).map_err(|why| {
-                    self.error(
-                        value_span("subdir"),
-                        format!("plugin `{name}`: `subdir = \"{subdir}\"` {why}"),
-                    )
-                })?;
-                Some(normalized).filter(|s| !s.is_empty())
-            }
-        };
-        Ok(Source::Git {
-            url,
-            reference,
-            subdir,
-        })
+        Ok(reference)
     }
 
     fn check_keys(&self, name: &str, table: &dyn TableLike) -> Result<(), Error> {

@@ -308,3 +308,62 @@ fn architecture_and_readme_name_every_module_and_task() {
         "tasks README.md does not show: {undocumented:?}"
     );
 }
+
+/// No function of the engine (plugin-sync, build-support) is over 100
+/// lines: each long one was a chain of steps that reads better as one.
+#[test]
+fn no_engine_function_is_over_100_lines() {
+    fn files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).expect("read_dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                files(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+    let mut sources = Vec::new();
+    for dir in ["plugin-sync/src", "build-support/src"] {
+        files(&repo_root().join(dir), &mut sources);
+    }
+    let mut long = Vec::new();
+    for path in sources {
+        let text = std::fs::read_to_string(&path).expect("source");
+        let lines: Vec<&str> = text.lines().collect();
+        let mut i = 0;
+        while let Some(line) = lines.get(i) {
+            let trimmed = line.trim_start();
+            let indent = &line[..line.len() - trimmed.len()];
+            let is_fn = [
+                "fn ",
+                "pub fn ",
+                "pub(crate) fn ",
+                "const fn ",
+                "pub const fn ",
+            ]
+            .iter()
+            .any(|p| trimmed.starts_with(p))
+                && !trimmed.ends_with(';')
+                && !trimmed.ends_with('}');
+            if !is_fn {
+                i += 1;
+                continue;
+            }
+            let close = format!("{indent}}}");
+            let end = (i..lines.len())
+                .find(|&j| lines.get(j).is_some_and(|l| *l == close))
+                .unwrap_or(i);
+            if end - i + 1 > 100 {
+                long.push(format!(
+                    "{}:{} ({} lines)",
+                    path.display(),
+                    i + 1,
+                    end - i + 1
+                ));
+            }
+            i = end.max(i) + 1;
+        }
+    }
+    assert!(long.is_empty(), "functions over 100 lines: {long:#?}");
+}
