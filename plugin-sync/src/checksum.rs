@@ -82,8 +82,8 @@ fn is_executable(_: &std::fs::DirEntry) -> anyhow::Result<bool> {
 /// Whether `dir` holds exactly the files whose checksum is `checksum` (a
 /// missing directory does not): the one "is this copy intact" check. Reads
 /// and hashes every file.
-pub fn intact(dir: &Path, checksum: &str) -> anyhow::Result<bool> {
-    Ok(dir.is_dir() && digest(&sums(dir)?) == checksum)
+pub fn intact(dir: &Path, checksum: &Checksum) -> anyhow::Result<bool> {
+    Ok(dir.is_dir() && digest(&sums(dir)?) == *checksum)
 }
 
 /// [`intact`] for a host copy made by sync, without reading its files when
@@ -92,14 +92,17 @@ pub fn intact(dir: &Path, checksum: &str) -> anyhow::Result<bool> {
 /// does). If the marker is for `checksum` and every entry still matches,
 /// the copy is intact; on any difference, every file is hashed. `verify`
 /// always hashes.
-pub fn intact_fast(dir: &Path, checksum: &str) -> anyhow::Result<bool> {
+pub fn intact_fast(dir: &Path, checksum: &Checksum) -> anyhow::Result<bool> {
     Ok(intact_with_ids(dir, checksum)?.0)
 }
 
 /// [`intact_fast`], and the plugin ids the index recorded for the crate in
 /// the copy when it proves the copy unchanged (so they need not be scanned
 /// again).
-pub fn intact_with_ids(dir: &Path, checksum: &str) -> anyhow::Result<(bool, Option<Vec<String>>)> {
+pub fn intact_with_ids(
+    dir: &Path,
+    checksum: &Checksum,
+) -> anyhow::Result<(bool, Option<Vec<String>>)> {
     let recorded = std::fs::read_to_string(dir.join(INDEX_FILE)).unwrap_or_default();
     if let Some(index) = recorded.strip_prefix(&format!("{checksum}\n")) {
         let (stats, ids) = match index.rsplit_once(IDS_LINE) {
@@ -121,7 +124,7 @@ const IDS_LINE: &str = "ids\t";
 /// The index of a host copy that holds the files with `checksum`: the
 /// checksum, then one line per entry with what `stat` says of it, then the
 /// plugin ids scanned in the copy's crate.
-pub fn index(dir: &Path, checksum: &str, ids: &[String]) -> anyhow::Result<String> {
+pub fn index(dir: &Path, checksum: &Checksum, ids: &[String]) -> anyhow::Result<String> {
     let ids = serde_json::to_string(ids).context("failed to render the ids")?;
     Ok(format!("{checksum}\n{}{IDS_LINE}{ids}\n", stat_index(dir)?))
 }
@@ -190,12 +193,42 @@ fn stat_line(_: &std::fs::Metadata) -> String {
 
 /// The checksum recorded in `plugins.lock`: `sha256:` + SHA-256 of the sums,
 /// one `path kind:hash` line each, sorted by path.
-pub fn digest(sums: &Sums) -> String {
+pub fn digest(sums: &Sums) -> Checksum {
     let mut text = String::new();
     for (path, sum) in sums {
         writeln!(text, "{path} {sum}").expect("String write");
     }
-    format!("sha256:{}", sha256_hex(text.as_bytes()))
+    Checksum(format!("sha256:{}", sha256_hex(text.as_bytes())))
+}
+
+/// A plugin's content checksum: `sha256:` and 64 lowercase hex digits,
+/// over the sorted `path kind:sha256` lines of its files ([`digest`]).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Checksum(String);
+
+impl Checksum {
+    /// `text` if it is a checksum as the lock writes it (lowercase only:
+    /// another spelling would never match what [`digest`] computes).
+    pub fn parse(text: &str) -> Option<Checksum> {
+        text.strip_prefix("sha256:")
+            .is_some_and(|hex| {
+                hex.len() == 64
+                    && hex
+                        .bytes()
+                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            })
+            .then(|| Checksum(text.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for Checksum {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 /// The paths whose sums differ between `expected` and `actual`, each with

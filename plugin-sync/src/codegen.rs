@@ -199,7 +199,7 @@ fn lib_rs(
         let version = locked.version.to_string();
         let source = locked.source_field();
         let rev = option(locked.git().map(|g| g.commit.to_string()));
-        let checksum = option(locked.git().map(|g| g.checksum.clone()));
+        let checksum = option(locked.git().map(|g| g.checksum.to_string()));
         let overridden = option(overrides.get(name).map(|o| o.path.clone()));
         quote! {
             ::plugin_api::SetEntry {

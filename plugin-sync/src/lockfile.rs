@@ -7,6 +7,8 @@
 //! `git+URL?tag=…#<commit>` form here and nowhere else.
 
 use std::fmt;
+
+pub use crate::checksum::Checksum;
 use std::path::{Path, PathBuf};
 
 use build_support::manifest::{GitReference, check_name};
@@ -60,7 +62,7 @@ pub struct GitPin {
     /// The crate's directory in the repository, when not its root.
     pub subdir: Option<RelativePath>,
     /// `sha256:…` of the repository's files at the commit (`checksum`).
-    pub checksum: String,
+    pub checksum: Checksum,
 }
 
 /// A full commit id: 40 lowercase hex digits.
@@ -552,15 +554,15 @@ fn git_source(entry: &Entry<'_>, source_text: &str) -> Result<LockSource, Proble
         })?),
     };
     let checksum = entry.required("checksum")?;
-    if !is_digest(checksum) {
-        return Err(entry.invalid("checksum", "`checksum` must be `sha256:<64 lowercase hex>`"));
-    }
+    let checksum = Checksum::parse(checksum).ok_or_else(|| {
+        entry.invalid("checksum", "`checksum` must be `sha256:<64 lowercase hex>`")
+    })?;
     Ok(LockSource::Git(GitPin {
         url,
         reference,
         commit,
         subdir,
-        checksum: checksum.to_owned(),
+        checksum,
     }))
 }
 
@@ -593,7 +595,7 @@ mod tests {
                         reference: GitReference::Tag("v1".into()),
                         commit: Commit::parse(&"a".repeat(40)).unwrap(),
                         subdir: RelativePath::parse("crates/rot"),
-                        checksum: digest(),
+                        checksum: Checksum::parse(&digest()).expect("a checksum"),
                     }),
                 },
             ],
@@ -637,7 +639,7 @@ mod tests {
                 reference: reference.clone(),
                 commit: commit.clone(),
                 subdir: None,
-                checksum: digest(),
+                checksum: Checksum::parse(&digest()).expect("a checksum"),
             };
             let text = pin.cargo_source();
             assert_eq!(

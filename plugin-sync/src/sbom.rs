@@ -349,7 +349,7 @@ fn component(n: &Named<'_>, checksums: &Checksums) -> Value {
         if let Some(pin) = plugin.git() {
             properties.push(property("commit", pin.commit.as_str()));
             properties.push(property("reference", &pin.reference.to_string()));
-            properties.push(property("checksum", &pin.checksum));
+            properties.push(property("checksum", pin.checksum.as_str()));
             set(
                 "externalReferences",
                 json!([{
@@ -358,7 +358,7 @@ fn component(n: &Named<'_>, checksums: &Checksums) -> Value {
                     "comment": format!("commit {}", pin.commit.as_str()),
                 }]),
             );
-            if let Some(hex) = pin.checksum.strip_prefix("sha256:") {
+            if let Some(hex) = pin.checksum.as_str().strip_prefix("sha256:") {
                 set("hashes", json!([{ "alg": "SHA-256", "content": hex }]));
             }
         } else {

@@ -29,7 +29,7 @@ pub fn verify(root: &Path, cache: &Cache, quiet: bool) -> anyhow::Result<Vec<Str
         };
         checked += 1;
         let name = &plugin.name;
-        let expected = pin.checksum.as_str();
+        let expected = &pin.checksum;
         let commit = pin.commit.as_str();
         // The lock's commit must be what the declaration reaches, as the
         // cache last saw it.
@@ -60,7 +60,7 @@ pub fn verify(root: &Path, cache: &Cache, quiet: bool) -> anyhow::Result<Vec<Str
             continue;
         }
         let actual = checksum::sums(&dir)?;
-        if checksum::digest(&actual) == expected {
+        if checksum::digest(&actual) == *expected {
             continue;
         }
         // Name the files, from the commit's objects in the cache when it has
@@ -68,7 +68,7 @@ pub fn verify(root: &Path, cache: &Cache, quiet: bool) -> anyhow::Result<Vec<Str
         let pristine = db
             .filter(|db| crate::git::has_commit(db, commit))
             .and_then(|db| crate::git::sums(&db, commit).ok())
-            .filter(|sums| checksum::digest(sums) == expected);
+            .filter(|sums| checksum::digest(sums) == *expected);
         let detail = match pristine {
             Some(sums) => checksum::differences(&sums, &actual).join(", "),
             None => "(the cache does not have the commit, so the files cannot be named)".to_owned(),

@@ -27,7 +27,7 @@ pub struct HostCopy {
     /// Relative to the root.
     pub to: String,
     /// The checksum its files have.
-    pub checksum: String,
+    pub checksum: crate::checksum::Checksum,
 }
 
 /// Everything apply does, decided.
@@ -325,7 +325,11 @@ mod tests {
                     reference: GitReference::Tag("v1".into()),
                     commit: Commit::parse(&commit.to_string().repeat(40)).unwrap(),
                     subdir: None,
-                    checksum: format!("sha256:{}", "0".repeat(64)),
+                    checksum: crate::checksum::Checksum::parse(&format!(
+                        "sha256:{}",
+                        "0".repeat(64)
+                    ))
+                    .expect("a checksum"),
                 }),
                 ..local(name, &[]).locked
             },
@@ -378,7 +382,8 @@ mod tests {
                 stage: None,
                 ids: Vec::new(),
                 to: "plugin-sources/b-eeeeeeeeeeee".to_owned(),
-                checksum: format!("sha256:{}", "0".repeat(64)),
+                checksum: crate::checksum::Checksum::parse(&format!("sha256:{}", "0".repeat(64)))
+                    .expect("a checksum"),
             }]
         );
         assert_eq!(plan.report.synced, 2);

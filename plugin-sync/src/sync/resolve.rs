@@ -371,7 +371,7 @@ struct Pinned {
     /// is already the commit's.
     checkout: Option<Checkout>,
     subdir: Option<RelativePath>,
-    checksum: String,
+    checksum: crate::checksum::Checksum,
     /// The ids a host copy's index recorded, when it proves the copy
     /// unchanged.
     known_ids: Option<Vec<String>>,
@@ -477,7 +477,7 @@ fn pin_afresh(
     // host's copy or a cache checkout was already there, which is then
     // checked against it.
     let host_copy = config.root.join(host_dir(name, &commit));
-    let from_objects = || -> anyhow::Result<String> {
+    let from_objects = || -> anyhow::Result<crate::checksum::Checksum> {
         Ok(checksum::digest(&git::sums(&repo.db, commit.as_str())?))
     };
     let (checkout, checksum) = match host_copy.is_dir().then(from_objects).transpose()? {
