@@ -9,7 +9,7 @@ use toml_edit::{Item, Key, TableLike, Value};
 use crate::text::{did_you_mean, line_col, quote};
 
 /// Keys a plugin declaration may have.
-const DECLARATION_KEYS: &[&str] = &[
+pub const DECLARATION_KEYS: &[&str] = &[
     "path",
     "git",
     "tag",

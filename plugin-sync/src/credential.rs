@@ -11,9 +11,6 @@
 //! returned are registered with [`crate::secret`], so nothing printed shows
 //! them.
 
-use std::io::Write as _;
-use std::process::Stdio;
-
 use anyhow::{Context as _, bail};
 
 use crate::secret;
@@ -76,24 +73,11 @@ pub fn reject(answer: &Answer) -> anyhow::Result<()> {
 /// Runs `git credential <action>` with `input`; its stdout on success, its
 /// own words (redacted) on failure.
 fn git_credential(action: &str, input: &[u8]) -> anyhow::Result<Vec<u8>> {
-    let mut child = crate::process::git()
-        .args(["credential", action])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .context("failed to run `git credential` (is git on PATH?)")?;
-    let mut stdin = child.stdin.take().context("git credential has no stdin")?;
-    let input = input.to_vec();
-    // Written from a thread: a helper that answers before reading all its
-    // input must not deadlock the tool.
-    let writer = std::thread::spawn(move || stdin.write_all(&input));
-    let output = child
-        .wait_with_output()
-        .context("failed to run `git credential`")?;
-    // A helper that exits without reading its input breaks the pipe; its
-    // exit status says whether that mattered.
-    let _ = writer.join();
+    let output = crate::process::output_with_input(
+        crate::process::git().args(["credential", action]),
+        input,
+    )
+    .context("failed to run `git credential` (is git on PATH?)")?;
     if !output.status.success() {
         let words = crate::process::words(&output.stderr);
         bail!(

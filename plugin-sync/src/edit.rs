@@ -150,25 +150,18 @@ pub fn apply(text: &str, edit: &Edit) -> anyhow::Result<String> {
     Ok(format!("{bom}{rendered}"))
 }
 
-/// The keys `add` sets: those of a declaration's source and build.
-const ADDED_KEYS: &[&str] = &[
-    "path",
-    "git",
-    "tag",
-    "branch",
-    "rev",
-    "subdir",
-    "package",
-    "features",
-    "default-features",
-];
+/// Whether `add` sets `key`: every key of a declaration but `enabled`,
+/// which stays as the user left it.
+fn is_added_key(key: &str) -> bool {
+    key != "enabled" && build_support::manifest::DECLARATION_KEYS.contains(&key)
+}
 
 /// Sets `entry`'s keys in `existing`, each value keeping the comments and
 /// spacing around the one it replaces; removes the keys `add` sets that
 /// `entry` has not (a `tag` when a `branch` is added).
 fn update(existing: &mut dyn toml_edit::TableLike, entry: &InlineTable) {
-    for key in ADDED_KEYS {
-        if !entry.contains_key(key) {
+    for key in build_support::manifest::DECLARATION_KEYS {
+        if is_added_key(key) && !entry.contains_key(key) {
             existing.remove(key);
         }
     }

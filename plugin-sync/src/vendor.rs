@@ -6,7 +6,6 @@
 //! `.gitattributes` overrides any the tool could write above it, so they
 //! are not neutralised: vendoring is refused, naming the files.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
@@ -129,22 +128,14 @@ impl<'a> Git<'a> {
     /// `git <args>` with `input` on stdin: its stdout (exit status 1, "none
     /// found", is not a failure).
     fn run(&self, args: &[&str], input: &[u8]) -> anyhow::Result<Vec<u8>> {
-        let mut child = crate::process::git()
-            .current_dir(self.root)
-            .args(&self.base)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .with_context(|| format!("failed to run git {}", args.join(" ")))?;
-        let mut stdin = child.stdin.take().context("git has no stdin")?;
-        let input = input.to_vec();
-        let writer = std::thread::spawn(move || stdin.write_all(&input));
-        let output = child
-            .wait_with_output()
-            .with_context(|| format!("failed to run git {}", args.join(" ")))?;
-        let _ = writer.join();
+        let output = crate::process::output_with_input(
+            crate::process::git()
+                .current_dir(self.root)
+                .args(&self.base)
+                .args(args),
+            input,
+        )
+        .with_context(|| format!("failed to run git {}", args.join(" ")))?;
         if output.status.code().is_none_or(|code| code > 1) {
             bail!(
                 "git {} failed: {}",
