@@ -681,6 +681,18 @@ pub fn max_checkout() -> anyhow::Result<u64> {
     };
     let value = value.to_string_lossy();
     let text = value.trim();
+    parse_size(text).with_context(|| {
+        format!(
+            "{MAX_CHECKOUT_VAR} is `{}`; give a number of bytes, or one with KiB, MiB or GiB \
+                 (`2GiB`)",
+            crate::secret::redact(text)
+        )
+    })
+}
+
+/// `<bytes>`, or a number with a `KiB`/`MiB`/`GiB` suffix; `None` for
+/// anything else or what overflows.
+fn parse_size(text: &str) -> Option<u64> {
     let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
         Some(at) => text.split_at(at),
         None => (text, ""),
@@ -690,20 +702,9 @@ pub fn max_checkout() -> anyhow::Result<u64> {
         "KiB" => 10,
         "MiB" => 20,
         "GiB" => 30,
-        _ => 64,
+        _ => return None,
     };
-    number
-        .parse::<u64>()
-        .ok()
-        .filter(|_| shift < 64)
-        .and_then(|n| n.checked_mul(1 << shift))
-        .with_context(|| {
-            format!(
-                "{MAX_CHECKOUT_VAR} is `{}`; give a number of bytes, or one with KiB, MiB or GiB \
-                 (`2GiB`)",
-                crate::secret::redact(text)
-            )
-        })
+    number.parse::<u64>().ok()?.checked_mul(1 << shift)
 }
 
 /// A tree traversal that is cancelled once the tree is too big to read:
@@ -1038,6 +1039,25 @@ pub fn head_commit(dir: &Path) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::clear_text_allowed;
+
+    #[test]
+    fn checkout_sizes_parse_and_nonsense_is_refused() {
+        assert_eq!(super::parse_size("1048576"), Some(1 << 20));
+        assert_eq!(super::parse_size("2GiB"), Some(2 << 30));
+        assert_eq!(super::parse_size("512 MiB"), Some(512 << 20));
+        assert_eq!(super::parse_size("3KiB"), Some(3 << 10));
+        for bad in [
+            "",
+            "lots",
+            "2GB",
+            "-1",
+            "1.5GiB",
+            "99999999999999999999GiB",
+            "GiB",
+        ] {
+            assert_eq!(super::parse_size(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn an_origin_is_scheme_host_and_port() {

@@ -42,14 +42,19 @@ pub const STALL_VAR: &str = "PLUGIN_GIT_STALL_TIMEOUT";
 fn stall_timeout() -> anyhow::Result<u32> {
     match std::env::var(STALL_VAR) {
         Err(std::env::VarError::NotPresent) => Ok(30),
-        Ok(v) => v
-            .trim()
-            .parse::<u32>()
-            .ok()
-            .filter(|s| *s > 0)
-            .with_context(|| format!("{STALL_VAR} must be a number of seconds, not `{v}`")),
+        Ok(v) => parse_seconds(&v).with_context(|| {
+            format!(
+                "{STALL_VAR} must be a number of seconds, not `{}`",
+                crate::secret::redact(&v)
+            )
+        }),
         Err(_) => bail!("{STALL_VAR} must be a number of seconds"),
     }
+}
+
+/// A positive whole number of seconds.
+fn parse_seconds(text: &str) -> Option<u32> {
+    text.trim().parse::<u32>().ok().filter(|s| *s > 0)
 }
 
 /// The name the URL goes by in the fetch's configuration.
@@ -287,6 +292,15 @@ fn headline(bare: &str, words: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn stall_timeouts_are_positive_seconds() {
+        assert_eq!(super::parse_seconds("30"), Some(30));
+        assert_eq!(super::parse_seconds(" 2 "), Some(2));
+        for bad in ["", "0", "-3", "1.5", "soon", "99999999999"] {
+            assert_eq!(super::parse_seconds(bad), None, "{bad}");
+        }
+    }
+
     #[test]
     fn credentials_are_scoped_to_the_origin_only() {
         assert_eq!(
