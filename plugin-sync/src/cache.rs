@@ -1,7 +1,7 @@
 //! The shared cache of git sources, modelled on cargo's: one bare database
-//! per canonical URL (`git/db/<name>-<hash>`), one checkout per commit
-//! (`git/checkouts/<name>-<hash>/<commit>`) with a completion marker, and a
-//! lock file per database so concurrent syncs never corrupt each other.
+//! per canonical URL (`git/db/<name>-<hash>`), checkouts staged for one
+//! sync beside it (`git/checkouts/<name>-<hash>/.<commit>.stage-<pid>-<n>`),
+//! and a lock file per database so concurrent syncs never corrupt each other.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -10,8 +10,6 @@ use anyhow::{Context as _, bail};
 
 use crate::git;
 use crate::secret::{self, UrlCredentials};
-
-use crate::checksum::CHECKOUT_MARKER;
 
 /// Environment variable that overrides the cache location.
 pub const CACHE_ENV: &str = "PLUGIN_CACHE_DIR";
@@ -40,24 +38,6 @@ fn is_marked(root: &Path) -> bool {
     })
 }
 
-/// Whether `root` holds nothing but what the tool puts in a cache (`git/`
-/// with `db/` and `checkouts/`): a cache an earlier version made before
-/// caches were tagged, which is tagged now rather than refused.
-fn is_untagged_cache(root: &Path) -> bool {
-    let names = |dir: &Path| -> Option<Vec<String>> {
-        let mut names = Vec::new();
-        for entry in std::fs::read_dir(dir).ok()? {
-            names.push(entry.ok()?.file_name().to_string_lossy().into_owned());
-        }
-        Some(names)
-    };
-    let is_real_dir = |path: &Path| std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir());
-    names(root).is_some_and(|top| top.iter().all(|n| n == "git" || n == TAG_FILE))
-        && is_real_dir(&root.join("git"))
-        && names(&root.join("git"))
-            .is_some_and(|git| git.iter().all(|n| n == "db" || n == "checkouts"))
-}
-
 /// Makes `root` the tool's cache before the first write into it: created
 /// and tagged when missing or empty, accepted when tagged by the tool,
 /// refused otherwise (a `--cache-dir` naming someone else's directory).
@@ -80,7 +60,7 @@ fn claim(root: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("failed to create the cache directory {}", root.display()))?;
     let mut entries = std::fs::read_dir(root)
         .with_context(|| format!("failed to read the cache directory {}", root.display()))?;
-    if entries.next().is_some() && tag(root).is_none() && !is_untagged_cache(root) {
+    if entries.next().is_some() && tag(root).is_none() {
         return Err(foreign(&format!("is not empty and has no {TAG_FILE}")));
     }
     let path = root.join(TAG_FILE);
@@ -194,7 +174,7 @@ impl Cache {
         if std::fs::symlink_metadata(&git).is_err() {
             return Ok(false);
         }
-        if !is_marked(&self.root) && !is_untagged_cache(&self.root) {
+        if !is_marked(&self.root) {
             bail!(
                 "{} has no {TAG_FILE}: it is not a cache this tool made, so nothing in it is \
                  removed",
@@ -316,17 +296,16 @@ pub struct CachedRepo {
     root: PathBuf,
 }
 
-/// A complete cache checkout.
+/// A checkout written from the database for one sync (see
+/// [`CachedRepo::stage_checkout`]): the host copy takes it by renaming
+/// instead of copying.
 #[derive(Debug)]
 pub struct Checkout {
     pub dir: PathBuf,
-    /// The sums of its files when it was just written from the git objects
-    /// (hashed while writing); `None` for one that was already there, which
-    /// must be checked before it is trusted.
-    pub sums: Option<crate::checksum::Sums>,
-    /// Made for this sync alone (see [`CachedRepo::stage_checkout`]): the
-    /// host copy may take it by renaming instead of copying.
-    pub stage: Option<std::sync::Arc<Stage>>,
+    /// The sums of its files, hashed from the git objects while writing.
+    pub sums: crate::checksum::Sums,
+    /// Removes the directory when the last holder drops it.
+    pub stage: std::sync::Arc<Stage>,
 }
 
 /// A checkout staged for one sync. Whoever holds it last removes it when
@@ -437,15 +416,6 @@ impl CachedRepo {
         Ok(removed)
     }
 
-    pub fn checkout_dir(&self, commit: &str) -> PathBuf {
-        self.checkouts.join(commit)
-    }
-
-    /// Whether a complete checkout of `commit` exists.
-    pub fn has_checkout(&self, commit: &str) -> bool {
-        self.checkout_dir(commit).join(CHECKOUT_MARKER).is_file()
-    }
-
     /// Writes a checkout of `commit` from the database for this sync alone,
     /// hashing as it writes: `checkouts/.<commit>.stage-<pid>-<n>`. Apply
     /// renames it into `plugin-sources/` (a copy only across filesystems),
@@ -455,18 +425,10 @@ impl CachedRepo {
     pub fn stage_checkout(&self, _lock: &RepoLock, commit: &str) -> anyhow::Result<Checkout> {
         use std::sync::atomic::{AtomicUsize, Ordering};
         static NEXT: AtomicUsize = AtomicUsize::new(0);
-        // A shared checkout left without its marker was interrupted.
-        let shared = self.checkout_dir(commit);
-        if shared.exists() && !self.has_checkout(commit) {
-            std::fs::remove_dir_all(&shared)
-                .with_context(|| format!("failed to remove the incomplete {}", shared.display()))?;
-        }
-        // Leftovers of interrupted checkouts: an older version's temporary
-        // directories, and stages of processes that are gone.
+        // Stages of processes that are gone.
         if let Ok(entries) = std::fs::read_dir(&self.checkouts) {
             for entry in entries.flatten() {
-                let name = entry.file_name().to_string_lossy().into_owned();
-                if name.starts_with(&format!(".{commit}.tmp-")) || stage_is_abandoned(&name) {
+                if stage_is_abandoned(&entry.file_name().to_string_lossy()) {
                     let _ = std::fs::remove_dir_all(entry.path());
                 }
             }
@@ -485,8 +447,8 @@ impl CachedRepo {
         match result {
             Ok(sums) => Ok(Checkout {
                 dir: stage.clone(),
-                sums: Some(sums),
-                stage: Some(std::sync::Arc::new(Stage { dir: stage })),
+                sums,
+                stage: std::sync::Arc::new(Stage { dir: stage }),
             }),
             Err(error) => {
                 let _ = std::fs::remove_dir_all(&stage);
@@ -565,18 +527,12 @@ mod tests {
                 .to_string()
                 .contains("of another program")
         );
-        // A cache an earlier version made, untagged: tagged, not refused.
-        let old = scratch("old");
-        std::fs::create_dir_all(old.join("git/db/x-0123")).unwrap();
-        std::fs::create_dir_all(old.join("git/checkouts")).unwrap();
-        claim(&old).unwrap();
-        assert!(is_marked(&old));
         // A tag a concurrent sync is still writing counts as the tool's.
         let racing = scratch("racing");
         std::fs::create_dir_all(&racing).unwrap();
         std::fs::write(racing.join(TAG_FILE), "").unwrap();
         claim(&racing).unwrap();
-        for dir in [new, empty, theirs, other, racing, old] {
+        for dir in [new, empty, theirs, other, racing] {
             let _ = std::fs::remove_dir_all(dir);
         }
     }

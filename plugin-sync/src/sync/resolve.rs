@@ -403,7 +403,6 @@ fn reuse_pin(
     // commit the server serves is caught here.
     if !intact
         && !config.offline
-        && !repo.has_checkout(commit)
         && !git::has_commit(&repo.db, commit)
         && let Err(unreached) = fetch_reachable(config, repo, url, reference, pin, name)?
     {
@@ -424,18 +423,12 @@ fn reuse_pin(
     let checkout = if intact {
         None
     } else {
-        let checkout = cached_checkout(config, repo, url, &pin.commit, name)?;
-        // Just written from the git objects: its sums are known; found in
-        // the cache: its files are hashed.
-        let matches = match &checkout.sums {
-            Some(sums) => checksum::digest(sums) == pin.checksum,
-            None => checksum::intact(&checkout.dir, &pin.checksum)?,
-        };
-        if !matches {
+        let checkout = staged_checkout(config, repo, url, &pin.commit, name)?;
+        if checksum::digest(&checkout.sums) != pin.checksum {
             bail!(
-                "the cached checkout {} does not match the checksum in {LOCK_FILE}; \
-                 run `cargo xtask cache clean` and sync again",
-                checkout.dir.display()
+                "commit {commit} of the repository does not match the checksum in \
+                 {LOCK_FILE}: the lock was edited, or the repository's history rewritten; \
+                 run `cargo xtask update {name}` to pin it afresh"
             );
         }
         Some(checkout)
@@ -472,35 +465,18 @@ fn pin_afresh(
     }
     let commit = parse_commit(&fetch(config, repo, repo_url, reference, name)?)?;
     // The pin's checksum comes from the git objects, never from files on
-    // disk, so a tampered cache checkout cannot be locked in: hashed
-    // while a checkout is written, or read from the objects when the
-    // host's copy or a cache checkout was already there, which is then
-    // checked against it.
+    // disk: hashed while a checkout is written, or read from the objects
+    // when the host's copy was already there, which is then checked
+    // against it.
     let host_copy = config.root.join(host_dir(name, &commit));
     let from_objects = || -> anyhow::Result<crate::checksum::Checksum> {
         Ok(checksum::digest(&git::sums(&repo.db, commit.as_str())?))
     };
     let (checkout, checksum) = match host_copy.is_dir().then(from_objects).transpose()? {
         Some(checksum) if checksum::intact_fast(&host_copy, &checksum)? => (None, checksum),
-        known => {
-            let checkout = cached_checkout(config, repo, repo_url, &commit, name)?;
-            let checksum = match (&checkout.sums, known) {
-                (Some(sums), _) => checksum::digest(sums),
-                (None, known) => {
-                    let checksum = match known {
-                        Some(checksum) => checksum,
-                        None => from_objects()?,
-                    };
-                    if !checksum::intact(&checkout.dir, &checksum)? {
-                        bail!(
-                            "the cached checkout {} differs from commit {commit} of the \
-                             repository; run `cargo xtask cache clean` and sync again",
-                            checkout.dir.display()
-                        );
-                    }
-                    checksum
-                }
-            };
+        _ => {
+            let checkout = staged_checkout(config, repo, repo_url, &commit, name)?;
+            let checksum = checksum::digest(&checkout.sums);
             (Some(checkout), checksum)
         }
     };
@@ -584,7 +560,7 @@ fn described(
         api: api_of(&declaration.package, &crate_dir, files)?,
         git: Some(GitResolved {
             repo: repo_url.canonical.clone(),
-            stage: checkout.as_ref().and_then(|c| c.stage.clone()),
+            stage: checkout.as_ref().map(|c| c.stage.clone()),
             copy_from: checkout.map(|c| c.dir),
             change,
             moved_tag,
@@ -732,10 +708,11 @@ fn fetch_to(
     Ok(commit)
 }
 
-/// A checkout of `commit` to take the host's copy from: one the cache has
-/// (an older version of the tool made them), else one staged for this sync,
-/// fetching the commit by id if the cache does not have it.
-fn cached_checkout(
+/// A checkout of `commit` staged for this sync, to take the host's copy
+/// from, fetching the commit by id if the cache does not have it (a locked
+/// commit the machine never had was fetched through its declaration first,
+/// see [`reuse_pin`]).
+fn staged_checkout(
     config: &Config,
     repo: &CachedRepo,
     url: &RepoUrl,
@@ -743,13 +720,6 @@ fn cached_checkout(
     name: &str,
 ) -> anyhow::Result<Checkout> {
     let commit = commit.as_str();
-    if repo.has_checkout(commit) {
-        return Ok(Checkout {
-            dir: repo.checkout_dir(commit),
-            sums: None,
-            stage: None,
-        });
-    }
     if !git::has_commit(&repo.db, commit) {
         if config.offline {
             bail!(

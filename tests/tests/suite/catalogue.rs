@@ -480,36 +480,24 @@ fn damaged_caches_and_hosts() {
             .unwrap()
     };
     // Sync writes each file once: the staged checkout moved into the host,
-    // and the cache keeps only the database. An older version kept a shared
-    // checkout per commit, which sync still uses when it finds one: plant
-    // one (a copy of the host's, with the marker) to damage it.
-    let checkout = |host: &Host| -> PathBuf {
-        let checkouts = host.cache_dir().join("git/checkouts");
-        let repo_dir = std::fs::read_dir(&checkouts)
+    // and the cache keeps only the database. `<cache>/git/checkouts/<repo>`
+    // holds this sync's stages only; a directory named like the locked
+    // commit there (what an older version kept) is someone's plant.
+    let repo_checkouts = |host: &Host| -> PathBuf {
+        std::fs::read_dir(host.cache_dir().join("git/checkouts"))
             .unwrap()
             .next()
             .unwrap()
             .unwrap()
-            .path();
-        let lock = host.read("plugins.lock");
-        let commit = lock
+            .path()
+    };
+    let locked_commit = |host: &Host| -> String {
+        host.read("plugins.lock")
             .lines()
             .find_map(|l| l.strip_prefix("source = \"git+"))
             .and_then(|l| l.rsplit_once('#'))
             .map(|(_, c)| c.trim_end_matches('"').to_owned())
-            .unwrap();
-        let planted = repo_dir.join(&commit);
-        let copy = source_copy(host);
-        for file in files_under(&copy) {
-            let relative = file.strip_prefix(&copy).unwrap();
-            if relative == Path::new(".plugin-index") || relative == Path::new(".plugin-ok") {
-                continue;
-            }
-            std::fs::create_dir_all(planted.join(relative).parent().unwrap()).unwrap();
-            std::fs::copy(&file, planted.join(relative)).unwrap();
-        }
-        std::fs::write(planted.join(".plugin-ok"), "").unwrap();
-        planted
+            .unwrap()
     };
     let host = synced("written_once");
     assert_eq!(
@@ -548,29 +536,33 @@ fn damaged_caches_and_hosts() {
         "a refused sync left its staged checkout"
     );
 
-    // A tampered cache checkout is detected when a copy must be made from it.
-    let host = synced("tampered_checkout");
-    std::fs::write(checkout(&host).join("src/lib.rs"), "// tampered\n").unwrap();
-    std::fs::remove_dir_all(host.path("plugin-sources")).unwrap();
-    refused(
-        "tampered_checkout",
-        &host,
-        &["sync"],
-        "does not match the checksum in plugins.lock; run `cargo xtask cache clean`",
-    );
-
-    // ...and when a new pin is made: the checksum comes from the git
-    // objects, so the tampered checkout is refused, not locked in.
-    let host = synced("tampered_checkout_new_pin");
-    std::fs::write(checkout(&host).join("src/lib.rs"), "// tampered\n").unwrap();
-    std::fs::remove_dir_all(host.path("plugin-sources")).unwrap();
-    std::fs::remove_file(host.path("plugins.lock")).unwrap();
-    refused(
-        "tampered_checkout_new_pin",
-        &host,
-        &["sync"],
-        "differs from commit",
-    );
+    // A checkout planted in the cache under the locked commit's name, with
+    // the marker an older version wrote, is never taken: the copy comes
+    // from the git objects, for the locked pin and for a new one.
+    for relock in [false, true] {
+        let case = format!("planted_checkout_{relock}");
+        let host = synced(&case);
+        let planted = repo_checkouts(&host).join(locked_commit(&host));
+        let original = source_copy(&host);
+        let lib = std::fs::read_to_string(original.join("src/lib.rs")).unwrap();
+        for file in files_under(&original) {
+            let relative = file.strip_prefix(&original).unwrap();
+            std::fs::create_dir_all(planted.join(relative).parent().unwrap()).unwrap();
+            std::fs::copy(&file, planted.join(relative)).unwrap();
+        }
+        std::fs::write(planted.join("src/lib.rs"), "// planted\n").unwrap();
+        std::fs::remove_dir_all(host.path("plugin-sources")).unwrap();
+        if relock {
+            std::fs::remove_file(host.path("plugins.lock")).unwrap();
+        }
+        e2e::expect_success(&mut host.xtask(&["sync", "-q"]));
+        assert_eq!(
+            std::fs::read_to_string(source_copy(&host).join("src/lib.rs")).unwrap(),
+            lib,
+            "{case}: the planted checkout was used"
+        );
+        e2e::expect_success(&mut host.xtask(&["verify"]));
+    }
 
     // A cache root that is a file.
     let host = synced("cache_is_a_file");
@@ -586,7 +578,7 @@ fn damaged_caches_and_hosts() {
     let elsewhere = victim().with_extension("checkouts");
     let _ = std::fs::remove_dir_all(&elsewhere);
     std::fs::create_dir_all(&elsewhere).unwrap();
-    let repo_checkouts = checkout(&host).parent().unwrap().to_owned();
+    let repo_checkouts = repo_checkouts(&host);
     std::fs::remove_dir_all(&repo_checkouts).unwrap();
     std::os::unix::fs::symlink(&elsewhere, &repo_checkouts).unwrap();
     std::fs::remove_dir_all(host.path("plugin-sources")).unwrap();
@@ -620,11 +612,6 @@ fn damaged_caches_and_hosts() {
             stderr(&output)
         );
     };
-    let host = synced("checkout_without_marker");
-    std::fs::remove_file(checkout(&host).join(".plugin-ok")).unwrap();
-    std::fs::remove_dir_all(host.path("plugin-sources")).unwrap();
-    repaired("checkout_without_marker", &host);
-
     let host = synced("tampered_copy");
     let copy = source_copy(&host);
     std::fs::write(copy.join("src/lib.rs"), "// edited by hand\n").unwrap();
