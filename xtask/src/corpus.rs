@@ -17,6 +17,8 @@ use std::time::Instant;
 
 use anyhow::{Context as _, bail};
 
+use crate::process::repo_root;
+
 /// `cargo xtask corpus`: adopt real applications from crates.io as hosts,
 /// end to end (maintainers only, not part of the product's CLI)
 #[derive(Debug, clap::Parser)]
@@ -114,13 +116,6 @@ pub fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
-}
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask/ lives in the repository root")
-        .to_owned()
 }
 
 fn run(cli: &Cli) -> anyhow::Result<bool> {
@@ -626,13 +621,17 @@ fn step(s: &mut Adoption<'_>, name: &str) -> anyhow::Result<String> {
                 .with_context(|| format!("failed to read {}", path.display()))?;
             let bom: serde_json::Value = serde_json::from_str(&text)?;
             validate_cyclonedx(&bom)?;
-            let plugin = bom["components"]
-                .as_array()
-                .is_some_and(|c| c.iter().any(|c| c["name"] == PLUGIN));
-            if !plugin {
+            let components = bom
+                .get("components")
+                .and_then(serde_json::Value::as_array)
+                .map_or(&[][..], Vec::as_slice);
+            if !components
+                .iter()
+                .any(|c| c.get("name").and_then(serde_json::Value::as_str) == Some(PLUGIN))
+            {
                 bail!("the SBOM does not list the plugin");
             }
-            let count = bom["components"].as_array().map_or(0, Vec::len);
+            let count = components.len();
             Ok(format!("{count} components, valid CycloneDX 1.5"))
         }
         "remove" => {

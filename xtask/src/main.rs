@@ -2,9 +2,14 @@
 //! (`plugin_sync::cli::main`, exactly what an adopted host runs) plus the
 //! maintainer-only `bench` and `corpus`.
 
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::indexing_slicing, clippy::string_slice)
+)]
+
 mod bench;
 mod corpus;
-mod real;
+mod process;
 
 use std::process::ExitCode;
 

@@ -3,7 +3,7 @@
 //! thousands of source files in a nested tree with a long history, whose
 //! plugin crate is one small member; medium repositories of a few hundred
 //! files and a few thousand commits; and the many small plugin repositories
-//! of `bench.rs`.
+//! of `fixtures.rs`.
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -12,7 +12,7 @@ use std::process::Stdio;
 
 use anyhow::{Context as _, bail};
 
-use crate::bench::{git, repo_root};
+use crate::process::{git, repo_root, run};
 
 /// How big the fixtures are.
 #[derive(Debug, Clone, Copy)]
@@ -119,7 +119,7 @@ fn plugin_crate(package: &str) -> (String, String) {
 pub fn import(repo: &Path, mut stream: Vec<u8>) -> anyhow::Result<()> {
     let _ = std::fs::remove_dir_all(repo);
     std::fs::create_dir_all(repo)?;
-    crate::bench::run(git(repo).args(["init", "--quiet", "--initial-branch=main"]))?;
+    run(git(repo).args(["init", "--quiet", "--initial-branch=main"]))?;
     stream.extend_from_slice(b"reset refs/tags/v1\nfrom refs/heads/main\n\n");
     let mut child = git(repo)
         .args(["fast-import", "--quiet"])
@@ -135,12 +135,12 @@ pub fn import(repo: &Path, mut stream: Vec<u8>) -> anyhow::Result<()> {
         bail!("git fast-import failed for {}", repo.display());
     }
     // The tip checked out, as a developer's clone would have it.
-    crate::bench::run(git(repo).args(["reset", "--quiet", "--hard", "main"]))?;
+    run(git(repo).args(["reset", "--quiet", "--hard", "main"]))?;
     Ok(())
 }
 
 /// Where fixtures of this checkout live (they name its plugin-api by path).
-fn repos_dir(dir: &Path) -> PathBuf {
+pub fn repos_dir(dir: &Path) -> PathBuf {
     let api = repo_root().join("plugin-api");
     let key = build_support::sha256_hex(api.to_string_lossy().as_bytes());
     dir.join("repos").join(key.get(..12).unwrap_or(&key))
@@ -162,7 +162,11 @@ pub fn monorepo(dir: &Path, scale: &Scale) -> anyhow::Result<PathBuf> {
     commit_header(&mut stream, 1);
     for i in 0..scale.mono_files {
         let path = format!("src/m{:02}/s{}/f{}.rs", i / 100, (i / 10) % 10, i % 10);
-        inline(&mut stream, &path, &source_file(&mut rng, scale.mono_file_bytes));
+        inline(
+            &mut stream,
+            &path,
+            &source_file(&mut rng, scale.mono_file_bytes),
+        );
     }
     for n in 2..scale.mono_commits {
         commit_header(&mut stream, n);
@@ -200,13 +204,21 @@ pub fn medium(dir: &Path, i: usize, scale: &Scale) -> anyhow::Result<PathBuf> {
     commit_header(&mut stream, 1);
     for f in 0..scale.medium_files {
         let path = format!("src/d{}/f{}.rs", f / 20, f % 20);
-        inline(&mut stream, &path, &source_file(&mut rng, scale.medium_file_bytes));
+        inline(
+            &mut stream,
+            &path,
+            &source_file(&mut rng, scale.medium_file_bytes),
+        );
     }
     for n in 2..scale.medium_commits {
         commit_header(&mut stream, n);
         inline(
             &mut stream,
-            &format!("src/d{}/f{}.rs", (n / 20) % (scale.medium_files / 20).max(1), n % 20),
+            &format!(
+                "src/d{}/f{}.rs",
+                (n / 20) % (scale.medium_files / 20).max(1),
+                n % 20
+            ),
             &source_file(&mut rng, scale.medium_file_bytes),
         );
     }
@@ -231,5 +243,6 @@ pub fn package_of(repo: &Path) -> String {
     {
         return format!("bench-plugin-{index}");
     }
-    name.rsplit_once("-s").map_or(name.clone(), |(package, _)| package.to_owned())
+    name.rsplit_once("-s")
+        .map_or(name.clone(), |(package, _)| package.to_owned())
 }
