@@ -29,6 +29,7 @@ const RESERVED_NAMES: &[&str] = &[
     "build-support",
     "plugin-set",
     "plugin-macros",
+    "static-plugins-id",
     "core",
     "std",
     "alloc",

@@ -103,25 +103,16 @@ pub fn parse(tokens: TokenStream) -> Result<Args, syn::Error> {
     })
 }
 
-/// Ids are `[a-z0-9][a-z0-9_.-]*`: safe in file names, URLs and config keys.
-/// (`cargo xtask lint` checks registered ids with the same rule, in
-/// plugin-sync's `lint::is_valid_id`: a proc-macro crate exports no function.)
+/// Ids follow `plugin_id`'s rule (`[a-z0-9][a-z0-9_.-]*`), the one
+/// `cargo xtask lint` checks registered ids with.
 fn check_id(lit: &LitStr, what: &str) -> Result<(), syn::Error> {
     let value = lit.value();
-    let mut chars = value.chars();
-    let valid = chars
-        .next()
-        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_.-".contains(c));
-    if valid {
+    if plugin_id::is_valid(&value) {
         Ok(())
     } else {
         Err(syn::Error::new_spanned(
             lit,
-            format!(
-                "invalid {what} {value:?}: use lowercase ASCII letters, digits, `_`, `.` and `-`, \
-                 starting with a letter or digit"
-            ),
+            format!("invalid {what} {value:?}: {}", plugin_id::RULE),
         ))
     }
 }

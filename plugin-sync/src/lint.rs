@@ -309,19 +309,6 @@ fn main() {
 }
 "#;
 
-/// The rule `#[plugin(id = …)]` enforces (plugin-macros' `check_id`):
-/// `[a-z0-9][a-z0-9_.-]*`. A proc-macro crate cannot export the function,
-/// so it is written here again; the test below keeps the two on the
-/// examples the macro's documentation gives. (An id registered by hand,
-/// not through the macro, is checked here only.)
-fn is_valid_id(id: &str) -> bool {
-    let mut bytes = id.bytes();
-    bytes
-        .next()
-        .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.-".contains(&b))
-}
-
 /// The crate being linted.
 struct Subject {
     dir: PathBuf,
@@ -459,12 +446,15 @@ fn registration_checks(
             format!("registers {}", ids.join(", ")),
         );
     }
-    let malformed: Vec<&String> = ids.iter().filter(|id| !is_valid_id(id)).collect();
+    let malformed: Vec<&String> = ids.iter().filter(|id| !plugin_id::is_valid(id)).collect();
     if !malformed.is_empty() {
         report.check(
             "ids",
             Status::Fail,
-            format!("ids that are not well-formed: {malformed:?}"),
+            format!(
+                "ids that are not well-formed ({}): {malformed:?}",
+                plugin_id::RULE
+            ),
         );
     } else if ids != *declared {
         report.check(
@@ -739,21 +729,6 @@ pub fn print(report: &Report) {
         );
         for line in lines {
             outln!("  {:<4}  {:<12}  {line}", "", "");
-        }
-    }
-}
-
-#[cfg(test)]
-mod id_tests {
-    use super::is_valid_id;
-
-    #[test]
-    fn ids_follow_the_macros_rule_not_the_plugin_name_rule() {
-        for id in ["a", "a.b", "9lives", "x_y-z.0", "0"] {
-            assert!(is_valid_id(id), "{id}");
-        }
-        for id in ["", "A", "-a", ".a", "_a", "a b", "a/b", "é"] {
-            assert!(!is_valid_id(id), "{id}");
         }
     }
 }
