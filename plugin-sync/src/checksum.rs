@@ -10,8 +10,9 @@ use std::path::Path;
 use anyhow::Context as _;
 use build_support::sha256_hex;
 
-/// Written last into a cache checkout; a checkout without it is never used.
-pub const CHECKOUT_MARKER: &str = ".plugin-ok";
+/// Written last into each copy sync makes in `plugin-sources/`: prune
+/// removes only directories that carry it.
+pub const COPY_MARKER: &str = ".plugin-ok";
 
 /// In a host copy: the stat index that lets a no-op sync prove the copy
 /// unchanged without reading it.
@@ -19,7 +20,7 @@ pub const INDEX_FILE: &str = ".plugin-index";
 
 /// Files that belong to the tool's bookkeeping, not to the plugin (a
 /// repository holding one of these names at its root is refused).
-pub const IGNORED: &[&str] = &[CHECKOUT_MARKER, INDEX_FILE];
+pub const IGNORED: &[&str] = &[COPY_MARKER, INDEX_FILE];
 
 /// Every file of a tree: relative `/`-separated path → `kind:sha256`, where
 /// kind is `f` (file), `x` (executable) or `l` (symlink, hashing its target).

@@ -11,7 +11,7 @@ use build_support::{LOCK_FILE, MANIFEST_FILE, PLUGIN_SET_DIR, SOURCES_DIR};
 
 use super::plan::{HostCopy, Plan};
 use super::{Config, Report};
-use crate::checksum::{CHECKOUT_MARKER, INDEX_FILE};
+use crate::checksum::{COPY_MARKER, INDEX_FILE};
 use crate::files::{Backup, Written, write_if_changed};
 use crate::lockfile::Lockfile;
 use crate::{checksum, crash, dev, graph};
@@ -134,7 +134,7 @@ fn fill_copy(copy: &HostCopy, from: &Path, take: bool, temp: &Path) -> anyhow::R
     let index = checksum::index(temp, &copy.checksum, &copy.ids)?;
     std::fs::write(temp.join(INDEX_FILE), index)
         .with_context(|| format!("failed to write the index in {}", temp.display()))?;
-    std::fs::write(temp.join(CHECKOUT_MARKER), "")
+    std::fs::write(temp.join(COPY_MARKER), "")
         .with_context(|| format!("failed to write the marker in {}", temp.display()))?;
     Ok(())
 }
@@ -194,7 +194,7 @@ fn remove_stale_sources(root: &Path, lock: &Lockfile) -> anyhow::Result<Vec<Stri
         }
         let path = entry.path();
         let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
-        let ours = is_dir && (is_temporary(&name) || path.join(CHECKOUT_MARKER).is_file());
+        let ours = is_dir && (is_temporary(&name) || path.join(COPY_MARKER).is_file());
         if ours {
             std::fs::remove_dir_all(&path)
                 .with_context(|| format!("failed to remove the stale {}", path.display()))?;
