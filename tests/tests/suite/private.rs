@@ -263,17 +263,47 @@ fn credentials_in_the_url_fetch_and_are_stored_and_printed_nowhere(fetch: Fetch)
         output.contains(&bare),
         "provenance names the bare URL:\n{output}"
     );
-    let outputs = [
+    let with_password = bare.replace("http://", &format!("http://alice:{PASSWORD}@"));
+    let sbom = host.root.join("bom.cdx.json");
+    let sbom_arg = sbom.display().to_string();
+    // Every command's output paths: status, reports, JSON, warnings and an
+    // error with its causes.
+    let mut outputs = vec![
         sync,
         expect_success(&mut private.xtask(&["sync"])),
+        expect_success(&mut private.xtask(&["list"])),
         expect_success(&mut private.xtask(&["list", "--json"])),
         expect_success(&mut private.xtask(&["verify"])),
         expect_success(&mut private.xtask(&["sync", "--message-format", "json"])),
+        expect_success(&mut private.xtask(&["update", "--message-format", "json"])),
+        expect_success(&mut private.xtask(&["sbom", "--output", &sbom_arg])),
+        expect_success(&mut private.xtask(&["dev"])),
+        expect_success(&mut private.xtask(&["remove", "secret-plugin"])),
+        expect_success(&mut private.xtask(&[
+            "add",
+            "secret-plugin",
+            "--git",
+            &with_password,
+            "--branch",
+            "main",
+        ])),
     ];
+    let manifest = host.read("plugins.toml");
+    host.write(
+        "plugins.toml",
+        &manifest.replace("branch = \"main\"", "branch = \"no-such-branch\""),
+    );
+    let failed = expect_failure(&mut private.xtask(&["sync"]));
+    assert!(stderr(&failed).contains(&bare), "{}", stderr(&failed));
+    outputs.push(failed);
+    outputs.push(expect_failure(&mut private.xtask(&["sync", "--locked"])));
+    host.write("plugins.toml", &manifest);
+    outputs.push(expect_success(&mut private.xtask(&["sync"])));
     let secrets = [PASSWORD, "alice:"];
     for output in &outputs {
         assert_not_in(&secrets, output);
     }
+    assert!(sbom.is_file(), "sbom wrote {}", sbom.display());
     // The host's files (plugins.toml holds the secret: the user wrote it
     // there), the generated crate, the copies, the cache, the binary.
     std::fs::remove_file(host.path("plugins.toml")).expect("remove plugins.toml");
