@@ -9,15 +9,18 @@
 //!
 //! This crate does no IO.
 
+mod components;
 pub mod config;
 mod descriptor;
 mod plugin;
 pub mod registry;
 mod set;
+mod table;
 
+pub use components::Component;
 pub use config::{ConfigError, ConfigValue};
 pub use descriptor::{API_VERSION, PluginDescriptor};
-pub use plugin::{BoxError, Component, Context, Plugin, Registrar};
+pub use plugin::{BoxError, Context, Plugin, Registrar};
 pub use registry::{PluginInfo, Registry};
 pub use set::{PluginSet, SetEntry};
 

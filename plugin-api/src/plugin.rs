@@ -1,6 +1,7 @@
 //! The `Plugin` trait and what a plugin sees while registering and starting.
 
-use std::any::{Any, TypeId};
+use std::any::Any;
+use std::borrow::Cow;
 use std::fmt;
 
 /// Error type returned by plugin lifecycle hooks.
@@ -33,42 +34,6 @@ pub trait Plugin: Send + Sync + 'static {
     fn shutdown(&self) {}
 }
 
-/// One thing a plugin contributed to an extension point.
-pub struct Component {
-    pub(crate) plugin: &'static str,
-    pub(crate) name: String,
-    pub(crate) type_id: TypeId,
-    pub(crate) type_name: &'static str,
-    pub(crate) value: Box<dyn Any + Send + Sync>,
-}
-
-impl Component {
-    /// Id of the plugin that contributed it.
-    pub fn plugin(&self) -> &'static str {
-        self.plugin
-    }
-
-    /// Its name, unique among the components of its type.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// The value, if it is of type `T`.
-    pub fn downcast<T: Any>(&self) -> Option<&T> {
-        self.value.downcast_ref()
-    }
-}
-
-impl fmt::Debug for Component {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Component")
-            .field("plugin", &self.plugin)
-            .field("name", &self.name)
-            .field("type", &self.type_name)
-            .finish_non_exhaustive()
-    }
-}
-
 /// Collects what one plugin contributes.
 ///
 /// An extension point is any `'static` type the host chooses: a trait object
@@ -76,8 +41,8 @@ impl fmt::Debug for Component {
 /// queries them back with [`Registry::components`](crate::Registry::components).
 pub struct Registrar<'a> {
     pub(crate) plugin: &'static str,
-    /// The registry's components, each with the index of its plugin.
-    pub(crate) components: &'a mut Vec<(usize, Component)>,
+    /// The registry's components.
+    pub(crate) components: &'a mut crate::components::Components,
     /// This plugin's index in the registry.
     pub(crate) index: usize,
     pub(crate) config: Option<&'a (dyn Any + Send + Sync)>,
@@ -87,7 +52,6 @@ impl fmt::Debug for Registrar<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Registrar")
             .field("plugin", &self.plugin)
-            .field("components", &self.components)
             .finish_non_exhaustive()
     }
 }
@@ -104,18 +68,11 @@ impl Registrar<'_> {
         self.config.and_then(|c| c.downcast_ref())
     }
 
-    /// Contributes `value` under `name` to the extension point `T`.
-    pub fn add<T: Any + Send + Sync>(&mut self, name: impl Into<String>, value: T) {
-        self.components.push((
-            self.index,
-            Component {
-                plugin: self.plugin,
-                name: name.into(),
-                type_id: TypeId::of::<T>(),
-                type_name: std::any::type_name::<T>(),
-                value: Box::new(value),
-            },
-        ));
+    /// Contributes `value` under `name` to the extension point `T`. A
+    /// `&'static str` name (the usual literal) is stored as it is; a
+    /// `String` is taken.
+    pub fn add<T: Any + Send + Sync>(&mut self, name: impl Into<Cow<'static, str>>, value: T) {
+        self.components.push(self.index, name.into(), value);
     }
 }
 

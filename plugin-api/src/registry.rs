@@ -8,10 +8,12 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant};
 
+use crate::components::{Component, Components};
 use crate::config::ConfigValue;
 use crate::descriptor::PluginDescriptor;
-use crate::plugin::{Component, Context, Plugin, Registrar};
+use crate::plugin::{Context, Plugin, Registrar};
 use crate::set::{PluginSet, SetEntry};
+use crate::table::{SEED, Table, hash};
 
 /// `source` of a plugin registered by a crate outside the plugin set, such
 /// as the host binary itself.
@@ -79,10 +81,11 @@ impl PluginInfo<'_> {
 }
 
 struct Loaded {
+    /// The descriptor's id, here so a lookup by id reads one place.
+    id: &'static str,
     descriptor: &'static PluginDescriptor,
     entry: Option<&'static SetEntry>,
     instance: Option<Box<dyn Plugin>>,
-    config: Option<Box<dyn Any + Send + Sync>>,
     status: Status,
 }
 
@@ -91,9 +94,11 @@ struct Loaded {
 pub struct Registry {
     set: &'static PluginSet,
     plugins: Vec<Loaded>,
-    by_id: FastMap<&'static str, usize>,
-    /// Components with the index of the plugin that contributed them.
-    components: Vec<(usize, Component)>,
+    /// Indexes into `plugins`, by id.
+    by_id: Table,
+    components: Components,
+    /// Parsed configurations, by plugin id (of plugins that declare one).
+    configs: FastMap<&'static str, Box<dyn Any + Send + Sync>>,
     /// How many plugins, in order, `init` has gone through.
     started: usize,
 }
@@ -164,11 +169,20 @@ impl Builder {
             .into_iter()
             .map(|d| (prefix_key(d.id), d))
             .collect();
-        keyed.sort_unstable_by(|(ka, a), (kb, b)| {
-            ka.cmp(kb)
-                .then_with(|| a.id.cmp(b.id))
-                .then_with(|| a.crate_name.cmp(b.crate_name))
-        });
+        keyed.sort_unstable_by_key(|&(key, _)| key);
+        // Ids that share their first eight bytes are neighbours now: order
+        // each such run by id, then crate.
+        let mut start = 0;
+        while start < keyed.len() {
+            let key = keyed[start].0;
+            let end = start + keyed[start..].iter().take_while(|(k, _)| *k == key).count();
+            if end - start > 1 {
+                keyed[start..end].sort_unstable_by(|(_, a), (_, b)| {
+                    (a.id, a.crate_name).cmp(&(b.id, b.crate_name))
+                });
+            }
+            start = end;
+        }
         let descriptors: Vec<&'static PluginDescriptor> =
             keyed.into_iter().map(|(_, d)| d).collect();
 
@@ -176,34 +190,45 @@ impl Builder {
         let by_id = index_unique(self.set, &descriptors)?;
         let order = dependency_order(&descriptors, &by_id)?;
         check_disabled(&descriptors, &by_id, &self.disabled)?;
-        let mut configs =
-            parse_configs(&descriptors, &by_id, &self.disabled, self.config.as_ref())?;
+        let configs = parse_configs(&descriptors, &by_id, &self.disabled, self.config.as_ref())?;
 
         let mut registry = Registry {
             set: self.set,
             plugins: Vec::with_capacity(order.len()),
-            by_id: FastMap::with_capacity_and_hasher(order.len(), Default::default()),
+            by_id: Table::with_capacity(order.len()),
             // Most plugins register one component or a few.
-            components: Vec::with_capacity(order.len()),
+            components: Components::new(order.len()),
+            configs,
             started: 0,
         };
         // The first entry of each package, as `PluginSet::entry` finds it.
-        let entries: FastMap<&str, &'static SetEntry> = self
-            .set
-            .entries
-            .iter()
-            .rev()
-            .map(|e| (e.package, e))
-            .collect();
+        let set_entries = self.set.entries;
+        let mut entries = Table::with_capacity(set_entries.len());
+        for (i, e) in set_entries.iter().enumerate() {
+            entries.insert(hash_str(e.package), i, |j| {
+                set_entries[j].package == e.package
+            });
+        }
         for descriptor in order {
             let index = registry.plugins.len();
-            registry.by_id.insert(descriptor.id, index);
-            let entry = entries.get(descriptor.crate_name).copied();
+            let plugins = &registry.plugins;
+            registry.by_id.insert(hash_str(descriptor.id), index, |j| {
+                plugins[j].id == descriptor.id
+            });
+            let entry = if set_entries.is_empty() {
+                None
+            } else {
+                entries
+                    .get(hash_str(descriptor.crate_name), |j| {
+                        set_entries[j].package == descriptor.crate_name
+                    })
+                    .map(|j| &set_entries[j])
+            };
             let mut loaded = Loaded {
+                id: descriptor.id,
                 descriptor,
                 entry,
                 instance: None,
-                config: configs.remove(descriptor.id),
                 status: Status::Disabled,
             };
             if !self.disabled.iter().any(|d| d == descriptor.id) {
@@ -211,7 +236,7 @@ impl Builder {
                     Some(reason) => Status::Failed { reason },
                     None => match register(
                         descriptor,
-                        loaded.config.as_deref(),
+                        registry.configs.get(descriptor.id).map(|c| &**c),
                         &mut registry.components,
                         index,
                     ) {
@@ -236,7 +261,7 @@ impl Builder {
 fn register(
     descriptor: &'static PluginDescriptor,
     config: Option<&(dyn Any + Send + Sync)>,
-    components: &mut Vec<(usize, Component)>,
+    components: &mut Components,
     index: usize,
 ) -> Result<Box<dyn Plugin>, String> {
     let before = components.len();
@@ -283,8 +308,7 @@ impl Registry {
 
     /// The parsed configuration of plugin `id`, if it declares one.
     pub(crate) fn config_of(&self, id: &str) -> Option<&(dyn Any + Send + Sync)> {
-        let index = *self.by_id.get(id)?;
-        self.plugins[index].config.as_deref()
+        self.configs.get(id).map(|c| &**c)
     }
 
     /// The plugin set this registry was checked against.
@@ -308,9 +332,12 @@ impl Registry {
 
     /// The plugin with this id, in O(1).
     pub fn plugin(&self, id: &str) -> Option<PluginInfo<'_>> {
-        self.by_id
-            .get(id)
-            .map(|&i| Registry::info(&self.plugins[i]))
+        self.index_of(id).map(|i| Registry::info(&self.plugins[i]))
+    }
+
+    /// Where the plugin with this id is in `plugins`.
+    fn index_of(&self, id: &str) -> Option<usize> {
+        self.by_id.get(hash_str(id), |i| self.plugins[i].id == id)
     }
 
     /// The plugin with this id, or an error that lists what is available and
@@ -323,19 +350,19 @@ impl Registry {
         })
     }
 
-    fn visible(&self) -> impl Iterator<Item = &Component> + '_ {
-        self.components
-            .iter()
-            .filter(|(index, _)| self.plugins[*index].status.is_loaded())
-            .map(|(_, component)| component)
+    fn is_loaded(&self, plugin: usize) -> bool {
+        self.plugins
+            .get(plugin)
+            .is_some_and(|p| p.status.is_loaded())
     }
 
     /// Every component of extension point `T` from loaded plugins, in
     /// registry order, as `(name, value)`.
     pub fn components<T: Any>(&self) -> impl Iterator<Item = (&str, &T)> + '_ {
-        self.visible()
-            .filter(|c| c.type_id == TypeId::of::<T>())
-            .filter_map(|c| Some((c.name(), c.downcast::<T>()?)))
+        self.components
+            .of::<T>()
+            .filter(|(plugin, _, _)| self.is_loaded(*plugin))
+            .map(|(_, name, value)| (name, value))
     }
 
     /// Like [`Registry::components`], for a host that must know when a
@@ -348,11 +375,10 @@ impl Registry {
         let wanted = std::any::type_name::<T>();
         let mut plugins: Vec<&'static str> = self
             .components
-            .iter()
-            .filter(|(_, c)| c.type_name == wanted && c.type_id != TypeId::of::<T>())
-            .map(|(index, _)| &self.plugins[*index])
-            .filter(|p| p.status.is_loaded())
-            .map(|p| p.descriptor.id)
+            .foreign(TypeId::of::<T>(), wanted)
+            .into_iter()
+            .filter(|&p| self.is_loaded(p))
+            .map(|p| self.plugins[p].descriptor.id)
             .collect();
         plugins.dedup();
         if plugins.is_empty() {
@@ -373,14 +399,20 @@ impl Registry {
     }
 
     /// Every component of loaded plugins, with the plugin that contributed it.
-    pub fn all_components(&self) -> impl Iterator<Item = &Component> + '_ {
-        self.visible()
+    pub fn all_components(&self) -> impl Iterator<Item = Component<'_>> + '_ {
+        self.components
+            .all(|p| self.plugins[p].descriptor.id)
+            .filter(|(plugin, _)| self.is_loaded(*plugin))
+            .map(|(_, component)| component)
     }
 
     /// Why a plugin cannot be used because of one of its dependencies.
     fn failed_dependency(&self, descriptor: &PluginDescriptor) -> Option<String> {
         descriptor.depends_on.iter().find_map(|dependency| {
-            let loaded = &self.plugins[self.by_id[dependency]];
+            let index = self
+                .index_of(dependency)
+                .expect("dependencies come first in registry order");
+            let loaded = &self.plugins[index];
             (!loaded.status.is_loaded())
                 .then(|| format!("depends on `{dependency}`, which {}", loaded.status.name()))
         })
@@ -560,11 +592,22 @@ fn check_expected(set: &PluginSet, descriptors: &[&PluginDescriptor]) -> Result<
     if set.entries.is_empty() {
         return Ok(());
     }
-    let linked: FastMap<&str, ()> = descriptors.iter().map(|d| (d.crate_name, ())).collect();
+    let mut linked = Table::with_capacity(descriptors.len());
+    for (i, d) in descriptors.iter().enumerate() {
+        linked.insert(hash_str(d.crate_name), i, |j| {
+            descriptors[j].crate_name == d.crate_name
+        });
+    }
     let missing: Vec<&'static str> = set
         .entries
         .iter()
-        .filter(|entry| !linked.contains_key(entry.package))
+        .filter(|entry| {
+            linked
+                .get(hash_str(entry.package), |j| {
+                    descriptors[j].crate_name == entry.package
+                })
+                .is_none()
+        })
         .map(|entry| entry.package)
         .collect();
     if missing.is_empty() {
@@ -610,6 +653,10 @@ fn dependency_order(
     descriptors: &[&'static PluginDescriptor],
     by_id: &Index<'_>,
 ) -> Result<Vec<&'static PluginDescriptor>, Error> {
+    // Most plugins depend on none: then id order is the order.
+    if descriptors.iter().all(|d| d.depends_on.is_empty()) {
+        return Ok(descriptors.to_vec());
+    }
     let mut waiting_on = vec![0usize; descriptors.len()];
     let mut dependants: Vec<Vec<usize>> = vec![Vec::new(); descriptors.len()];
     for (i, d) in descriptors.iter().enumerate() {
@@ -696,19 +743,33 @@ fn find_cycle(
 /// No two visible components share a type and a name. Walks them in
 /// registry order, so the error names the earlier one first.
 fn check_components(registry: &Registry) -> Result<(), Error> {
-    let mut seen: FastMap<(TypeId, &str), &Component> =
-        FastMap::with_capacity_and_hasher(registry.components.len(), Default::default());
-    for component in registry.visible() {
-        if let Some(first) = seen.insert((component.type_id, component.name()), component) {
+    let components = &registry.components;
+    let mut seen = Table::with_capacity(components.len());
+    for (i, key) in (0..components.len()).filter_map(|i| Some((i, components.key(i)?))) {
+        if !registry.is_loaded(key.plugin) {
+            continue;
+        }
+        let hash = hash(key.name.as_bytes(), SEED ^ key.kind as u64);
+        let same = |j: usize| {
+            components
+                .key(j)
+                .is_some_and(|other| other.kind == key.kind && other.name == key.name)
+        };
+        if let Some(first) = seen.insert(hash, i, same) {
+            let first = components.key(first).map_or(key.plugin, |k| k.plugin);
             return Err(Error::DuplicateComponent {
-                type_name: component.type_name,
-                name: component.name.clone(),
-                first: first.plugin,
-                second: component.plugin,
+                type_name: components.type_name(key.kind),
+                name: key.name.to_owned(),
+                first: registry.plugins[first].descriptor.id,
+                second: registry.plugins[key.plugin].descriptor.id,
             });
         }
     }
     Ok(())
+}
+
+fn hash_str(text: &str) -> u64 {
+    hash(text.as_bytes(), SEED)
 }
 
 /// A map keyed by ids and type ids, all fixed when the binary was built:

@@ -470,3 +470,52 @@ fn config_sections_are_parsed_and_checked() {
         .build_from(configured())
         .unwrap();
 }
+
+#[test]
+fn a_registration_that_panics_contributes_nothing_of_any_type() {
+    struct Half;
+    impl Plugin for Half {
+        fn register(&self, registrar: &mut Registrar<'_>) {
+            registrar.add::<u8>("n", 1);
+            registrar.add::<&'static str>("s", "half");
+            registrar.add::<u8>(String::from("owned"), 2);
+            panic!("half way");
+        }
+    }
+    struct Full;
+    impl Plugin for Full {
+        fn register(&self, registrar: &mut Registrar<'_>) {
+            registrar.add::<&'static str>("s", "full");
+            registrar.add::<u8>("n".to_owned(), 3);
+        }
+    }
+    // `a-half` registers first: had its components counted, `b-full`'s
+    // would be duplicates.
+    let registry = build(vec![
+        with_create("b-full", &[], || Box::new(Full)),
+        with_create("a-half", &[], || Box::new(Half)),
+    ])
+    .unwrap();
+    assert!(!status(&registry, "a-half").is_loaded());
+    let all: Vec<_> = registry
+        .all_components()
+        .map(|c| {
+            (
+                c.plugin(),
+                c.name(),
+                c.type_name(),
+                c.downcast::<u8>().copied(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        all,
+        [
+            ("b-full", "s", "&str", None),
+            ("b-full", "n", "u8", Some(3))
+        ]
+    );
+    assert_eq!(registry.component::<u8>("n"), Some(&3));
+    assert_eq!(registry.component::<u8>("owned"), None);
+    assert_eq!(registry.component::<&'static str>("s"), Some(&"full"));
+}

@@ -1,0 +1,259 @@
+//! What plugins contribute, stored by extension point: one vector per
+//! contributed type, holding each value inline with its name and plugin, so
+//! contributing allocates no box per component, and a host asking for the
+//! components of one type walks only those.
+
+use std::any::{Any, TypeId};
+use std::borrow::Cow;
+use std::fmt;
+
+/// One contribution, in the vector of its type.
+struct Entry<T> {
+    /// The contributing plugin's index in the registry.
+    plugin: u32,
+    name: Cow<'static, str>,
+    value: T,
+}
+
+/// A vector of entries of one type, its type erased.
+trait Store: Send + Sync {
+    fn as_any(&self) -> &dyn Any;
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+    fn truncate(&mut self, len: usize);
+    /// The plugin, name and value of entry `i`.
+    fn get(&self, i: usize) -> Option<(u32, &str, &(dyn Any + Send + Sync))>;
+}
+
+impl<T: Any + Send + Sync> Store for Vec<Entry<T>> {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+
+    fn truncate(&mut self, len: usize) {
+        Vec::truncate(self, len);
+    }
+
+    fn get(&self, i: usize) -> Option<(u32, &str, &(dyn Any + Send + Sync))> {
+        let entry = <[Entry<T>]>::get(self, i)?;
+        Some((entry.plugin, &entry.name, &entry.value))
+    }
+}
+
+/// The components of one type.
+struct Kind {
+    type_id: TypeId,
+    type_name: &'static str,
+    store: Box<dyn Store>,
+}
+
+/// Every component of a registry.
+#[derive(Default)]
+pub(crate) struct Components {
+    /// How many plugins register: the capacity a new kind starts with, so
+    /// its vector never moves (capacity no plugin fills is never touched,
+    /// so it costs no memory).
+    plugins: usize,
+    /// One per contributed type, in the order first contributed.
+    kinds: Vec<Kind>,
+    /// Every component in the order contributed (registry order): its kind
+    /// and its index there.
+    order: Vec<(u32, u32)>,
+}
+
+/// One component as a host sees it: the plugin that contributed it, its
+/// name, and its value.
+#[derive(Clone, Copy)]
+pub struct Component<'a> {
+    pub(crate) plugin: &'static str,
+    pub(crate) name: &'a str,
+    pub(crate) type_name: &'static str,
+    pub(crate) value: &'a (dyn Any + Send + Sync),
+}
+
+impl<'a> Component<'a> {
+    /// Id of the plugin that contributed it.
+    pub fn plugin(&self) -> &'static str {
+        self.plugin
+    }
+
+    /// Its name, unique among the components of its type.
+    pub fn name(&self) -> &'a str {
+        self.name
+    }
+
+    /// The name of its type (the extension point).
+    pub fn type_name(&self) -> &'static str {
+        self.type_name
+    }
+
+    /// The value, if it is of type `T`.
+    pub fn downcast<T: Any>(&self) -> Option<&'a T> {
+        self.value.downcast_ref()
+    }
+}
+
+impl fmt::Debug for Component<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Component")
+            .field("plugin", &self.plugin)
+            .field("name", &self.name)
+            .field("type", &self.type_name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A component by position: `(plugin index, kind, name)`, for the checks.
+pub(crate) struct Key<'a> {
+    pub plugin: usize,
+    pub kind: usize,
+    pub name: &'a str,
+}
+
+impl Components {
+    /// Components for `plugins` plugins.
+    pub(crate) fn new(plugins: usize) -> Components {
+        Components {
+            plugins,
+            kinds: Vec::new(),
+            order: Vec::with_capacity(plugins),
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    /// Adds `value`, contributed by plugin `plugin` under `name`.
+    pub(crate) fn push<T: Any + Send + Sync>(
+        &mut self,
+        plugin: usize,
+        name: Cow<'static, str>,
+        value: T,
+    ) {
+        let type_id = TypeId::of::<T>();
+        // Hosts have a few extension points: a short walk, most recent first.
+        let kind = match self.kinds.iter().rposition(|k| k.type_id == type_id) {
+            Some(kind) => kind,
+            None => {
+                self.kinds.push(Kind {
+                    type_id,
+                    type_name: std::any::type_name::<T>(),
+                    store: Box::new(Vec::<Entry<T>>::with_capacity(self.plugins)),
+                });
+                self.kinds.len() - 1
+            }
+        };
+        let entries = self.kinds[kind]
+            .store
+            .as_any_mut()
+            .downcast_mut::<Vec<Entry<T>>>()
+            .expect("a kind stores entries of its own type");
+        self.order.push((index(kind), index(entries.len())));
+        entries.push(Entry {
+            plugin: index(plugin),
+            name,
+            value,
+        });
+    }
+
+    /// Takes back every component added after the first `len`.
+    pub(crate) fn truncate(&mut self, len: usize) {
+        while self.order.len() > len {
+            if let Some((kind, at)) = self.order.pop() {
+                self.kinds[kind as usize].store.truncate(at as usize);
+            }
+        }
+    }
+
+    /// The components of type `T`, in registry order, as `(plugin index,
+    /// name, value)`.
+    pub(crate) fn of<T: Any>(&self) -> impl Iterator<Item = (usize, &str, &T)> + '_ {
+        let type_id = TypeId::of::<T>();
+        self.kinds
+            .iter()
+            .find(|k| k.type_id == type_id)
+            .and_then(|k| k.store.as_any().downcast_ref::<Vec<Entry<T>>>())
+            .into_iter()
+            .flatten()
+            .map(|e| (e.plugin as usize, &*e.name, &e.value))
+    }
+
+    /// Plugin indexes of the components whose type is named `type_name`
+    /// but is not `type_id`, in registry order.
+    pub(crate) fn foreign(&self, type_id: TypeId, type_name: &str) -> Vec<usize> {
+        let foreign: Vec<usize> = (0..self.kinds.len())
+            .filter(|&k| self.kinds[k].type_name == type_name && self.kinds[k].type_id != type_id)
+            .collect();
+        if foreign.is_empty() {
+            return Vec::new();
+        }
+        self.keys()
+            .filter(|key| foreign.contains(&key.kind))
+            .map(|key| key.plugin)
+            .collect()
+    }
+
+    /// Every component by position, in registry order.
+    pub(crate) fn keys(&self) -> impl Iterator<Item = Key<'_>> + '_ {
+        (0..self.order.len()).filter_map(|i| self.key(i))
+    }
+
+    /// The `i`th component contributed, by position.
+    pub(crate) fn key(&self, i: usize) -> Option<Key<'_>> {
+        let &(kind, at) = self.order.get(i)?;
+        let (plugin, name, _) = self.kinds.get(kind as usize)?.store.get(at as usize)?;
+        Some(Key {
+            plugin: plugin as usize,
+            kind: kind as usize,
+            name,
+        })
+    }
+
+    /// Every component in registry order, with its plugin's index; `id`
+    /// names the plugin at an index.
+    pub(crate) fn all<'a>(
+        &'a self,
+        id: impl Fn(usize) -> &'static str + 'a,
+    ) -> impl Iterator<Item = (usize, Component<'a>)> + 'a {
+        self.order.iter().filter_map(move |&(kind, at)| {
+            let kind = self.kinds.get(kind as usize)?;
+            let (plugin, name, value) = kind.store.get(at as usize)?;
+            let plugin = plugin as usize;
+            Some((
+                plugin,
+                Component {
+                    plugin: id(plugin),
+                    name,
+                    type_name: kind.type_name,
+                    value,
+                },
+            ))
+        })
+    }
+
+    /// The name of kind `kind`'s type.
+    pub(crate) fn type_name(&self, kind: usize) -> &'static str {
+        self.kinds.get(kind).map_or("", |k| k.type_name)
+    }
+}
+
+impl fmt::Debug for Components {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(
+                self.keys()
+                    .map(|key| (key.plugin, self.type_name(key.kind), key.name)),
+            )
+            .finish()
+    }
+}
+
+/// An index stored in 32 bits: a registry of four billion components is
+/// not a thing.
+fn index(i: usize) -> u32 {
+    u32::try_from(i).expect("fewer than 2^32 plugins and components")
+}
