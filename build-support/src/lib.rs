@@ -26,6 +26,24 @@ pub const SOURCES_DIR: &str = "plugin-sources";
 /// Package name of the generated crate.
 pub const PLUGIN_SET_PACKAGE: &str = "plugin-set";
 
+/// Package names of the published crates, free on crates.io and clearly
+/// this project's (`plugin_api` and `plugin_macros` there belong to other
+/// projects). Each library keeps its short name: a plugin depending on
+/// `static-plugins-api = "0.2"` writes `plugin_api::…`. A host or a plugin
+/// names each by its package name, never renamed.
+pub const API_PACKAGE: &str = "static-plugins-api";
+/// The generated build script's crate: this one.
+pub const BUILD_PACKAGE: &str = "static-plugins-build";
+/// The `#[plugin]` macro, re-exported by the API crate.
+pub const MACROS_PACKAGE: &str = "static-plugins-macros";
+/// The rule plugin ids follow, below the macro and the engine.
+pub const ID_PACKAGE: &str = "static-plugins-id";
+/// The engine, which every host's xtask runs.
+pub const ENGINE_PACKAGE: &str = "static-plugins-sync";
+/// The API crate's name before 0.2: a plugin that still depends on it is
+/// told the new one.
+pub const OLD_API_PACKAGE: &str = "plugin-api";
+
 /// The largest `plugins.toml` read: far above any real one (a declaration
 /// is a line: over 10,000 of them), far below what would exhaust memory
 /// (a parsed TOML document takes some 60 times its text).

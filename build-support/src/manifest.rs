@@ -25,11 +25,15 @@ pub const DECLARATION_KEYS: &[&str] = &[
 const GIT_ONLY_KEYS: &[&str] = &["tag", "branch", "rev", "subdir"];
 /// Names a plugin may not take: the generated crate uses them itself.
 const RESERVED_NAMES: &[&str] = &[
+    "static-plugins-api",
+    "static-plugins-build",
+    "static-plugins-macros",
+    "static-plugins-id",
+    "static-plugins-sync",
     "plugin-api",
     "build-support",
     "plugin-set",
     "plugin-macros",
-    "static-plugins-id",
     "core",
     "std",
     "alloc",

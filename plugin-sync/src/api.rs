@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
+use build_support::{API_PACKAGE, OLD_API_PACKAGE};
 use toml_edit::{Document, Item, TableLike};
 
 /// A `plugin-api` dependency, as declared.
@@ -57,14 +58,15 @@ fn source_of(item: &Item, base: &Path) -> Option<ApiSource> {
     string("version").map(|req| ApiSource::Registry { req })
 }
 
-/// The `plugin-api` entry of a `[dependencies]` table, renamed or not.
-fn api_entry(dependencies: &dyn TableLike) -> Option<&Item> {
+/// The entry of package `package` in a `[dependencies]` table, renamed
+/// or not, with its key.
+fn entry<'d>(dependencies: &'d dyn TableLike, package: &str) -> Option<(&'d str, &'d Item)> {
     dependencies.iter().find_map(|(key, item)| {
-        let package = item
+        let named = item
             .as_table_like()
             .and_then(|t| t.get("package"))
             .and_then(Item::as_str);
-        (package.unwrap_or(key) == "plugin-api").then_some(item)
+        (named.unwrap_or(key) == package).then_some((key, item))
     })
 }
 
@@ -75,10 +77,12 @@ pub fn host(root: &Path) -> anyhow::Result<HostApi> {
     let item = document
         .get("workspace")
         .and_then(|w| w.get("dependencies"))
-        .and_then(|d| d.get("plugin-api"))
-        .context("the host has no `plugin-api` in `[workspace.dependencies]`")?;
-    let source =
-        source_of(item, root).context("the host's `plugin-api` declaration has no source")?;
+        .and_then(|d| d.get(API_PACKAGE))
+        .with_context(|| {
+            format!("the host has no `{API_PACKAGE}` in `[workspace.dependencies]`")
+        })?;
+    let source = source_of(item, root)
+        .with_context(|| format!("the host's `{API_PACKAGE}` declaration has no source"))?;
     let version = match &source {
         ApiSource::Path { dir } => crate::host::read_package(dir, Path::new("/"))
             .ok()
@@ -91,7 +95,7 @@ pub fn host(root: &Path) -> anyhow::Result<HostApi> {
         .map(|patch| {
             patch
                 .iter()
-                .filter(|(_, table)| table.get("plugin-api").is_some())
+                .filter(|(_, table)| table.get(API_PACKAGE).is_some())
                 .map(|(source, _)| source.to_owned())
                 .collect()
         })
@@ -114,11 +118,19 @@ pub fn host(root: &Path) -> anyhow::Result<HostApi> {
 pub fn plugin(crate_dir: &Path, top: &Path) -> anyhow::Result<Option<ApiSource>> {
     let manifest = crate_dir.join("Cargo.toml");
     let document = parse(&manifest)?;
-    let Some(item) = document
-        .get("dependencies")
-        .and_then(Item::as_table_like)
-        .and_then(api_entry)
-    else {
+    let dependencies = document.get("dependencies").and_then(Item::as_table_like);
+    let Some((key, item)) = dependencies.and_then(|d| entry(d, API_PACKAGE)) else {
+        if dependencies
+            .and_then(|d| entry(d, OLD_API_PACKAGE))
+            .is_some()
+        {
+            bail!(
+                "{} depends on `{OLD_API_PACKAGE}`, the API crate's name before 0.2 (on \
+                 crates.io that name is another project's); depend on `{API_PACKAGE} = \
+                 \"0.2\"` instead (its library is still `plugin_api`)",
+                manifest.display()
+            );
+        }
         return Ok(None);
     };
     let inherits = item
@@ -141,10 +153,10 @@ pub fn plugin(crate_dir: &Path, top: &Path) -> anyhow::Result<Option<ApiSource>>
         if let Some(workspace) = root.get("workspace") {
             let inherited = workspace
                 .get("dependencies")
-                .and_then(|d| d.get("plugin-api"))
+                .and_then(|d| d.get(key))
                 .with_context(|| {
                     format!(
-                        "{} inherits `plugin-api` from its workspace, but {} does not declare it",
+                        "{} inherits `{key}` from its workspace, but {} does not declare it",
                         manifest.display(),
                         path.display()
                     )
@@ -153,7 +165,7 @@ pub fn plugin(crate_dir: &Path, top: &Path) -> anyhow::Result<Option<ApiSource>>
         }
     }
     bail!(
-        "{} inherits `plugin-api` from a workspace, but no workspace root was found above it",
+        "{} inherits `{key}` from a workspace, but no workspace root was found above it",
         manifest.display()
     )
 }
@@ -163,7 +175,7 @@ pub fn plugin(crate_dir: &Path, top: &Path) -> anyhow::Result<Option<ApiSource>>
 pub fn check(subject: &str, root: &Path, plugin: &ApiSource, host: &HostApi) -> anyhow::Result<()> {
     let fix = |patch_source: &str| {
         format!(
-            "add to {}:\n\n    [patch.{patch_source}]\n    plugin-api = {}\n",
+            "add to {}:\n\n    [patch.{patch_source}]\n    {API_PACKAGE} = {}\n",
             root.join("Cargo.toml").display(),
             host.declaration
         )
@@ -174,16 +186,16 @@ pub fn check(subject: &str, root: &Path, plugin: &ApiSource, host: &HostApi) -> 
                 && !parsed.matches(version)
             {
                 bail!(
-                    "{subject} requires plugin-api `{req}`, but the host \
-                     has plugin-api {version}; use a release of the plugin built for plugin-api \
+                    "{subject} requires static-plugins-api `{req}`, but the host \
+                     has static-plugins-api {version}; use a release of the plugin built for static-plugins-api \
                      {version}, or upgrade the host"
                 );
             }
             let host_is_registry = matches!(host.source, ApiSource::Registry { .. });
             if !host_is_registry && !host.patches.iter().any(|p| p == "crates-io") {
                 bail!(
-                    "{subject} depends on plugin-api `{req}` from \
-                     crates.io, which would be a second copy of plugin-api whose registrations \
+                    "{subject} depends on static-plugins-api `{req}` from \
+                     crates.io, which would be a second copy of static-plugins-api whose registrations \
                      the host never sees; make it use the host's: {}",
                     fix("crates-io")
                 );
@@ -193,8 +205,8 @@ pub fn check(subject: &str, root: &Path, plugin: &ApiSource, host: &HostApi) -> 
             let same = matches!(&host.source, ApiSource::Git { url: host_url } if host_url == url);
             if !same && !host.patches.iter().any(|p| p == url) {
                 bail!(
-                    "{subject} depends on plugin-api from {url}, which \
-                     would be a second copy of plugin-api whose registrations the host never sees; \
+                    "{subject} depends on static-plugins-api from {url}, which \
+                     would be a second copy of static-plugins-api whose registrations the host never sees; \
                      make it use the host's: {}",
                     fix(&format!("\"{url}\""))
                 );
@@ -204,9 +216,9 @@ pub fn check(subject: &str, root: &Path, plugin: &ApiSource, host: &HostApi) -> 
             let same = matches!(&host.source, ApiSource::Path { dir: host_dir } if host_dir == dir);
             if !same {
                 bail!(
-                    "{subject} depends on plugin-api by path ({}), which \
-                     is not the host's plugin-api and cannot be patched; the plugin should depend \
-                     on plugin-api by version or git URL",
+                    "{subject} depends on static-plugins-api by path ({}), which \
+                     is not the host's static-plugins-api and cannot be patched; the plugin should depend \
+                     on static-plugins-api by version or git URL",
                     dir.display()
                 );
             }

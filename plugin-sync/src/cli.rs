@@ -871,8 +871,8 @@ impl NewPluginTask {
         };
         if patch.is_none() {
             errln!(
-                "warning: no host's plugin-api to build against was found, so the new \
-             crate's own builds take plugin-api from crates.io; pass --manifest-path \
+                "warning: no host's static-plugins-api to build against was found, so the new \
+             crate's own builds take static-plugins-api from crates.io; pass --manifest-path \
              <host>/Cargo.toml to use a host's"
             );
         }

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use build_support::manifest::{Declaration, Manifest};
-use build_support::{LOCK_FILE, MANIFEST_FILE, PLUGIN_SET_PACKAGE};
+use build_support::{API_PACKAGE, BUILD_PACKAGE, LOCK_FILE, MANIFEST_FILE, PLUGIN_SET_PACKAGE};
 use proc_macro2::TokenStream;
 use quote::quote;
 use toml_edit::{Array, DocumentMut, InlineTable, Item, Table, value};
@@ -98,7 +98,7 @@ fn cargo_toml(
         .unwrap_or_default();
     let mut package = Table::new();
     package.decor_mut().set_prefix(format!(
-        "# {HEADER}\n# The host's workspace decides where `plugin-api` and `build-support` come from.\n\n"
+        "# {HEADER}\n# The host's workspace decides where `{API_PACKAGE}` and `{BUILD_PACKAGE}` come from.\n\n"
     ));
     package.insert("name", value(PLUGIN_SET_PACKAGE));
     package.insert("version", value(format!("0.0.0+{short}")));
@@ -107,7 +107,7 @@ fn cargo_toml(
     document.insert("package", Item::Table(package));
 
     let mut dependencies = Table::new();
-    dependencies.insert("plugin-api", workspace_dependency());
+    dependencies.insert(API_PACKAGE, workspace_dependency());
     for (locked, declaration) in plugins {
         let mut dependency = InlineTable::new();
         let path = match overrides.get(&locked.name) {
@@ -130,7 +130,7 @@ fn cargo_toml(
     document.insert("dependencies", Item::Table(dependencies));
 
     let mut build = Table::new();
-    build.insert("build-support", workspace_dependency());
+    build.insert(BUILD_PACKAGE, workspace_dependency());
     document.insert("build-dependencies", Item::Table(build));
     document.to_string()
 }

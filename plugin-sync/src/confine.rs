@@ -140,10 +140,10 @@ fn table_paths<'a>(
     out: &mut Vec<(String, &'a str)>,
 ) {
     for (name, item) in dependencies.iter() {
-        // plugin-api by path is checked to be the host's own by `api`
+        // The API crate by path is checked to be the host's own by `api`
         // before anything is written; any other path stays inside.
         let package = item.get("package").and_then(Item::as_str).unwrap_or(name);
-        if package == "plugin-api" {
+        if package == build_support::API_PACKAGE {
             continue;
         }
         if let Some(path) = item.get("path").and_then(Item::as_str) {
@@ -183,7 +183,7 @@ mod tests {
         let text = format!(
             "{HEAD}build = \"build/main.rs\"\n[lib]\npath = \"src/../src/lib.rs\"\n\
              [dependencies]\nsibling = {{ path = \"../sibling\" }}\nreg = \"1\"\n\
-             api = {{ path = \"/host/plugin-api\", package = \"plugin-api\" }}\n\
+             api = {{ path = \"/host/plugin-api\", package = \"static-plugins-api\" }}\n\
              [[bin]]\nname = \"b\"\npath = \"src/bin/b.rs\"\n"
         );
         check_text(&text, "crates/p").unwrap();

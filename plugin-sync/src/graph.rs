@@ -68,11 +68,14 @@ fn check_graph<'m>(
     let apis: Vec<&Package> = metadata
         .packages
         .iter()
-        .filter(|p| *p.name == *"plugin-api" && in_graph(&p.id))
+        .filter(|p| *p.name == *build_support::API_PACKAGE && in_graph(&p.id))
         .collect();
     let api = match apis.as_slice() {
         [api] => *api,
-        [] => bail!("no plugin-api in the resolved graph of the host workspace"),
+        [] => bail!(
+            "no {} in the resolved graph of the host workspace",
+            build_support::API_PACKAGE
+        ),
         several => {
             let copies: Vec<String> = several
                 .iter()
@@ -88,9 +91,9 @@ fn check_graph<'m>(
                 })
                 .collect();
             bail!(
-                "the host's crate graph has {} copies of plugin-api: {}; a plugin built against \
+                "the host's crate graph has {} copies of static-plugins-api: {}; a plugin built against \
                  a copy the host does not use registers into a registry nobody reads. Patch each \
-                 source to the host's plugin-api in the root Cargo.toml",
+                 source to the host's static-plugins-api in the root Cargo.toml",
                 several.len(),
                 copies.join("; ")
             );
@@ -124,7 +127,7 @@ fn check_graph<'m>(
         if !node.deps.iter().any(|d| d.pkg == api.id) {
             bail!(
                 "plugin `{}` in {MANIFEST_FILE}: crate `{}` does not depend on the host's \
-                 plugin-api ({}), so it is not a plugin of this host",
+                 static-plugins-api ({}), so it is not a plugin of this host",
                 plugin.name,
                 package.name,
                 api.id.repr

@@ -90,7 +90,7 @@ pub fn check_workspace(root: &Path, has_git_plugins: bool) -> anyhow::Result<()>
         );
     }
     let dependencies = workspace.get("dependencies").and_then(Item::as_table_like);
-    for needed in ["plugin-api", "build-support"] {
+    for needed in [build_support::API_PACKAGE, build_support::BUILD_PACKAGE] {
         if dependencies.and_then(|d| d.get(needed)).is_none() {
             bail!(
                 "{} has no `{needed}` in `[workspace.dependencies]`; the generated crate \

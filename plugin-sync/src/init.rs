@@ -7,7 +7,10 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
-use build_support::{MANIFEST_FILE, PLUGIN_SET_DIR, PLUGIN_SET_PACKAGE, SOURCES_DIR};
+use build_support::{
+    API_PACKAGE, BUILD_PACKAGE, ENGINE_PACKAGE, MANIFEST_FILE, PLUGIN_SET_DIR, PLUGIN_SET_PACKAGE,
+    SOURCES_DIR,
+};
 use toml_edit::{Array, DocumentMut, InlineTable, Item, Table, Value};
 
 use crate::files::{Backup, Written, write_if_changed};
@@ -30,13 +33,25 @@ pub enum Pin {
     Branch(String),
 }
 
+/// The directory of the tool's package `package` in its checkout.
+fn directory_of(package: &str) -> &str {
+    match package {
+        API_PACKAGE => "plugin-api",
+        BUILD_PACKAGE => "build-support",
+        ENGINE_PACKAGE => "plugin-sync",
+        other => other,
+    }
+}
+
 impl ToolSource {
-    /// The dependency on crate `name` of the tool, for a manifest in `dir`.
-    fn dependency(&self, name: &str, dir: &Path) -> InlineTable {
+    /// The dependency on the tool's package `package`, for a manifest in
+    /// `dir` (a path to its directory in the checkout, or the git source
+    /// cargo finds it in by name).
+    fn dependency(&self, package: &str, dir: &Path) -> InlineTable {
         let mut table = InlineTable::new();
         match self {
             ToolSource::Path(root) => {
-                let path = host::relative_path(dir, &root.join(name));
+                let path = host::relative_path(dir, &root.join(directory_of(package)));
                 table.insert("path", path.into());
             }
             ToolSource::Git { url, pin } => {
@@ -302,10 +317,10 @@ fn add_dependencies(
         set.insert("path", wanted.into());
         dependencies.insert(PLUGIN_SET_PACKAGE, Item::Value(Value::InlineTable(set)));
     }
-    if !dependencies.contains_key("plugin-api") {
+    if !dependencies.contains_key(API_PACKAGE) {
         let mut api = InlineTable::new();
         api.insert("workspace", true.into());
-        dependencies.insert("plugin-api", Item::Value(Value::InlineTable(api)));
+        dependencies.insert(API_PACKAGE, Item::Value(Value::InlineTable(api)));
     }
     Ok(())
 }
@@ -485,7 +500,7 @@ fn edit_root(
         )?;
     }
     let dependencies = table(workspace, "dependencies", false, manifest)?;
-    for name in ["plugin-api", "build-support"] {
+    for name in [API_PACKAGE, BUILD_PACKAGE] {
         if !dependencies.contains_key(name) {
             dependencies.insert(
                 name,
@@ -495,11 +510,11 @@ fn edit_root(
     }
     let patch = table(doc, "patch", true, manifest)?;
     let crates_io = table(patch, "crates-io", false, manifest)?;
-    if !crates_io.contains_key("plugin-api") {
+    if !crates_io.contains_key(API_PACKAGE) {
         crates_io.insert(
-            "plugin-api",
+            API_PACKAGE,
             Item::Value(Value::InlineTable(
-                options.source.dependency("plugin-api", root),
+                options.source.dependency(API_PACKAGE, root),
             )),
         );
     }
@@ -557,9 +572,9 @@ fn xtask_crate(xtask_dir: &Path, options: &Options) -> anyhow::Result<(PathBuf, 
         xtask.insert("workspace", Item::Table(workspace));
         let dependencies = table(xtask.as_table_mut(), "dependencies", false, xtask_dir)?;
         dependencies.insert(
-            "plugin-sync",
+            ENGINE_PACKAGE,
             Item::Value(Value::InlineTable(
-                options.source.dependency("plugin-sync", xtask_dir),
+                options.source.dependency(ENGINE_PACKAGE, xtask_dir),
             )),
         );
     }

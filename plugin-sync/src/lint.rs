@@ -133,9 +133,12 @@ fn api_check(report: &mut Report, root: &Path, dir: &Path, package: &str) -> any
     Ok(match api::plugin(dir, Path::new("/")) {
         Ok(None) => {
             report.check(
-                "plugin-api",
+                "api",
                 Status::Fail,
-                "does not depend on plugin-api, so it registers nothing a host can see",
+                format!(
+                    "does not depend on {}, so it registers nothing a host can see",
+                    build_support::API_PACKAGE
+                ),
             );
             false
         }
@@ -143,20 +146,23 @@ fn api_check(report: &mut Report, root: &Path, dir: &Path, package: &str) -> any
             match api::check(&format!("crate `{package}`"), root, &source, &host_api) {
                 Ok(()) => {
                     report.check(
-                        "plugin-api",
+                        "api",
                         Status::Pass,
-                        "depends on a plugin-api this host provides",
+                        format!(
+                            "depends on the {} this host provides",
+                            build_support::API_PACKAGE
+                        ),
                     );
                     true
                 }
                 Err(e) => {
-                    report.check("plugin-api", Status::Fail, format!("{e:#}"));
+                    report.check("api", Status::Fail, format!("{e:#}"));
                     false
                 }
             }
         }
         Err(e) => {
-            report.check("plugin-api", Status::Fail, format!("{e:#}"));
+            report.check("api", Status::Fail, format!("{e:#}"));
             false
         }
     })
@@ -247,7 +253,7 @@ pub fn lint(
         report.check(
             "builds",
             Status::Fail,
-            "not tried: the crate is not a library depending on this host's plugin-api",
+            "not tried: the crate is not a library depending on this host's static-plugins-api",
         );
     }
     let history = history.or_else(|| History::of_worktree(&subject.dir));
@@ -378,7 +384,7 @@ fn build_checks(
             "builds",
             Status::Fail,
             format!(
-                "does not build against this host's plugin-api:\n{}",
+                "does not build against this host's static-plugins-api:\n{}",
                 tail.join("\n")
             ),
         );
@@ -387,7 +393,7 @@ fn build_checks(
     report.check(
         "builds",
         Status::Pass,
-        "builds alone against this host's plugin-api",
+        "builds alone against this host's static-plugins-api",
     );
     registration_checks(report, &host, package, declared, &output.stdout)
 }
@@ -538,7 +544,7 @@ fn write_throwaway_host(root: &Path, host: &Path, dir: &Path, package: &str) -> 
     exclude.push(build_support::SOURCES_DIR);
     workspace.insert("exclude", toml_edit::value(exclude));
     let mut dependencies = toml_edit::Table::new();
-    for name in ["plugin-api", "build-support"] {
+    for name in [build_support::API_PACKAGE, build_support::BUILD_PACKAGE] {
         let item = source
             .get("workspace")
             .and_then(|w| w.get("dependencies"))
@@ -563,7 +569,7 @@ fn write_throwaway_host(root: &Path, host: &Path, dir: &Path, package: &str) -> 
         (
             "app/Cargo.toml",
             "[package]\nname = \"plugin-lint-app\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n\
-             [dependencies]\nplugin-api.workspace = true\nplugin-set = { path = \"../plugin-set\" }\n"
+             [dependencies]\nstatic-plugins-api.workspace = true\nplugin-set = { path = \"../plugin-set\" }\n"
                 .to_owned(),
         ),
         ("app/src/main.rs", APP_MAIN.to_owned()),

@@ -191,7 +191,7 @@ fn build_time_code(metadata: &Metadata, dir: &Path) -> Option<BuildTimeCode> {
     let host_api: Vec<PackageId> = metadata
         .packages
         .iter()
-        .filter(|p| *p.name == *"plugin-api")
+        .filter(|p| *p.name == *build_support::API_PACKAGE)
         .map(|p| p.id.clone())
         .collect();
     let from_host = reachable(host_api);

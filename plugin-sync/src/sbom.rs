@@ -228,7 +228,7 @@ fn bom_metadata(
         "tools": {
             "components": [{
                 "type": "application",
-                "name": "plugin-sync",
+                "name": build_support::ENGINE_PACKAGE,
                 "version": env!("CARGO_PKG_VERSION"),
             }]
         },

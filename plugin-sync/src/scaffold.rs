@@ -8,6 +8,8 @@ use std::path::Path;
 use anyhow::{Context as _, bail};
 use toml_edit::{DocumentMut, InlineTable, Item};
 
+use build_support::API_PACKAGE;
+
 use crate::files::write_if_changed;
 
 /// Where the new crate's own builds take plugin-api from: the host's
@@ -23,7 +25,7 @@ pub fn api_patch(host_root: &Path, dir: &Path) -> anyhow::Result<Option<InlineTa
     let Some(declared) = document
         .get("workspace")
         .and_then(|w| w.get("dependencies"))
-        .and_then(|d| d.get("plugin-api"))
+        .and_then(|d| d.get(API_PACKAGE))
         .and_then(Item::as_table_like)
     else {
         return Ok(None);
@@ -39,9 +41,12 @@ pub fn api_patch(host_root: &Path, dir: &Path) -> anyhow::Result<Option<InlineTa
         }
     } else if let Some(path) = string("path") {
         let api = host_root.join(path);
-        let api = api
-            .canonicalize()
-            .with_context(|| format!("the host's plugin-api ({}) does not exist", api.display()))?;
+        let api = api.canonicalize().with_context(|| {
+            format!(
+                "the host's static-plugins-api ({}) does not exist",
+                api.display()
+            )
+        })?;
         // `dir` need not exist yet: absolute, without `.`/`..` (the current
         // directory is physical, as getcwd returns it).
         let cwd = std::env::current_dir().context("failed to read the current directory")?;
@@ -83,9 +88,9 @@ pub fn new_plugin(name: &str, dir: &Path, patch: Option<&InlineTable>) -> anyhow
     let rust_name = name.replace('-', "_");
     let patch = patch.map_or_else(String::new, |source| {
         format!(
-            "\n# Where this crate's own builds and tests take plugin-api from. Cargo honours\n\
+            "\n# Where this crate's own builds and tests take static-plugins-api from. Cargo honours\n\
              # [patch] only in the workspace being built: a host ignores it and uses its own.\n\
-             [patch.crates-io]\nplugin-api = {source}\n"
+             [patch.crates-io]\n{API_PACKAGE} = {source}\n"
         )
     });
     let files = [
@@ -98,8 +103,9 @@ pub fn new_plugin(name: &str, dir: &Path, patch: Option<&InlineTable>) -> anyhow
                  license = \"MIT OR Apache-2.0\"\n\n\
                  [dependencies]\n\
                  # A version requirement, as for any crates.io dependency: the host replaces it\n\
-                 # with its own plugin-api (a [patch]), and sync checks the requirement matches.\n\
-                 plugin-api = \"{requirement}\"\n{patch}\n\
+                 # with its own copy (a [patch]), and sync checks the requirement matches. The\n\
+                 # library is `plugin_api`.\n\
+                 {API_PACKAGE} = \"{requirement}\"\n{patch}\n\
                  # A workspace of its own: the crate builds and tests alone wherever it lives.\n\
                  [workspace]\n"
             ),

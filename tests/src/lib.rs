@@ -194,7 +194,7 @@ pub struct PluginCrate<'a> {
     pub features: &'a [&'a str],
     /// Its `default` feature set.
     pub default_features: &'a [&'a str],
-    /// Depend on `plugin-api` under this name instead of `plugin_api`.
+    /// Depend on `static-plugins-api` under this name instead of `plugin_api`.
     pub api_rename: Option<&'a str>,
     /// Panic with this message while registering.
     pub panic_in_register: Option<&'a str>,
@@ -283,7 +283,7 @@ impl Host {
             "Cargo.toml",
             &format!(
                 "[workspace]\nresolver = \"3\"\nmembers = [\"app\", \"plugin-set\"]\nexclude = [\"plugin-sources\"]\n\n\
-                 [workspace.dependencies]\nplugin-api = {{ path = {:?} }}\nbuild-support = {{ path = {:?} }}\n",
+                 [workspace.dependencies]\nstatic-plugins-api = {{ path = {:?} }}\nstatic-plugins-build = {{ path = {:?} }}\n",
                 repo.join("plugin-api"),
                 repo.join("build-support"),
             ),
@@ -294,7 +294,7 @@ impl Host {
             "app/Cargo.toml",
             &format!(
                 "[package]\nname = \"{}\"\nversion = \"0.1.0\"\nedition = \"2024\"\npublish = false\n\n\
-                 [dependencies]\nplugin-api.workspace = true\nplugin-set = {{ path = \"../plugin-set\" }}\n",
+                 [dependencies]\nstatic-plugins-api.workspace = true\nplugin-set = {{ path = \"../plugin-set\" }}\n",
                 host.app
             ),
         );
@@ -460,11 +460,14 @@ pub fn assert_unchanged(before: &Snapshot, after: &Snapshot) {
 /// `plugin-api` by absolute path, so it builds inside a host or from a git
 /// repository alike.
 pub fn write_plugin(dir: &Path, plugin: &PluginCrate<'_>) {
-    let api = plugin.api_rename.unwrap_or("plugin-api");
+    // The package is `static-plugins-api`, its library `plugin_api`.
+    let api = plugin.api_rename.unwrap_or("plugin_api");
     let api_path = repo_root().join("plugin-api");
     let api_dep = match plugin.api_rename {
-        None => format!("plugin-api = {{ path = {api_path:?} }}"),
-        Some(rename) => format!("{rename} = {{ path = {api_path:?}, package = \"plugin-api\" }}"),
+        None => format!("static-plugins-api = {{ path = {api_path:?} }}"),
+        Some(rename) => {
+            format!("{rename} = {{ path = {api_path:?}, package = \"static-plugins-api\" }}")
+        }
     };
     let mut features: String = plugin
         .features

@@ -540,7 +540,9 @@ mod tests {
         };
         let error = make(&config(false), &Mode::Sync, &input(None), vec![foreign]).unwrap_err();
         assert!(
-            error.to_string().contains("is not the host's plugin-api"),
+            error
+                .to_string()
+                .contains("is not the host's static-plugins-api"),
             "{error}"
         );
     }

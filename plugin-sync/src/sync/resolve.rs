@@ -272,7 +272,7 @@ fn resolve_path(
 fn api_of(package: &str, dir: &Path, top: &Path) -> anyhow::Result<api::ApiSource> {
     api::plugin(dir, top)?.with_context(|| {
         format!(
-            "crate `{package}` does not depend on plugin-api, so it is not a plugin; check that \
+            "crate `{package}` does not depend on static-plugins-api, so it is not a plugin; check that \
              this is the right crate"
         )
     })

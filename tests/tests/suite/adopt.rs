@@ -101,7 +101,7 @@ fn a_new_project_adopts_the_tool_from_git_and_builds_a_scaffolded_plugin() {
         "[workspace]",
         "\"plugin-set\"",
         "\"plugin-sources\"",
-        &format!("plugin-api = {{ git = \"{tool_url}\", rev = \"{commit}\" }}"),
+        &format!("static-plugins-api = {{ git = \"{tool_url}\", rev = \"{commit}\" }}"),
         "[patch.crates-io]",
         "plugin-set = { path = \"plugin-set\" }",
     ] {

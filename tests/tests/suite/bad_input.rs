@@ -143,9 +143,9 @@ fn same_crate_declared_twice_is_rejected_and_nothing_written() {
 fn host_without_the_generated_member_is_rejected_and_nothing_written() {
     let repo = e2e::repo_root();
     let root_manifest = format!(
-        "[workspace]\nmembers = [\"app\"]\n\n[workspace.dependencies]\nplugin-api = {{ path = {:?} }}\nbuild-support = {{ path = {:?} }}\n",
+        "[workspace]\nmembers = [\"app\"]\n\n[workspace.dependencies]\nstatic-plugins-api = {{ path = {:?} }}\nstatic-plugins-build = {{ path = {:?} }}\n",
         repo.join("plugin-api"),
-        repo.join("build-support")
+        repo.join("static-plugins-build")
     );
     check(
         "no_member",
@@ -160,15 +160,15 @@ fn host_without_the_generated_member_is_rejected_and_nothing_written() {
 fn host_without_build_support_dependency_is_rejected_and_nothing_written() {
     let repo = e2e::repo_root();
     let root_manifest = format!(
-        "[workspace]\nmembers = [\"app\", \"plugin-set\"]\n\n[workspace.dependencies]\nplugin-api = {{ path = {:?} }}\n",
+        "[workspace]\nmembers = [\"app\", \"plugin-set\"]\n\n[workspace.dependencies]\nstatic-plugins-api = {{ path = {:?} }}\n",
         repo.join("plugin-api"),
     );
     check(
         "no_build_support",
         &[("Cargo.toml", &root_manifest)],
         &[],
-        "error: {root}/Cargo.toml has no `build-support` in `[workspace.dependencies]`; the generated \
-         crate inherits it from there: add e.g. `build-support = { git = \"…\" }` or a path\n",
+        "error: {root}/Cargo.toml has no `static-plugins-build` in `[workspace.dependencies]`; the generated \
+         crate inherits it from there: add e.g. `static-plugins-build = { git = \"…\" }` or a path\n",
     );
 }
 
@@ -328,7 +328,7 @@ fn a_plugin_version_that_is_not_semver_is_rejected_and_nothing_written() {
         &[(
             "plugins/alpha/Cargo.toml",
             "[package]\nname = \"alpha\"\nversion = \"one\"\nedition = \"2024\"\n\n\
-                 [dependencies]\nplugin-api.workspace = true\n",
+                 [dependencies]\nstatic-plugins-api.workspace = true\n",
         )],
         &[],
         "error: plugin `alpha` in plugins.toml\n\nCaused by:\n  \
@@ -393,7 +393,7 @@ fn a_proc_macro_crate_is_not_a_plugin_and_nothing_written() {
         &[(
             "plugins/alpha/Cargo.toml",
             "[package]\nname = \"alpha\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n\
-             [lib]\nproc-macro = true\n\n[dependencies]\nplugin-api.workspace = true\n",
+             [lib]\nproc-macro = true\n\n[dependencies]\nstatic-plugins-api.workspace = true\n",
         )],
         &[],
         "error: plugin `alpha` in plugins.toml\n\nCaused by:\n  \
@@ -410,7 +410,7 @@ fn a_path_plugin_inside_plugin_sources_is_refused_and_nothing_written() {
             (
                 "plugin-sources/mine/Cargo.toml",
                 "[package]\nname = \"mine\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n\
-                 [dependencies]\nplugin-api.workspace = true\n",
+                 [dependencies]\nstatic-plugins-api.workspace = true\n",
             ),
             ("plugin-sources/mine/src/lib.rs", "//! Mine.\n"),
             (

@@ -81,7 +81,7 @@ fn malformed_manifests() {
         ("wrong_package", "[plugins]\nalpha = { path = \"plugins/alpha\", package = \"beta\" }\n".into(), "is package `alpha`, not `beta`; remove `package = …`"),
         ("keyword", "[plugins]\nfn = { path = \"plugins/alpha\" }\n".into(), "`fn` is a Rust keyword"),
         ("underscore", "[plugins]\n_ = { path = \"plugins/alpha\" }\n".into(), "`_` is a Rust keyword"),
-        ("reserved", "[plugins]\nplugin-api = { path = \"plugins/alpha\" }\n".into(), "reserved by the generated crate"),
+        ("reserved", "[plugins]\nstatic-plugins-api = { path = \"plugins/alpha\" }\n".into(), "reserved by the generated crate"),
         ("digit_name", "[plugins]\n\"9x\" = { path = \"plugins/alpha\" }\n".into(), "invalid plugin name `9x`"),
         ("tag_glob", git(", tag = \"*\""), "is not a valid git tag name"),
         ("branch_dots", git(", branch = \"a..b\""), "is not a valid git branch name"),

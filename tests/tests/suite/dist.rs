@@ -243,7 +243,7 @@ fn two_checkouts_at_different_paths_build_identical_binaries() {
         property(plugin("local"), "static-plugins:source"),
         Some("local".into())
     );
-    for crate_name in ["plugin-api", "plugin-set", "inventory"] {
+    for crate_name in ["static-plugins-api", "plugin-set", "inventory"] {
         assert!(
             components.iter().any(|c| c["name"] == crate_name),
             "{crate_name} missing"

@@ -101,7 +101,7 @@ fn with_metadata(dir: &Path) {
     std::fs::write(manifest, text).expect("write Cargo.toml");
 }
 
-/// A host with no plugin yet and the `[patch.crates-io]` for plugin-api
+/// A host with no plugin yet and the `[patch.crates-io]` for static-plugins-api
 /// that `init` gives (plugins depending on it by version use the host's).
 fn patched_host(name: &str) -> Host {
     let host = Host::new(name);
@@ -109,7 +109,7 @@ fn patched_host(name: &str) -> Host {
     host.write(
         "Cargo.toml",
         &format!(
-            "{manifest}\n[patch.crates-io]\nplugin-api = {{ path = {:?} }}\n",
+            "{manifest}\n[patch.crates-io]\nstatic-plugins-api = {{ path = {:?} }}\n",
             e2e::repo_root().join("plugin-api")
         ),
     );
@@ -139,7 +139,7 @@ fn lint_passes_a_new_plugin_and_names_what_fails_in_each_broken_crate() {
     assert_eq!(document["version"], "0.1.0");
     for name in [
         "library",
-        "plugin-api",
+        "api",
         "metadata",
         "build-script",
         "builds",
@@ -158,7 +158,7 @@ fn lint_passes_a_new_plugin_and_names_what_fails_in_each_broken_crate() {
     );
     assert!(e2e::stdout(&human).contains("  pass  registers     registers fresh-plugin"));
 
-    // A plain library crate: no plugin-api.
+    // A plain library crate: no static-plugins-api.
     let plain = dir("plain");
     write_file(
         &plain.join("Cargo.toml"),
@@ -168,22 +168,22 @@ fn lint_passes_a_new_plugin_and_names_what_fails_in_each_broken_crate() {
     write_file(&plain.join("src/lib.rs"), "pub fn f() {}\n");
     fails_only(
         &lint(&host, &[&plain.display().to_string()]),
-        "plugin-api",
-        "does not depend on plugin-api",
+        "api",
+        "does not depend on static-plugins-api",
     );
 
-    // Another major of plugin-api.
+    // Another major of static-plugins-api.
     let major = dir("next-major");
     write_file(
         &major.join("Cargo.toml"),
         "[package]\nname = \"next-major\"\nversion = \"0.1.0\"\nedition = \"2024\"\nlicense = \"MIT\"\n\
-         description = \"For plugin-api 0.2\"\n\n[dependencies]\nplugin-api = \"0.2\"\n\n[workspace]\n",
+         description = \"For static-plugins-api 0.3\"\n\n[dependencies]\nstatic-plugins-api = \"0.3\"\n\n[workspace]\n",
     );
     write_file(&major.join("src/lib.rs"), "pub fn f() {}\n");
     fails_only(
         &lint(&host, &[&major.display().to_string()]),
-        "plugin-api",
-        "crate `next-major` requires plugin-api `0.2`, but the host has plugin-api 0.1.0",
+        "api",
+        "crate `next-major` requires static-plugins-api `0.3`, but the host has static-plugins-api 0.2.0",
     );
 
     // `#[plugin]` forgotten.

@@ -95,8 +95,8 @@ fn example_app_filters_through_plugins_including_a_feature_gated_one() {
 }
 
 /// The crate graph of ARCHITECTURE.md: who may depend on whom.
-#[test]
-fn crate_graph_follows_the_architecture() {
+/// `cargo metadata --no-deps` of this workspace.
+fn workspace_metadata() -> serde_json::Value {
     let output = expect_success(
         Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
             .current_dir(repo_root())
@@ -108,8 +108,12 @@ fn crate_graph_follows_the_architecture() {
                 "--offline",
             ]),
     );
-    let metadata: serde_json::Value =
-        serde_json::from_slice(&output.stdout).expect("metadata JSON");
+    serde_json::from_slice(&output.stdout).expect("metadata JSON")
+}
+
+#[test]
+fn crate_graph_follows_the_architecture() {
+    let metadata = workspace_metadata();
     let deps_of = |package: &str| -> Vec<String> {
         let p = metadata["packages"]
             .as_array()
@@ -125,31 +129,34 @@ fn crate_graph_follows_the_architecture() {
             .map(|d| d["name"].as_str().expect("name").to_owned())
             .collect()
     };
-    let mut api = deps_of("plugin-api");
+    let mut api = deps_of("static-plugins-api");
     api.sort();
     assert_eq!(
         api,
-        ["inventory", "plugin-macros", "serde"],
-        "plugin-api stays small and does no IO"
+        ["inventory", "serde", "static-plugins-macros"],
+        "static-plugins-api stays small and does no IO"
     );
-    let mut macros = deps_of("plugin-macros");
+    let mut macros = deps_of("static-plugins-macros");
     macros.sort();
     assert_eq!(
         macros,
         ["proc-macro2", "quote", "static-plugins-id", "syn"],
-        "plugin-macros never depends on plugin-api"
+        "plugin-macros never depends on static-plugins-api"
     );
     assert!(
-        !deps_of("build-support")
+        !deps_of("static-plugins-build")
             .iter()
-            .any(|d| d == "plugin-api" || d == "plugin-sync"),
-        "build-support is only what the generated build script needs"
+            .any(|d| d == "static-plugins-api" || d == "static-plugins-sync"),
+        "static-plugins-build is only what the generated build script needs"
     );
-    let engine = deps_of("plugin-sync");
-    assert!(engine.iter().any(|d| d == "build-support"), "{engine:?}");
+    let engine = deps_of("static-plugins-sync");
     assert!(
-        !engine.iter().any(|d| d == "plugin-api"),
-        "the engine reads plugin-api's manifest, never links it: {engine:?}"
+        engine.iter().any(|d| d == "static-plugins-build"),
+        "{engine:?}"
+    );
+    assert!(
+        !engine.iter().any(|d| d == "static-plugins-api"),
+        "the engine reads static-plugins-api's manifest, never links it: {engine:?}"
     );
     // The engine is depended on only by xtasks, which live in workspaces of
     // their own (so they run when the host's workspace cannot load).
@@ -164,9 +171,12 @@ fn crate_graph_follows_the_architecture() {
     let xtask_deps = xtask["dependencies"]
         .as_table()
         .expect("xtask dependencies");
-    assert!(xtask_deps.contains_key("plugin-sync"), "{xtask_deps:?}");
     assert!(
-        !xtask_deps.contains_key("plugin-api"),
+        xtask_deps.contains_key("static-plugins-sync"),
+        "{xtask_deps:?}"
+    );
+    assert!(
+        !xtask_deps.contains_key("static-plugins-api"),
         "the tool never links the runtime: {xtask_deps:?}"
     );
     for package in metadata["packages"].as_array().expect("packages") {
@@ -309,7 +319,7 @@ fn architecture_and_readme_name_every_module_and_task() {
     );
 }
 
-/// No function of the engine (plugin-sync, build-support) is over 100
+/// No function of the engine (plugin-sync, static-plugins-build) is over 100
 /// lines: each long one was a chain of steps that reads better as one.
 #[test]
 fn no_engine_function_is_over_100_lines() {
@@ -366,4 +376,97 @@ fn no_engine_function_is_over_100_lines() {
         }
     }
     assert!(long.is_empty(), "functions over 100 lines: {long:#?}");
+}
+
+/// The published crates, in dependency order: names free on crates.io,
+/// each with what crates.io requires, packaged together (cargo resolves
+/// each one's dependencies on the others through a temporary registry).
+const PUBLISHED: [&str; 5] = [
+    "static-plugins-id",
+    "static-plugins-macros",
+    "static-plugins-api",
+    "static-plugins-build",
+    "static-plugins-sync",
+];
+
+#[test]
+fn the_published_crates_package_in_dependency_order() {
+    let metadata = workspace_metadata();
+    let packages = metadata["packages"].as_array().expect("packages");
+    for name in PUBLISHED {
+        let package = packages
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("no package {name}"));
+        for field in ["description", "license", "repository", "readme"] {
+            assert!(
+                package[field].as_str().is_some_and(|v| !v.is_empty()),
+                "{name} has no {field}"
+            );
+        }
+        assert!(
+            package["publish"].is_null(),
+            "{name} is publishable: {}",
+            package["publish"]
+        );
+    }
+    // Everything else stays unpublished.
+    for package in packages {
+        let name = package["name"].as_str().expect("name");
+        if !PUBLISHED.contains(&name) {
+            assert_eq!(package["publish"], serde_json::json!([]), "{name}");
+        }
+    }
+    // The macros by exact version from the API crate, the id rule by exact
+    // version from the macros: they are released together.
+    let requirement = |of: &str, on: &str| -> String {
+        let package = packages.iter().find(|p| p["name"] == of).expect("package");
+        let dependency = package["dependencies"]
+            .as_array()
+            .expect("dependencies")
+            .iter()
+            .find(|d| d["name"] == on)
+            .unwrap_or_else(|| panic!("{of} does not depend on {on}"));
+        dependency["req"].as_str().expect("req").to_owned()
+    };
+    let version = packages
+        .iter()
+        .find(|p| p["name"] == "static-plugins-api")
+        .and_then(|p| p["version"].as_str())
+        .expect("version");
+    assert_eq!(
+        requirement("static-plugins-api", "static-plugins-macros"),
+        format!("={version}")
+    );
+    assert_eq!(
+        requirement("static-plugins-macros", "static-plugins-id"),
+        format!("={version}")
+    );
+    // Packaged together, offline; the three a plugin builds against are
+    // verified (built from their packaged sources) as well.
+    let package = |extra: &[&str], which: &[&str]| {
+        let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+        command
+            .current_dir(repo_root())
+            .args([
+                "package",
+                "--offline",
+                "--locked",
+                "--allow-dirty",
+                "--quiet",
+            ])
+            .args(extra);
+        for name in which {
+            command.args(["-p", name]);
+        }
+        expect_success(&mut command);
+    };
+    package(&["--no-verify"], &PUBLISHED);
+    package(&[], &PUBLISHED[..3]);
+    for name in PUBLISHED {
+        let file = repo_root()
+            .join("target/package")
+            .join(format!("{name}-{version}.crate"));
+        assert!(file.is_file(), "{} was not written", file.display());
+    }
 }

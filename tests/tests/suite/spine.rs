@@ -44,7 +44,7 @@ fn host_with_plugins(name: &str) -> Host {
             ..PluginCrate::new("beta-impl", "beta")
         },
     );
-    // Depends on `plugin-api` under another name, with `crate = ::api`.
+    // Depends on `static-plugins-api` under another name, with `crate = ::api`.
     host.plugin(
         "plugins/gamma",
         &PluginCrate {

@@ -1,12 +1,12 @@
-//! Third-party plugins: however a plugin depends on plugin-api, the host's
-//! plugin-api is the one it gets, or sync says why not and what to add.
+//! Third-party plugins: however a plugin depends on static-plugins-api, the host's
+//! static-plugins-api is the one it gets, or sync says why not and what to add.
 
 use e2e::{
     GitRepo, Host, PluginCrate, assert_unchanged, expect_failure, expect_success, messages,
     write_file,
 };
 
-/// A plugin crate in a git repository that depends on plugin-api as `dep`
+/// A plugin crate in a git repository that depends on static-plugins-api as `dep`
 /// (a TOML value) instead of by path.
 fn repo_with_api_dep(name: &str, dep: &str) -> GitRepo {
     let repo = GitRepo::new(name);
@@ -20,31 +20,31 @@ fn repo_with_api_dep(name: &str, dep: &str) -> GitRepo {
     let manifest = std::fs::read_to_string(repo.dir.join("Cargo.toml")).unwrap();
     write_file(
         &repo.dir.join("Cargo.toml"),
-        &with_api_line(&manifest, &format!("plugin-api = {dep}")),
+        &with_api_line(&manifest, &format!("static-plugins-api = {dep}")),
     );
     repo.commit("plugin");
     repo.git(&["tag", "v1"]);
     repo
 }
 
-/// A git repository holding a crate named `plugin-api` that is not the
+/// A git repository holding a crate named `static-plugins-api` that is not the
 /// host's.
 fn foreign_plugin_api(name: &str) -> GitRepo {
     let repo = GitRepo::new(name);
     repo.write(
         "Cargo.toml",
-        "[package]\nname = \"plugin-api\"\nversion = \"0.1.0\"\nedition = \"2024\"\n",
+        "[package]\nname = \"static-plugins-api\"\nversion = \"0.2.0\"\nedition = \"2024\"\n",
     );
-    repo.write("src/lib.rs", "//! Not the host's plugin-api.\n");
-    repo.commit("another plugin-api");
+    repo.write("src/lib.rs", "//! Not the host's static-plugins-api.\n");
+    repo.commit("another static-plugins-api");
     repo
 }
 
-/// `manifest` with its `plugin-api = …` line replaced by `line`.
+/// `manifest` with its `static-plugins-api = …` line replaced by `line`.
 fn with_api_line(manifest: &str, line: &str) -> String {
     let start = manifest
-        .find("plugin-api = ")
-        .expect("a plugin-api dependency");
+        .find("static-plugins-api = ")
+        .expect("a static-plugins-api dependency");
     let end = start + manifest[start..].find('\n').expect("a line end");
     format!("{}{line}{}", &manifest[..start], &manifest[end..])
 }
@@ -65,13 +65,13 @@ fn add_patch(host: &Host, source: &str) {
     let api = e2e::repo_root().join("plugin-api");
     host.write(
         "Cargo.toml",
-        &format!("{root}\n[patch.{source}]\nplugin-api = {{ path = {api:?} }}\n"),
+        &format!("{root}\n[patch.{source}]\nstatic-plugins-api = {{ path = {api:?} }}\n"),
     );
 }
 
 #[test]
 fn a_plugin_asking_for_a_version_gets_the_host_plugin_api_once_patched() {
-    let repo = repo_with_api_dep("by-version", "\"0.1\"");
+    let repo = repo_with_api_dep("by-version", "\"0.2\"");
     let host = Host::new("a_plugin_asking_for_a_version");
     declare(&host, &[&repo]);
     let before = host.snapshot();
@@ -79,14 +79,14 @@ fn a_plugin_asking_for_a_version_gets_the_host_plugin_api_once_patched() {
     let log = messages(&output);
     assert!(
         log.starts_with(
-            "error: plugin `by-version` in plugins.toml depends on plugin-api `0.1` from crates.io, \
-             which would be a second copy of plugin-api whose registrations the host never sees; \
+            "error: plugin `by-version` in plugins.toml depends on static-plugins-api `0.2` from crates.io, \
+             which would be a second copy of static-plugins-api whose registrations the host never sees; \
              make it use the host's: add to "
         ),
         "{log}"
     );
     assert!(
-        log.contains("    [patch.crates-io]\n    plugin-api = { path = "),
+        log.contains("    [patch.crates-io]\n    static-plugins-api = { path = "),
         "{log}"
     );
     assert_unchanged(&before, &host.snapshot());
@@ -113,7 +113,7 @@ fn assert_listed(host: &Host, line: &str) {
 
 #[test]
 fn a_plugin_built_for_another_major_is_refused_at_sync() {
-    let repo = repo_with_api_dep("too-new", "\"0.2\"");
+    let repo = repo_with_api_dep("too-new", "\"0.3\"");
     let host = Host::new("a_plugin_built_for_another_major");
     add_patch(&host, "crates-io");
     declare(&host, &[&repo]);
@@ -121,8 +121,8 @@ fn a_plugin_built_for_another_major_is_refused_at_sync() {
     let output = expect_failure(&mut host.xtask(&["sync"]));
     assert_eq!(
         messages(&output),
-        "error: plugin `too-new` in plugins.toml requires plugin-api `0.2`, but the host has \
-         plugin-api 0.1.0; use a release of the plugin built for plugin-api 0.1.0, or upgrade the \
+        "error: plugin `too-new` in plugins.toml requires static-plugins-api `0.3`, but the host has \
+         static-plugins-api 0.2.0; use a release of the plugin built for static-plugins-api 0.2.0, or upgrade the \
          host\n"
     );
     assert_unchanged(&before, &host.snapshot());
@@ -146,7 +146,7 @@ fn a_crate_that_does_not_depend_on_plugin_api_is_not_a_plugin() {
         messages(&output),
         format!(
             "error: plugin `not-a-plugin` in plugins.toml ({}, tag `v1`)\n\nCaused by:\n  \
-             crate `not-a-plugin` does not depend on plugin-api, so it is not a plugin; check that \
+             crate `not-a-plugin` does not depend on static-plugins-api, so it is not a plugin; check that \
              this is the right crate\n",
             repo.url()
         )
@@ -157,7 +157,7 @@ fn a_crate_that_does_not_depend_on_plugin_api_is_not_a_plugin() {
 #[test]
 fn a_plugin_depending_on_plugin_api_by_git_url_gets_the_host_one_once_patched() {
     // The repository the plugin names: cargo reads it to resolve the
-    // dependency, then the patch replaces it with the host's plugin-api.
+    // dependency, then the patch replaces it with the host's static-plugins-api.
     let upstream = foreign_plugin_api("upstream-plugin-api");
     let url = upstream.url();
     let repo = repo_with_api_dep("by-git", &format!("{{ git = \"{url}\" }}"));
@@ -168,8 +168,8 @@ fn a_plugin_depending_on_plugin_api_by_git_url_gets_the_host_one_once_patched() 
     let log = messages(&output);
     assert!(
         log.starts_with(&format!(
-            "error: plugin `by-git` in plugins.toml depends on plugin-api from {url}, which would \
-             be a second copy of plugin-api whose registrations the host never sees"
+            "error: plugin `by-git` in plugins.toml depends on static-plugins-api from {url}, which would \
+             be a second copy of static-plugins-api whose registrations the host never sees"
         )),
         "{log}"
     );
@@ -195,7 +195,7 @@ fn a_monorepo_plugin_with_workspace_inheritance_builds_in_the_host() {
     repo.write(
         "Cargo.toml",
         "[workspace]\nresolver = \"3\"\nmembers = [\"crates/*\"]\n\n[workspace.package]\n\
-         version = \"2.0.0\"\nedition = \"2024\"\n\n[workspace.dependencies]\nplugin-api = \"0.1\"\n",
+         version = \"2.0.0\"\nedition = \"2024\"\n\n[workspace.dependencies]\nstatic-plugins-api = \"0.2\"\n",
     );
     repo.plugin(
         "crates/mono-a",
@@ -205,7 +205,7 @@ fn a_monorepo_plugin_with_workspace_inheritance_builds_in_the_host() {
         },
     );
     let manifest = std::fs::read_to_string(repo.dir.join("crates/mono-a/Cargo.toml")).unwrap();
-    let manifest = with_api_line(&manifest, "plugin-api.workspace = true")
+    let manifest = with_api_line(&manifest, "static-plugins-api.workspace = true")
         .replace("version = \"1.2.3\"", "version.workspace = true")
         .replace("edition = \"2024\"", "edition.workspace = true");
     repo.write("crates/mono-a/Cargo.toml", &manifest);
@@ -244,9 +244,9 @@ fn a_path_dependency_on_another_plugin_api_is_refused() {
     assert_eq!(
         messages(&output),
         format!(
-            "error: plugin `by-path` in plugins.toml depends on plugin-api by path ({}), which is \
-             not the host's plugin-api and cannot be patched; the plugin should depend on \
-             plugin-api by version or git URL\n",
+            "error: plugin `by-path` in plugins.toml depends on static-plugins-api by path ({}), which is \
+             not the host's static-plugins-api and cannot be patched; the plugin should depend on \
+             static-plugins-api by version or git URL\n",
             elsewhere.display()
         )
     );
@@ -255,7 +255,7 @@ fn a_path_dependency_on_another_plugin_api_is_refused() {
 
 #[test]
 fn a_second_plugin_api_through_a_dependency_is_caught_by_the_graph_check_and_nothing_written() {
-    // The plugin itself uses the host's plugin-api, but a helper crate in its
+    // The plugin itself uses the host's static-plugins-api, but a helper crate in its
     // repository pulls another one from git: only the resolved graph shows it.
     let upstream = foreign_plugin_api("second-api-upstream");
     let repo = GitRepo::new("sneaky");
@@ -264,7 +264,7 @@ fn a_second_plugin_api_through_a_dependency_is_caught_by_the_graph_check_and_not
         "helper/Cargo.toml",
         &format!(
             "[package]\nname = \"helper\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n\
-             [dependencies]\nplugin-api = {{ git = \"{}\" }}\n",
+             [dependencies]\nstatic-plugins-api = {{ git = \"{}\" }}\n",
             upstream.url()
         ),
     );
@@ -292,10 +292,10 @@ fn a_second_plugin_api_through_a_dependency_is_caught_by_the_graph_check_and_not
     assert_eq!(
         log,
         format!(
-            "error: the host's crate graph has 2 copies of plugin-api: path+file://{}#0.1.0 (used \
-             by `{}`, `plugin-set`, `sneaky`); git+{}#plugin-api@0.1.0 (used by `helper`); a \
+            "error: the host's crate graph has 2 copies of static-plugins-api: path+file://{}#static-plugins-api@0.2.0 (used \
+             by `{}`, `plugin-set`, `sneaky`); git+{}#static-plugins-api@0.2.0 (used by `helper`); a \
              plugin built against a copy the host does not use registers into a registry nobody \
-             reads. Patch each source to the host's plugin-api in the root Cargo.toml\n",
+             reads. Patch each source to the host's static-plugins-api in the root Cargo.toml\n",
             api.display(),
             host.app,
             upstream.url()
@@ -329,14 +329,14 @@ fn a_new_plugin_scaffold_in_a_git_repository_builds_lists_and_passes_its_test() 
     repo.commit("scaffold");
     repo.git(&["tag", "v0.1.0"]);
 
-    // Its own unit test passes against the host's plugin-api.
+    // Its own unit test passes against the host's static-plugins-api.
     let api = e2e::repo_root().join("plugin-api");
     let mut test = std::process::Command::new(std::env::var_os("CARGO").unwrap_or("cargo".into()));
     test.current_dir(&repo.dir)
         .env("CARGO_TARGET_DIR", e2e::shared_target_dir())
         .args(["test", "--offline", "--quiet", "--config"])
         .arg(format!(
-            "patch.crates-io.plugin-api.path={:?}",
+            "patch.crates-io.static-plugins-api.path={:?}",
             api.display().to_string()
         ));
     let output = expect_success(&mut test);
@@ -346,7 +346,7 @@ fn a_new_plugin_scaffold_in_a_git_repository_builds_lists_and_passes_its_test() 
         e2e::stdout(&output)
     );
 
-    // Declared in example-app (which patches plugin-api as sync asks), it
+    // Declared in example-app (which patches static-plugins-api as sync asks), it
     // builds and lists.
     let host = Host::new("a_new_plugin_scaffold_in_a_git_repository");
     host.use_example_app();
@@ -605,6 +605,39 @@ fn a_declared_extension_crate_is_refused_even_at_another_major_version() {
         refused.contains("crate `app-api` is in the build twice")
             && refused.contains("plugin `greeter-two` uses app-api 2.0.0"),
         "{refused}"
+    );
+    assert_unchanged(&before, &host.snapshot());
+}
+
+#[test]
+fn a_plugin_still_on_the_old_api_crate_name_is_told_the_new_one() {
+    let repo = GitRepo::new("old-name");
+    repo.plugin(
+        ".",
+        &PluginCrate {
+            filters: &[("old-name", None)],
+            ..PluginCrate::new("old-name", "old-name")
+        },
+    );
+    let manifest = std::fs::read_to_string(repo.dir.join("Cargo.toml")).unwrap();
+    write_file(
+        &repo.dir.join("Cargo.toml"),
+        &with_api_line(&manifest, "plugin-api = \"0.1\""),
+    );
+    repo.commit("plugin");
+    repo.git(&["tag", "v1"]);
+    let host = Host::new("a_plugin_still_on_the_old_api_crate_name");
+    add_patch(&host, "crates-io");
+    declare(&host, &[&repo]);
+    let before = host.snapshot();
+    let log = messages(&expect_failure(&mut host.xtask(&["sync"])));
+    assert!(
+        log.contains(
+            "depends on `plugin-api`, the API crate's name before 0.2 (on crates.io that name \
+             is another project's); depend on `static-plugins-api = \"0.2\"` instead (its \
+             library is still `plugin_api`)"
+        ),
+        "{log}"
     );
     assert_unchanged(&before, &host.snapshot());
 }

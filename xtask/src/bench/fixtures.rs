@@ -17,7 +17,7 @@ pub fn fixture(dir: &Path, i: usize, history: usize) -> anyhow::Result<PathBuf> 
     let api = repo_root().join("plugin-api");
     let manifest = format!(
         "[package]\nname = \"bench-plugin-{i}\"\nversion = \"1.0.0\"\nedition = \"2024\"\n\n\
-         [dependencies]\nplugin-api = {{ path = {:?} }}\n",
+         [dependencies]\nstatic-plugins-api = {{ path = {:?} }}\n",
         api.display().to_string()
     );
     let lib = format!(
@@ -64,7 +64,7 @@ pub fn host(dir: &Path, name: &str, repos: &[PathBuf]) -> anyhow::Result<PathBuf
         root.join("Cargo.toml"),
         format!(
             "[workspace]\nresolver = \"3\"\nmembers = [\"app\", \"plugin-set\"]\nexclude = [\"plugin-sources\"]\n\n\
-             [workspace.dependencies]\nplugin-api = {{ path = {:?} }}\nbuild-support = {{ path = {:?} }}\n",
+             [workspace.dependencies]\nstatic-plugins-api = {{ path = {:?} }}\nstatic-plugins-build = {{ path = {:?} }}\n",
             repo.join("plugin-api").display().to_string(),
             repo.join("build-support").display().to_string()
         ),
@@ -74,7 +74,7 @@ pub fn host(dir: &Path, name: &str, repos: &[PathBuf]) -> anyhow::Result<PathBuf
         root.join("app/Cargo.toml"),
         format!(
             "[package]\nname = \"bench-app-{name}\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n\
-             [dependencies]\nplugin-api.workspace = true\nplugin-set = {{ path = \"../plugin-set\" }}\n"
+             [dependencies]\nstatic-plugins-api.workspace = true\nplugin-set = {{ path = \"../plugin-set\" }}\n"
         ),
     )?;
     std::fs::write(

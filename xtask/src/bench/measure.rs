@@ -172,7 +172,7 @@ pub fn registry_figures(quick: bool) -> anyhow::Result<RegistryFigures> {
         "--quiet",
         "--offline",
         "-p",
-        "plugin-api",
+        "static-plugins-api",
         "--bench",
         "registry",
     ]);

@@ -104,7 +104,7 @@ fn plugin_crate(package: &str) -> (String, String) {
     let api = repo_root().join("plugin-api");
     let manifest = format!(
         "[package]\nname = \"{package}\"\nversion = \"1.0.0\"\nedition = \"2024\"\n\n\
-         [dependencies]\nplugin-api = {{ path = {:?} }}\n",
+         [dependencies]\nstatic-plugins-api = {{ path = {:?} }}\n",
         api.display().to_string()
     );
     let lib = format!(
