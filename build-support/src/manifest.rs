@@ -12,6 +12,8 @@ use crate::text::{did_you_mean, line_col, quote};
 pub const DECLARATION_KEYS: &[&str] = &[
     "path",
     "git",
+    "version",
+    "registry",
     "tag",
     "branch",
     "rev",
@@ -82,6 +84,15 @@ pub struct Declaration {
 pub enum Source {
     /// `path = "…"`, as written: relative to the manifest's directory, or absolute.
     Path(String),
+    /// `version = "…"` (or the declaration a bare requirement string), from
+    /// crates.io or the registry named `registry` (configured as cargo
+    /// configures registries).
+    Registry {
+        /// The version requirement, as written (cargo's syntax).
+        version: String,
+        /// `registry = "…"`: a name from `[registries]`; `None` for crates.io.
+        registry: Option<String>,
+    },
     /// `git = "…"` with at most one of `tag`, `branch`, `rev`, and a `subdir`.
     Git {
         /// The URL as written (a local path is relative to the manifest's directory).
@@ -192,6 +203,11 @@ impl Manifest {
         for d in &self.plugins {
             let source = match &d.source {
                 Source::Path(path) => format!("path={}", quote(path)),
+                Source::Registry { version, registry } => format!(
+                    "version={} registry={}",
+                    quote(version),
+                    quote(registry.as_deref().unwrap_or(""))
+                ),
                 Source::Git {
                     url,
                     reference,
@@ -223,6 +239,21 @@ impl Manifest {
         }
         format!("sha256:{}", crate::sha256_hex(canonical.as_bytes()))
     }
+}
+
+/// A registry name as cargo accepts one in `[registries]`: ASCII letters,
+/// digits, `-` and `_`.
+pub fn check_registry_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > 64 {
+        return Err("must be 1 to 64 characters".into());
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err("may hold only ASCII letters, digits, `-` and `_`".into());
+    }
+    Ok(())
 }
 
 struct Parser<'a> {
@@ -306,12 +337,28 @@ impl Parser<'_> {
             self.error(key.span(), format!("invalid plugin name `{name}`: {why}"))
         })?;
         let line = self.lines.line(key.span().map_or(0, |s| s.start));
+        // `name = "1.2"`: a registry requirement, as in cargo.
+        if let Some(version) = item.as_str() {
+            let version = self.requirement(name, version, item.span())?;
+            return Ok(Declaration {
+                name: name.to_owned(),
+                package: name.to_owned(),
+                source: Source::Registry {
+                    version,
+                    registry: None,
+                },
+                features: Vec::new(),
+                default_features: true,
+                enabled: true,
+                line,
+            });
+        }
         let Some(table) = item.as_table_like() else {
             return Err(self.error(
                 item.span(),
                 format!(
-                    "plugin `{name}` must be a table such as `{name} = {{ path = \"…\" }}`, \
-                     found {}; registry versions are not supported",
+                    "plugin `{name}` must be a version requirement such as `{name} = \"1.2\"` or \
+                     a table such as `{name} = {{ path = \"…\" }}`, found {}",
                     item.type_name()
                 ),
             ));
@@ -344,12 +391,15 @@ impl Parser<'_> {
         })
     }
 
-    /// `path = …`, or `git = …` with its reference and subdir.
+    /// `path = …`, `version = …` (with a `registry`), or `git = …` with its
+    /// reference and subdir.
     fn source(&self, name: &str, key: &Key, table: &dyn TableLike) -> Result<Source, Error> {
         let key_span = |k: &str| table.key(k).and_then(Key::span);
         let value_span = |k: &str| table.get(k).and_then(Item::span);
         let path = self.string(name, table, "path")?;
         let git = self.string(name, table, "git")?;
+        let version = self.string(name, table, "version")?;
+        let registry = self.string(name, table, "registry")?;
         let git_only = GIT_ONLY_KEYS.iter().find(|k| table.contains_key(k));
         if path.is_some() && git.is_some() {
             return Err(self.error(
@@ -357,29 +407,29 @@ impl Parser<'_> {
                 format!("plugin `{name}` has both `path` and `git`; keep one"),
             ));
         }
+        if version.is_some() && (path.is_some() || git.is_some()) {
+            // Cargo would take the path or the repository and keep the
+            // version for publishing; a plugin comes from one place.
+            let other = if path.is_some() { "path" } else { "git" };
+            return Err(self.error(
+                key_span("version"),
+                format!(
+                    "plugin `{name}` has both `{other}` and `version`; keep one (a plugin comes \
+                     from one place)"
+                ),
+            ));
+        }
+        if registry.is_some() && version.is_none() {
+            return Err(self.error(
+                key_span("registry"),
+                format!("plugin `{name}`: `registry` needs `version = \"…\"`"),
+            ));
+        }
+        if let Some(version) = version {
+            return self.registry_source(name, table, &version, registry, git_only);
+        }
         if let Some(path) = path {
-            if let Some(k) = git_only {
-                return Err(self.error(
-                    key_span(k),
-                    format!("plugin `{name}`: `{k}` needs `git = \"…\"`, not `path`"),
-                ));
-            }
-            if path.is_empty() {
-                return Err(self.error(
-                    value_span("path"),
-                    format!("plugin `{name}`: `path` is empty"),
-                ));
-            }
-            if path.chars().any(char::is_control) {
-                return Err(self.error(
-                    value_span("path"),
-                    format!(
-                        "plugin `{name}`: `path = \"{}\"` has a control character",
-                        path.escape_debug()
-                    ),
-                ));
-            }
-            return Ok(Source::Path(path));
+            return self.path_source(name, table, path, git_only);
         }
         let Some(url) = git else {
             if let Some(k) = git_only {
@@ -390,7 +440,10 @@ impl Parser<'_> {
             }
             return Err(self.error(
                 key.span(),
-                format!("plugin `{name}` has no source; add `path = \"…\"` or `git = \"…\"`"),
+                format!(
+                    "plugin `{name}` has no source; add `version = \"…\"`, `git = \"…\"` or \
+                     `path = \"…\"`"
+                ),
             ));
         };
         check_git_url(&url)
@@ -413,6 +466,72 @@ impl Parser<'_> {
             reference,
             subdir,
         })
+    }
+
+    /// `version = …` with an optional `registry`.
+    fn registry_source(
+        &self,
+        name: &str,
+        table: &dyn TableLike,
+        version: &str,
+        registry: Option<String>,
+        git_only: Option<&&str>,
+    ) -> Result<Source, Error> {
+        let key_span = |k: &str| table.key(k).and_then(Key::span);
+        let value_span = |k: &str| table.get(k).and_then(Item::span);
+        if let Some(k) = git_only {
+            return Err(self.error(
+                key_span(k),
+                format!("plugin `{name}`: `{k}` needs `git = \"…\"`, not `version`"),
+            ));
+        }
+        let version = self.requirement(name, version, value_span("version"))?;
+        if let Some(registry) = &registry {
+            check_registry_name(registry).map_err(|why| {
+                self.error(
+                    value_span("registry"),
+                    format!(
+                        "plugin `{name}`: `registry = \"{}\"` {why}",
+                        registry.escape_debug()
+                    ),
+                )
+            })?;
+        }
+        Ok(Source::Registry { version, registry })
+    }
+
+    /// `path = …`.
+    fn path_source(
+        &self,
+        name: &str,
+        table: &dyn TableLike,
+        path: String,
+        git_only: Option<&&str>,
+    ) -> Result<Source, Error> {
+        let key_span = |k: &str| table.key(k).and_then(Key::span);
+        let value_span = |k: &str| table.get(k).and_then(Item::span);
+        if let Some(k) = git_only {
+            return Err(self.error(
+                key_span(k),
+                format!("plugin `{name}`: `{k}` needs `git = \"…\"`, not `path`"),
+            ));
+        }
+        if path.is_empty() {
+            return Err(self.error(
+                value_span("path"),
+                format!("plugin `{name}`: `path` is empty"),
+            ));
+        }
+        if path.chars().any(char::is_control) {
+            return Err(self.error(
+                value_span("path"),
+                format!(
+                    "plugin `{name}`: `path = \"{}\"` has a control character",
+                    path.escape_debug()
+                ),
+            ));
+        }
+        Ok(Source::Path(path))
     }
 
     /// The one of `tag`, `branch` and `rev` a git declaration gives (the
@@ -469,23 +588,42 @@ impl Parser<'_> {
         Ok(reference)
     }
 
+    /// A version requirement in cargo's syntax (`1.2`, `^1.2`, `=1.2.3`,
+    /// `>=1, <2`), as written.
+    fn requirement(
+        &self,
+        name: &str,
+        text: &str,
+        span: Option<std::ops::Range<usize>>,
+    ) -> Result<String, Error> {
+        match semver::VersionReq::parse(text) {
+            Ok(_) if text.len() <= 256 => Ok(text.to_owned()),
+            Ok(_) => Err(self.error(
+                span,
+                format!("plugin `{name}`: the version requirement is too long"),
+            )),
+            Err(e) => Err(self.error(
+                span,
+                format!(
+                    "plugin `{name}`: `{}` is not a version requirement ({e}); write e.g. \
+                     `\"1.2\"` or `\"=1.2.3\"`",
+                    text.escape_debug()
+                ),
+            )),
+        }
+    }
+
     fn check_keys(&self, name: &str, table: &dyn TableLike) -> Result<(), Error> {
         for (k, _) in table.iter() {
             if DECLARATION_KEYS.contains(&k) {
                 continue;
             }
             let span = table.key(k).and_then(Key::span);
-            let message = if k == "version" || k == "registry" {
-                format!(
-                    "plugin `{name}`: registry sources (`{k}`) are not supported; use `git = \"…\"` or `path = \"…\"`"
-                )
-            } else {
-                let hint = match did_you_mean(k, DECLARATION_KEYS) {
-                    Some(s) => format!("did you mean `{s}`?"),
-                    None => format!("expected one of {}", list(DECLARATION_KEYS)),
-                };
-                format!("unknown key `{k}` in plugin `{name}`; {hint}")
+            let hint = match did_you_mean(k, DECLARATION_KEYS) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => format!("expected one of {}", list(DECLARATION_KEYS)),
             };
+            let message = format!("unknown key `{k}` in plugin `{name}`; {hint}");
             return Err(self.error(span, message));
         }
         Ok(())

@@ -13,7 +13,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 use toml_edit::{Array, DocumentMut, InlineTable, Item, Table, value};
 
-use crate::lockfile::{LockedPlugin, Lockfile};
+use crate::lockfile::{LockSource, LockedPlugin, Lockfile};
 
 /// One file of the generated crate.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,10 +111,19 @@ fn cargo_toml(
     for (locked, declaration) in plugins {
         let mut dependency = InlineTable::new();
         let path = match overrides.get(&locked.name) {
-            Some(o) => o.crate_dir.clone(),
+            Some(o) => Some(o.crate_dir.clone()),
             None => locked.crate_dir(),
         };
-        dependency.insert("path", path.into());
+        if let Some(path) = path {
+            dependency.insert("path", path.into());
+        } else if let LockSource::Registry(pin) = &locked.source {
+            // Exactly the locked version, from the registry it was pinned
+            // in: cargo downloads it and checks its checksum.
+            dependency.insert("version", format!("={}", locked.version).into());
+            if let Some(registry) = &pin.registry {
+                dependency.insert("registry", registry.as_str().into());
+            }
+        }
         if declaration.package != declaration.name {
             dependency.insert("package", declaration.package.as_str().into());
         }
@@ -199,7 +208,7 @@ fn lib_rs(
         let version = locked.version.to_string();
         let source = locked.source_field();
         let rev = option(locked.git().map(|g| g.commit.to_string()));
-        let checksum = option(locked.git().map(|g| g.checksum.to_string()));
+        let checksum = option(locked.checksum().map(ToString::to_string));
         let overridden = option(overrides.get(name).map(|o| o.path.clone()));
         quote! {
             ::plugin_api::SetEntry {

@@ -31,7 +31,7 @@ pub fn render<'a>(
     let mut text = String::from_utf8_lossy(BEGIN).into_owned();
     text.push_str(&format!("lock {lock_digest}\n"));
     for plugin in plugins {
-        let checksum = plugin.git().map_or("-", |g| g.checksum.as_str());
+        let checksum = plugin.checksum().map_or("-", |c| c.as_str());
         text.push_str(&format!(
             "plugin {} {} {} {} {checksum}{}\n",
             plugin.name,

@@ -7,7 +7,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::dev::Overrides;
-use crate::lockfile::Lockfile;
+use crate::lockfile::{LockSource, LockedPlugin, Lockfile};
+use crate::secret;
 use anyhow::{Context as _, bail};
 use build_support::MANIFEST_FILE;
 use cargo_metadata::{Metadata, Package, PackageId};
@@ -101,22 +102,12 @@ fn check_graph<'m>(
     };
     let mut plugins = Vec::with_capacity(lock.plugins.len());
     for plugin in &lock.plugins {
-        let dir = match overrides.get(&plugin.name) {
-            Some(dir) => dir.clone(),
-            None => root
-                .join(build_support::PLUGIN_SET_DIR)
-                .join(plugin.crate_dir()),
-        };
-        let manifest = canonical(&dir.join("Cargo.toml"));
-        let Some(package) = metadata
-            .packages
-            .iter()
-            .find(|p| canonical(p.manifest_path.as_std_path()) == manifest)
-        else {
+        let Some(package) = locate(root, overrides, metadata, plugin)? else {
             bail!(
-                "plugin `{}` in {MANIFEST_FILE}: cargo did not resolve the crate at {}",
+                "plugin `{}` in {MANIFEST_FILE}: cargo did not resolve the crate sync put in \
+                 the generated crate ({})",
                 plugin.name,
-                manifest.display()
+                where_pinned(root, overrides, plugin)
             );
         };
         let node = resolve
@@ -323,6 +314,63 @@ fn check_shared(
         bail!("{}", problems.join("\n"));
     }
     Ok(())
+}
+
+/// The package cargo resolved for `plugin`: the crate at its directory (a
+/// path or git plugin, or a working copy), or the locked version from its
+/// registry.
+fn locate<'m>(
+    root: &Path,
+    overrides: &Overrides,
+    metadata: &'m Metadata,
+    plugin: &LockedPlugin,
+) -> anyhow::Result<Option<&'m Package>> {
+    let dir = match (overrides.get(&plugin.name), plugin.crate_dir()) {
+        (Some(dir), _) => Some(dir.clone()),
+        (None, Some(dir)) => Some(root.join(build_support::PLUGIN_SET_DIR).join(dir)),
+        (None, None) => None,
+    };
+    Ok(match (dir, &plugin.source) {
+        (Some(dir), _) => {
+            let manifest = canonical(&dir.join("Cargo.toml"));
+            metadata
+                .packages
+                .iter()
+                .find(|p| canonical(p.manifest_path.as_std_path()) == manifest)
+        }
+        (None, _) => registry_package(metadata, plugin),
+    })
+}
+
+/// The package of a registry plugin in `metadata`: its locked version from
+/// its registry. `None` for other plugins.
+pub fn registry_package<'m>(metadata: &'m Metadata, plugin: &LockedPlugin) -> Option<&'m Package> {
+    let LockSource::Registry(pin) = &plugin.source else {
+        return None;
+    };
+    metadata.packages.iter().find(|p| {
+        *p.name == *plugin.package
+            && p.version == plugin.version
+            && p.source.as_ref().is_some_and(|s| s.repr == pin.index)
+    })
+}
+
+/// Where sync put `plugin`, for an error.
+fn where_pinned(root: &Path, overrides: &Overrides, plugin: &LockedPlugin) -> String {
+    match (overrides.get(&plugin.name), plugin.crate_dir()) {
+        (Some(dir), _) => dir.display().to_string(),
+        (None, Some(dir)) => root
+            .join(build_support::PLUGIN_SET_DIR)
+            .join(dir)
+            .display()
+            .to_string(),
+        (None, None) => format!(
+            "{} {} from {}",
+            plugin.package,
+            plugin.version,
+            secret::redact(&plugin.source_field())
+        ),
+    }
 }
 
 #[cfg(test)]

@@ -347,6 +347,27 @@ pub fn relative_path(base: &Path, path: &Path) -> String {
     }
 }
 
+/// `item` with every `path = "…"` inside made absolute against `base`.
+pub fn absolute_paths(mut item: toml_edit::Item, base: &Path) -> toml_edit::Item {
+    fn visit(table: &mut dyn toml_edit::TableLike, base: &Path) {
+        for (key, value) in table.iter_mut() {
+            if key == "path"
+                && let Some(path) = value.as_str()
+                && Path::new(path).is_relative()
+            {
+                let joined = base.join(path).display().to_string();
+                *value = toml_edit::value(joined);
+            } else if let Some(inner) = value.as_table_like_mut() {
+                visit(inner, base);
+            }
+        }
+    }
+    if let Some(table) = item.as_table_like_mut() {
+        visit(table, base);
+    }
+    item
+}
+
 #[cfg(test)]
 mod tests {
     use super::{glob_matches, relative_path};

@@ -65,6 +65,7 @@ mod process;
 mod progress;
 #[cfg(test)]
 mod proptests;
+mod registry;
 mod sbom;
 mod scaffold;
 mod scan;

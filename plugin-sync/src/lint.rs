@@ -550,12 +550,12 @@ fn write_throwaway_host(root: &Path, host: &Path, dir: &Path, package: &str) -> 
             .and_then(|w| w.get("dependencies"))
             .and_then(|d| d.get(name))
             .with_context(|| format!("the host's [workspace.dependencies] has no `{name}`"))?;
-        dependencies.insert(name, absolute(item.clone(), root));
+        dependencies.insert(name, crate::host::absolute_paths(item.clone(), root));
     }
     workspace.insert("dependencies", toml_edit::Item::Table(dependencies));
     document.insert("workspace", toml_edit::Item::Table(workspace));
     if let Some(patch) = source.get("patch") {
-        document.insert("patch", absolute(patch.clone(), root));
+        document.insert("patch", crate::host::absolute_paths(patch.clone(), root));
     }
     let files = [
         ("Cargo.toml", document.to_string()),
@@ -588,27 +588,6 @@ fn write_throwaway_host(root: &Path, host: &Path, dir: &Path, package: &str) -> 
         std::fs::write(host.join("Cargo.lock"), lock).context("failed to copy Cargo.lock")?;
     }
     Ok(())
-}
-
-/// `item` with every `path = "…"` inside made absolute against `base`.
-fn absolute(mut item: Item, base: &Path) -> Item {
-    fn visit(table: &mut dyn toml_edit::TableLike, base: &Path) {
-        for (key, value) in table.iter_mut() {
-            if key == "path"
-                && let Some(path) = value.as_str()
-                && Path::new(path).is_relative()
-            {
-                let joined = base.join(path).display().to_string();
-                *value = toml_edit::value(joined);
-            } else if let Some(inner) = value.as_table_like_mut() {
-                visit(inner, base);
-            }
-        }
-    }
-    if let Some(table) = item.as_table_like_mut() {
-        visit(table, base);
-    }
-    item
 }
 
 /// A crate's git history: the database, the commit linted and the crate's

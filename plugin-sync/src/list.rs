@@ -79,7 +79,7 @@ pub fn list(root: &Path, json: bool) -> anyhow::Result<()> {
                 version: Some(entry.version.to_string()),
                 source: Some(entry.source_field()),
                 rev: entry.git().map(|g| g.commit.to_string()),
-                checksum: entry.git().map(|g| g.checksum.to_string()),
+                checksum: entry.checksum().map(ToString::to_string),
                 build_script: None,
                 proc_macros: None,
                 dependency_build_scripts: None,
@@ -107,7 +107,14 @@ fn declared_row(
     entry: Option<&LockedPlugin>,
     metadata: Option<&Metadata>,
 ) -> Row {
-    let crate_dir = entry.map(|e| root.join(PLUGIN_SET_DIR).join(e.crate_dir()));
+    let crate_dir = entry.and_then(|e| match e.crate_dir() {
+        Some(dir) => Some(root.join(PLUGIN_SET_DIR).join(dir)),
+        // A registry plugin is where cargo downloaded it.
+        None => metadata
+            .and_then(|m| crate::graph::registry_package(m, e))
+            .and_then(|p| p.manifest_path.parent())
+            .map(|d| d.as_std_path().to_owned()),
+    });
     let present = match entry {
         None => false,
         Some(e) => match e.git() {
@@ -140,7 +147,9 @@ fn declared_row(
         version: entry.map(|e| e.version.to_string()),
         source: entry.map(LockedPlugin::source_field),
         rev: entry.and_then(|e| e.git()).map(|g| g.commit.to_string()),
-        checksum: entry.and_then(|e| e.git()).map(|g| g.checksum.to_string()),
+        checksum: entry
+            .and_then(LockedPlugin::checksum)
+            .map(ToString::to_string),
         build_script,
         proc_macros,
         dependency_build_scripts,

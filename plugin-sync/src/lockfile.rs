@@ -50,6 +50,28 @@ pub enum LockSource {
         path: String,
     },
     Git(GitPin),
+    Registry(RegistryPin),
+}
+
+/// A registry plugin, pinned: cargo downloads it, checks it against the
+/// registry's checksum and builds it from its own registry sources.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistryPin {
+    /// Cargo's source id of the registry: `registry+<index URL>` or
+    /// `sparse+<index URL>`, as cargo writes it in Cargo.lock.
+    pub index: String,
+    /// The registry's name as declared (`registry = "…"`), `None` for
+    /// crates.io.
+    pub registry: Option<String>,
+    /// The registry's checksum of the `.crate` file, as `sha256:<hex>`.
+    pub checksum: Checksum,
+}
+
+impl RegistryPin {
+    /// Whether `text` is a registry source id (`registry+…`, `sparse+…`).
+    pub fn is_source(text: &str) -> bool {
+        text.starts_with("registry+") || text.starts_with("sparse+")
+    }
 }
 
 /// A git plugin, pinned.
@@ -220,6 +242,16 @@ impl LockedPlugin {
     pub fn git(&self) -> Option<&GitPin> {
         match &self.source {
             LockSource::Git(pin) => Some(pin),
+            LockSource::Local { .. } | LockSource::Registry(_) => None,
+        }
+    }
+
+    /// The pinned checksum: of a git plugin's files, or the registry's of
+    /// a registry plugin's `.crate`; `None` for a local plugin.
+    pub fn checksum(&self) -> Option<&Checksum> {
+        match &self.source {
+            LockSource::Git(pin) => Some(&pin.checksum),
+            LockSource::Registry(pin) => Some(&pin.checksum),
             LockSource::Local { .. } => None,
         }
     }
@@ -229,18 +261,22 @@ impl LockedPlugin {
         match &self.source {
             LockSource::Local { .. } => LOCAL.to_owned(),
             LockSource::Git(pin) => pin.cargo_source(),
+            LockSource::Registry(pin) => pin.index.clone(),
         }
     }
 
-    /// Directory of the plugin crate, relative to the generated crate.
-    pub fn crate_dir(&self) -> String {
+    /// Directory of the plugin crate, relative to the generated crate;
+    /// `None` for a registry plugin, which cargo builds from its registry
+    /// sources.
+    pub fn crate_dir(&self) -> Option<String> {
         match &self.source {
-            LockSource::Local { path } if Path::new(path).is_absolute() => path.clone(),
-            LockSource::Local { path } => format!("../{path}"),
-            LockSource::Git(pin) => match &pin.subdir {
+            LockSource::Local { path } if Path::new(path).is_absolute() => Some(path.clone()),
+            LockSource::Local { path } => Some(format!("../{path}")),
+            LockSource::Git(pin) => Some(match &pin.subdir {
                 Some(subdir) => format!("../{}/{}", pin.host_dir(&self.name), subdir.as_str()),
                 None => format!("../{}", pin.host_dir(&self.name)),
-            },
+            }),
+            LockSource::Registry(_) => None,
         }
     }
 }
@@ -411,6 +447,12 @@ impl Lockfile {
                     }
                     table.insert("checksum", toml_edit::value(pin.checksum.as_str()));
                 }
+                LockSource::Registry(pin) => {
+                    if let Some(registry) = &pin.registry {
+                        table.insert("registry", toml_edit::value(registry.as_str()));
+                    }
+                    table.insert("checksum", toml_edit::value(pin.checksum.as_str()));
+                }
             }
             table.decor_mut().set_prefix("\n");
             array.push(table);
@@ -487,7 +529,7 @@ fn parse_plugin(table: &Table) -> Result<LockedPlugin, Problem> {
     })?;
     for key in table.iter().map(|(k, _)| k) {
         if ![
-            "name", "package", "version", "source", "path", "subdir", "checksum",
+            "name", "package", "version", "source", "path", "subdir", "checksum", "registry",
         ]
         .contains(&key)
         {
@@ -497,6 +539,8 @@ fn parse_plugin(table: &Table) -> Result<LockedPlugin, Problem> {
     let source_text = entry.required("source")?;
     let source = if source_text == LOCAL {
         local_source(&entry)?
+    } else if RegistryPin::is_source(source_text) {
+        registry_source(&entry, source_text)?
     } else {
         git_source(&entry, source_text)?
     };
@@ -508,8 +552,41 @@ fn parse_plugin(table: &Table) -> Result<LockedPlugin, Problem> {
     })
 }
 
+fn registry_source(entry: &Entry<'_>, source_text: &str) -> Result<LockSource, Problem> {
+    for key in ["path", "subdir"] {
+        if entry.table.contains_key(key) {
+            return Err(entry.invalid(key, &format!("a registry plugin has no `{key}`")));
+        }
+    }
+    let split = build_support::url::split(source_text);
+    if split.had_secret || source_text.chars().any(char::is_control) {
+        return Err(entry.invalid(
+            "source",
+            "the registry's URL carries credentials or control characters, which a lock file \
+             must never hold; run `cargo xtask sync`",
+        ));
+    }
+    let registry = match entry.string("registry")? {
+        None => None,
+        Some(name) => {
+            build_support::manifest::check_registry_name(name)
+                .map_err(|why| entry.invalid("registry", &format!("`registry` {why}")))?;
+            Some(name.to_owned())
+        }
+    };
+    let checksum = entry.required("checksum")?;
+    let checksum = Checksum::parse(checksum).ok_or_else(|| {
+        entry.invalid("checksum", "`checksum` must be `sha256:<64 lowercase hex>`")
+    })?;
+    Ok(LockSource::Registry(RegistryPin {
+        index: source_text.to_owned(),
+        registry,
+        checksum,
+    }))
+}
+
 fn local_source(entry: &Entry<'_>) -> Result<LockSource, Problem> {
-    for key in ["subdir", "checksum"] {
+    for key in ["subdir", "checksum", "registry"] {
         if entry.table.contains_key(key) {
             return Err(entry.invalid(key, &format!("a local plugin has no `{key}`")));
         }
@@ -654,10 +731,13 @@ mod tests {
     fn git_plugins_live_in_plugin_sources() {
         let lock = sample();
         assert_eq!(
-            lock.plugins[1].crate_dir(),
-            "../plugin-sources/rot-aaaaaaaaaaaa/crates/rot"
+            lock.plugins[1].crate_dir().as_deref(),
+            Some("../plugin-sources/rot-aaaaaaaaaaaa/crates/rot")
         );
-        assert_eq!(lock.plugins[0].crate_dir(), "../plugins/upper");
+        assert_eq!(
+            lock.plugins[0].crate_dir().as_deref(),
+            Some("../plugins/upper")
+        );
         assert_eq!(lock.plugins[0].git(), None);
     }
 

@@ -112,11 +112,24 @@ proptest! {
                     name: declaration.name.clone(),
                     package: declaration.package.clone(),
                     version: semver::Version::new(major, minor, patch),
-                    source: LockSource::Local {
-                        path: match &declaration.source {
-                            build_support::manifest::Source::Path(p) => p.clone(),
-                            build_support::manifest::Source::Git { url, .. } => url.clone(),
-                        },
+                    source: match &declaration.source {
+                        build_support::manifest::Source::Path(p) => {
+                            LockSource::Local { path: p.clone() }
+                        }
+                        build_support::manifest::Source::Git { url, .. } => {
+                            LockSource::Local { path: url.clone() }
+                        }
+                        build_support::manifest::Source::Registry { registry, .. } => {
+                            LockSource::Registry(crate::lockfile::RegistryPin {
+                                index: "sparse+https://index.example/".into(),
+                                registry: registry.clone(),
+                                checksum: crate::checksum::Checksum::parse(&format!(
+                                    "sha256:{}",
+                                    "0".repeat(64)
+                                ))
+                                .expect("a checksum"),
+                            })
+                        }
                     },
                 })
                 .collect(),

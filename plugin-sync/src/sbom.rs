@@ -138,11 +138,12 @@ fn document(
     let root = root.canonicalize().unwrap_or_else(|_| root.to_owned());
     let plugin_of = |p: &Package| {
         let manifest = canonical(p.manifest_path.as_std_path());
-        lock.plugins.iter().find(|plugin| {
-            let dir = root
-                .join(build_support::PLUGIN_SET_DIR)
-                .join(plugin.crate_dir());
-            canonical(&dir.join("Cargo.toml")) == manifest
+        lock.plugins.iter().find(|plugin| match plugin.crate_dir() {
+            Some(dir) => {
+                let dir = root.join(build_support::PLUGIN_SET_DIR).join(dir);
+                canonical(&dir.join("Cargo.toml")) == manifest
+            }
+            None => crate::graph::registry_package(metadata, plugin).is_some_and(|r| r.id == p.id),
         })
     };
     let named = named_packages(&root, metadata, &reached, &plugin_of)?;
@@ -277,6 +278,14 @@ fn canonical(path: &Path) -> std::path::PathBuf {
     path.canonicalize().unwrap_or_else(|_| path.to_owned())
 }
 
+/// Whether a source id is crates.io's index (git or sparse protocol).
+fn is_crates_io(source: &str) -> bool {
+    matches!(
+        source,
+        "registry+https://github.com/rust-lang/crates.io-index" | "sparse+https://index.crates.io/"
+    )
+}
+
 /// A package's `bom-ref` (unique in the document) and package URL.
 fn names(root: &Path, package: &Package, plugin: Option<&LockedPlugin>) -> (String, String) {
     let purl = format!(
@@ -293,7 +302,20 @@ fn names(root: &Path, package: &Package, plugin: Option<&LockedPlugin>) -> (Stri
             let purl = format!("{purl}?vcs_url={}", percent(&vcs));
             return (purl.clone(), purl);
         }
-        (_, Some(source)) if source.starts_with("registry+") => purl.clone(),
+        // From a registry: crates.io is the package URL's default; another
+        // registry is named by its index.
+        (_, Some(source)) if crate::lockfile::RegistryPin::is_source(source) => {
+            if is_crates_io(source) {
+                purl.clone()
+            } else {
+                let index = source.split_once('+').map_or(source, |(_, url)| url);
+                let purl = format!(
+                    "{purl}?repository_url={}",
+                    percent(&crate::secret::bare(index))
+                );
+                return (purl.clone(), purl);
+            }
+        }
         (_, Some(source)) => {
             let bare = crate::secret::bare(source);
             format!("{purl}?vcs_url={}", percent(&bare))
@@ -361,6 +383,9 @@ fn component(n: &Named<'_>, checksums: &Checksums) -> Value {
             if let Some(hex) = pin.checksum.as_str().strip_prefix("sha256:") {
                 set("hashes", json!([{ "alg": "SHA-256", "content": hex }]));
             }
+        } else if let LockSource::Registry(pin) = &plugin.source {
+            properties.push(property("source", &crate::secret::bare(&pin.index)));
+            properties.push(property("checksum", pin.checksum.as_str()));
         } else {
             properties.push(property("source", "local"));
         }

@@ -36,6 +36,7 @@ pub struct Request {
 #[derive(Debug)]
 pub struct GitServer {
     pub port: u16,
+    static_files: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
     log: Arc<Mutex<Vec<Request>>>,
@@ -59,6 +60,15 @@ impl GitServer {
         )
     }
 
+    /// Serves the files under `root` as they are (`GET /<path>`; 404 for
+    /// anything else): a static cargo registry, sparse index and `.crate`
+    /// files alike.
+    pub fn files(root: &Path) -> GitServer {
+        let server = GitServer::serve(root, None, None);
+        server.static_files.store(true, Ordering::SeqCst);
+        server
+    }
+
     /// `http://127.0.0.1:PORT`.
     pub fn base(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
@@ -75,11 +85,13 @@ impl GitServer {
         let log = Arc::new(Mutex::new(Vec::new()));
         let expected =
             credentials.map(|(u, p)| format!("Basic {}", base64(format!("{u}:{p}").as_bytes())));
+        let static_files = Arc::new(AtomicBool::new(false));
         let state = Arc::new(State {
             root: root.to_owned(),
             expected,
             redirect,
             log: Arc::clone(&log),
+            static_files: Arc::clone(&static_files),
         });
         let thread = {
             let stop = Arc::clone(&stop);
@@ -101,6 +113,7 @@ impl GitServer {
         };
         GitServer {
             port,
+            static_files,
             stop,
             thread: Some(thread),
             log,
@@ -135,6 +148,8 @@ struct State {
     expected: Option<String>,
     redirect: Option<String>,
     log: Arc<Mutex<Vec<Request>>>,
+    /// Serve files as they are instead of running git.
+    static_files: Arc<AtomicBool>,
 }
 
 fn serve(state: &State, stream: TcpStream) -> std::io::Result<()> {
@@ -223,6 +238,30 @@ fn serve(state: &State, stream: TcpStream) -> std::io::Result<()> {
             )
             .as_bytes(),
         );
+    }
+    if state.static_files.load(Ordering::SeqCst) {
+        let relative = path.trim_start_matches('/');
+        let file = state.root.join(relative);
+        let safe = !relative.split('/').any(|p| p == ".." || p.is_empty());
+        return match std::fs::read(&file) {
+            Ok(bytes) if safe && method == "GET" && file.is_file() => {
+                log(200);
+                stream.write_all(
+                    format!(
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        bytes.len()
+                    )
+                    .as_bytes(),
+                )?;
+                stream.write_all(&bytes)
+            }
+            _ => {
+                log(404);
+                stream.write_all(
+                    b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                )
+            }
+        };
     }
     let mut cgi = Command::new("git");
     cgi.arg("http-backend")

@@ -75,7 +75,7 @@ fn bad_inputs_name_file_line_and_key() {
         ),
         (
             "[plugins]\nupper = { path = \"x\", colour = 1 }\n",
-            "plugins.toml:2:23: unknown key `colour` in plugin `upper`; expected one of `path`, `git`, `tag`, `branch`, `rev`, `subdir`, `package`, `features`, `default-features`, `enabled`",
+            "plugins.toml:2:23: unknown key `colour` in plugin `upper`; expected one of `path`, `git`, `version`, `registry`, `tag`, `branch`, `rev`, `subdir`, `package`, `features`, `default-features`, `enabled`",
         ),
         (
             "[plugin]\nupper = { path = \"x\" }\n",
@@ -98,12 +98,12 @@ fn bad_inputs_name_file_line_and_key() {
             "plugins.toml:2:40: plugin `upper`: each of `features` must be a non-empty string, found integer",
         ),
         (
-            "[plugins]\nupper = \"1.0\"\n",
-            "plugins.toml:2:9: plugin `upper` must be a table such as `upper = { path = \"…\" }`, found string; registry versions are not supported",
+            "[plugins]\nupper = 1\n",
+            "plugins.toml:2:9: plugin `upper` must be a version requirement such as `upper = \"1.2\"` or a table such as `upper = { path = \"…\" }`, found integer",
         ),
         (
             "[plugins]\nupper = { features = [] }\n",
-            "plugins.toml:2:1: plugin `upper` has no source; add `path = \"…\"` or `git = \"…\"`",
+            "plugins.toml:2:1: plugin `upper` has no source; add `version = \"…\"`, `git = \"…\"` or `path = \"…\"`",
         ),
         (
             "[plugins]\nupper = { path = \"\" }\n",
@@ -112,10 +112,6 @@ fn bad_inputs_name_file_line_and_key() {
         (
             "[plugins]\nupper = { path = \"a\\u0000b\" }\n",
             "plugins.toml:2:18: plugin `upper`: `path = \"a\\0b\"` has a control character",
-        ),
-        (
-            "[plugins]\nupper = { version = \"1\" }\n",
-            "plugins.toml:2:11: plugin `upper`: registry sources (`version`) are not supported; use `git = \"…\"` or `path = \"…\"`",
         ),
         (
             "[plugins]\n\"9lives\" = { path = \"x\" }\n",
@@ -301,4 +297,82 @@ fn host_extension_crates_are_parsed_and_enter_the_digest_only_when_set() {
         "[hots]\n",
         "plugins.toml:1:2: unknown key `hots`; did you mean `host`?",
     );
+}
+
+#[test]
+fn parses_registry_sources_in_cargos_syntax() {
+    let manifest = parse(
+        "[plugins]\nauth = \"1.2\"\njwt = { version = \"=0.3.1\", registry = \"mine\", \
+         package = \"jwt-plugin\", features = [\"rsa\"], default-features = false }\n\
+         off = { version = \"2\", enabled = false }\n",
+    )
+    .unwrap();
+    let source = |name: &str| {
+        manifest
+            .plugins
+            .iter()
+            .find(|d| d.name == name)
+            .map(|d| d.source.clone())
+            .unwrap()
+    };
+    assert_eq!(
+        source("auth"),
+        Source::Registry {
+            version: "1.2".into(),
+            registry: None
+        }
+    );
+    assert_eq!(
+        source("jwt"),
+        Source::Registry {
+            version: "=0.3.1".into(),
+            registry: Some("mine".into())
+        }
+    );
+    let jwt = manifest.plugins.iter().find(|d| d.name == "jwt").unwrap();
+    assert_eq!(
+        (
+            jwt.package.as_str(),
+            jwt.features.as_slice(),
+            jwt.default_features
+        ),
+        ("jwt-plugin", ["rsa".to_owned()].as_slice(), false)
+    );
+    // The requirement and the registry are part of what the lock pins.
+    let digest = |text: &str| parse(text).unwrap().digest();
+    let base = digest("[plugins]\nauth = \"1.2\"\n");
+    assert_eq!(base, digest("[plugins]\nauth = { version = \"1.2\" }\n"));
+    assert_ne!(base, digest("[plugins]\nauth = \"1.3\"\n"));
+    assert_ne!(
+        base,
+        digest("[plugins]\nauth = { version = \"1.2\", registry = \"mine\" }\n")
+    );
+}
+
+#[test]
+fn bad_registry_declarations_are_precise() {
+    for (text, expected) in [
+        (
+            "[plugins]\nupper = \"one\"\n",
+            "plugins.toml:2:9: plugin `upper`: `one` is not a version requirement (unexpected character 'o' while parsing major version number); write e.g. `\"1.2\"` or `\"=1.2.3\"`",
+        ),
+        (
+            "[plugins]\nupper = { version = \"1\", git = \"https://h/r\" }\n",
+            "plugins.toml:2:11: plugin `upper` has both `git` and `version`; keep one (a plugin comes from one place)",
+        ),
+        (
+            "[plugins]\nupper = { registry = \"mine\", path = \"x\" }\n",
+            "plugins.toml:2:11: plugin `upper`: `registry` needs `version = \"…\"`",
+        ),
+        (
+            "[plugins]\nupper = { version = \"1\", tag = \"v1\" }\n",
+            "plugins.toml:2:26: plugin `upper`: `tag` needs `git = \"…\"`, not `version`",
+        ),
+        (
+            "[plugins]\nupper = { version = \"1\", registry = \"my reg\" }\n",
+            "plugins.toml:2:37: plugin `upper`: `registry = \"my reg\"` may hold only ASCII letters, digits, `-` and `_`",
+        ),
+    ] {
+        check_error(text, expected);
+    }
 }

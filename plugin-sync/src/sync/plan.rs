@@ -137,7 +137,7 @@ pub fn make(
         disabled: input.manifest.plugins.len().saturating_sub(resolved.len()),
         updates: resolved
             .iter()
-            .filter_map(|r| r.git.as_ref()?.change.clone())
+            .filter_map(|r| r.change.clone().or_else(|| r.git.as_ref()?.change.clone()))
             .collect(),
         update: matches!(mode, Mode::Update(_)),
         warnings,
@@ -243,6 +243,10 @@ fn check_distinct(resolved: &[Resolved]) -> anyhow::Result<()> {
                 let describe = |r: &Resolved| match &r.locked.source {
                     LockSource::Local { path } => format!("`{}` (local, {path})", r.locked.name),
                     LockSource::Git(pin) => format!("`{}` ({})", r.locked.name, pin.cargo_source()),
+                    LockSource::Registry(pin) => format!(
+                        "`{}` ({} {} from {})",
+                        r.locked.name, r.locked.package, r.locked.version, pin.index
+                    ),
                 };
                 bail!(
                     "plugins {} and {} in {MANIFEST_FILE} both register plugin id `{id}`; ids must \
@@ -314,6 +318,7 @@ mod tests {
             ids: ids.iter().map(|s| (*s).to_owned()).collect(),
             api: ApiSource::Path { dir: "/api".into() },
             git: None,
+            change: None,
         }
     }
 

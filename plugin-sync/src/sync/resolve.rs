@@ -35,6 +35,9 @@ pub struct Resolved {
     /// How the crate depends on plugin-api.
     pub api: api::ApiSource,
     pub git: Option<GitResolved>,
+    /// A registry plugin's version moved (`update`, or a changed
+    /// requirement).
+    pub change: Option<Update>,
 }
 
 /// What resolving a git plugin found beyond its lock entry.
@@ -57,8 +60,14 @@ pub struct GitResolved {
 /// Resolves every enabled declaration, in declaration order; the first
 /// failure (in that order) is the error.
 pub fn all(config: &Config, mode: &Mode, input: &Input) -> anyhow::Result<Vec<Resolved>> {
-    let declarations: Vec<&Declaration> = input.manifest.enabled().collect();
-    refuse_identical(&config.root, &declarations)?;
+    let all: Vec<&Declaration> = input.manifest.enabled().collect();
+    refuse_identical(&config.root, &all)?;
+    // Registry plugins resolve together, in one cargo run; the others by
+    // the pool below. The results keep declaration order.
+    let (registry, declarations): (Vec<&Declaration>, Vec<&Declaration>) = all
+        .iter()
+        .partition(|d| matches!(d.source, Source::Registry { .. }));
+    let mut from_registry = resolve_registry(config, mode, input, &registry)?.into_iter();
     let workers = config
         .jobs
         .unwrap_or_else(|| {
@@ -102,15 +111,157 @@ pub fn all(config: &Config, mode: &Mode, input: &Input) -> anyhow::Result<Vec<Re
     if panicked {
         bail!("resolving a plugin panicked");
     }
-    let mut resolved = Vec::with_capacity(slots.len());
+    let mut pooled = Vec::with_capacity(slots.len());
     for slot in slots {
         match slot.into_inner().unwrap_or_else(|e| e.into_inner()) {
-            Some(result) => resolved.push(result?),
+            Some(result) => pooled.push(result?),
             // Not reached: another declaration failed first.
             None => continue,
         }
     }
+    let mut pooled = pooled.into_iter();
+    let mut resolved = Vec::with_capacity(all.len());
+    for declaration in &all {
+        let next = if matches!(declaration.source, Source::Registry { .. }) {
+            from_registry.next()
+        } else {
+            pooled.next()
+        };
+        resolved.extend(next);
+    }
     Ok(resolved)
+}
+
+/// The registry plugins: each kept at its locked version unless `update`
+/// asks to move it or its declaration no longer admits it, then resolved
+/// (and downloaded) by cargo in one run, checked against the lock.
+fn resolve_registry(
+    config: &Config,
+    mode: &Mode,
+    input: &Input,
+    declarations: &[&Declaration],
+) -> anyhow::Result<Vec<Resolved>> {
+    if declarations.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut wanted = Vec::with_capacity(declarations.len());
+    let mut pins = Vec::with_capacity(declarations.len());
+    for &declaration in declarations {
+        let Source::Registry { version, registry } = &declaration.source else {
+            continue;
+        };
+        let pin = kept_registry_pin(mode, input.previous.as_ref(), declaration);
+        if pin.is_none() && config.locked {
+            bail!(
+                "plugin `{}` in {MANIFEST_FILE} ({version}) is not pinned in {LOCK_FILE} as \
+                 declared, and --locked forbids changing the lock; run `cargo xtask sync` \
+                 without --locked",
+                declaration.name
+            );
+        }
+        wanted.push(crate::registry::Wanted {
+            declaration,
+            requirement: match pin {
+                Some((locked, _)) => format!("={}", locked.version),
+                None => version.clone(),
+            },
+            registry: registry.as_deref(),
+        });
+        pins.push(pin);
+    }
+    let found = crate::registry::resolve(&config.root, &wanted, config.offline)?;
+    wanted
+        .iter()
+        .zip(found)
+        .zip(pins)
+        .map(|((w, found), pin)| registry_resolved(input, w, found, pin))
+        .collect()
+}
+
+/// The locked registry pin of `declaration` to keep: same package and
+/// registry, a version its requirement admits, and not being updated.
+fn kept_registry_pin<'l>(
+    mode: &Mode,
+    previous: Option<&'l Lockfile>,
+    declaration: &Declaration,
+) -> Option<(&'l LockedPlugin, &'l crate::lockfile::RegistryPin)> {
+    let Source::Registry { version, registry } = &declaration.source else {
+        return None;
+    };
+    if let Mode::Update(names) = mode
+        && (names.is_empty() || names.contains(&declaration.name))
+    {
+        return None;
+    }
+    let locked = previous?.get(&declaration.name)?;
+    let LockSource::Registry(pin) = &locked.source else {
+        return None;
+    };
+    let admits = semver::VersionReq::parse(version).is_ok_and(|req| req.matches(&locked.version));
+    (admits && locked.package == declaration.package && pin.registry == *registry)
+        .then_some((locked, pin))
+}
+
+/// A registry plugin as cargo resolved it: checked against its lock entry
+/// (the registry must still serve the bytes the lock pinned), its ids and
+/// its plugin-api read from the crate cargo unpacked.
+fn registry_resolved(
+    input: &Input,
+    wanted: &crate::registry::Wanted<'_>,
+    found: crate::registry::Found,
+    pin: Option<(&LockedPlugin, &crate::lockfile::RegistryPin)>,
+) -> anyhow::Result<Resolved> {
+    let declaration = wanted.declaration;
+    let name = &declaration.name;
+    if let Some((locked, pin)) = pin
+        && (found.checksum != pin.checksum || found.index != pin.index)
+    {
+        bail!(
+            "plugin `{name}` in {MANIFEST_FILE}: {} {} from {} has checksum {}, but {LOCK_FILE} \
+             pinned {} from {}: the crate changed on the registry (or the lock was edited); check \
+             with the registry's owners before running `cargo xtask update {name}`",
+            declaration.package,
+            locked.version,
+            secret::redact(&found.index),
+            found.checksum.as_str(),
+            pin.checksum.as_str(),
+            secret::redact(&pin.index)
+        );
+    }
+    let in_plugin = || format!("plugin `{name}` in {MANIFEST_FILE}");
+    let (package, _) = host::read_plugin(&found.dir, &found.dir).with_context(in_plugin)?;
+    check_package(declaration, &package, &found.dir).with_context(in_plugin)?;
+    let api = api_of(&package, &found.dir, &found.dir).with_context(in_plugin)?;
+    let previous = input
+        .previous
+        .as_ref()
+        .and_then(|l| l.get(name))
+        .filter(|l| matches!(l.source, LockSource::Registry(_)));
+    let change = previous
+        .filter(|l| l.version != found.version)
+        .map(|l| Update {
+            name: name.clone(),
+            from: l.version.to_string(),
+            to: found.version.to_string(),
+            reference: format!("version `{}`", wanted.requirement),
+        });
+    Ok(Resolved {
+        identity: format!("{}#{package}@{}", found.index, found.version),
+        ids: scan::plugin_ids(&found.dir),
+        api,
+        git: None,
+        change,
+        locked: LockedPlugin {
+            name: name.clone(),
+            package,
+            version: found.version,
+            source: LockSource::Registry(crate::lockfile::RegistryPin {
+                index: found.index,
+                registry: wanted.registry.map(str::to_owned),
+                checksum: found.checksum,
+            }),
+        },
+    })
 }
 
 /// Two declarations of the same package from the same place (the same
@@ -123,6 +274,10 @@ fn refuse_identical(root: &Path, declarations: &[&Declaration]) -> anyhow::Resul
     for declaration in declarations {
         // Shown as the identity check after resolving shows it.
         let (place, reference) = match &declaration.source {
+            Source::Registry { version, registry } => (
+                format!("registry `{}`", registry.as_deref().unwrap_or("crates-io")),
+                format!("version `{version}`"),
+            ),
             Source::Path(path) => (
                 crate::cache::lexical_normal(&root.join(path))
                     .display()
@@ -161,6 +316,10 @@ fn resolve(
     declaration: &Declaration,
 ) -> anyhow::Result<Resolved> {
     match &declaration.source {
+        Source::Registry { .. } => bail!(
+            "plugin `{}` in {MANIFEST_FILE}: registry plugins resolve together",
+            declaration.name
+        ),
         Source::Path(declared) => resolve_path(&config.root, declaration, declared),
         Source::Git {
             url,
@@ -253,6 +412,7 @@ fn resolve_path(
         .map_err(|e| anyhow!("plugin `{name}` in {MANIFEST_FILE}: {e}"))?;
     let api = api_of(&package, &dir, Path::new("/")).with_context(in_plugin)?;
     Ok(Resolved {
+        change: None,
         locked: LockedPlugin {
             name: name.clone(),
             version: version(&version_text, &dir).with_context(in_plugin)?,
@@ -552,6 +712,7 @@ fn described(
             reference: pin.reference.to_string(),
         });
     Ok(Resolved {
+        change: None,
         identity: match &pin.subdir {
             Some(subdir) => format!("{} (subdir {})", repo_url.canonical, subdir.as_str()),
             None => repo_url.canonical.clone(),

@@ -1,0 +1,213 @@
+//! Registry plugins, resolved and downloaded by cargo itself: a throwaway
+//! project depending on each wanted crate (with the host's `[patch]`
+//! tables) is resolved with `cargo metadata`, run from the host's root so
+//! cargo reads the host's configuration — `[registries]`,
+//! `CARGO_REGISTRIES_<NAME>_*`, source replacement, credential providers —
+//! exactly as the host's own build will. The engine reads back the version
+//! cargo chose, its source id, the registry's checksum (from the project's
+//! `Cargo.lock`) and where cargo unpacked the crate; it never talks to a
+//! registry, and a registry's credentials stay cargo's.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail};
+use build_support::manifest::Declaration;
+use toml_edit::{DocumentMut, InlineTable, Item, Table};
+
+use crate::checksum::Checksum;
+use crate::{process, scratch};
+
+/// One crate to resolve.
+#[derive(Debug)]
+pub struct Wanted<'a> {
+    pub declaration: &'a Declaration,
+    /// The requirement to resolve: the declared one for a new pin,
+    /// `=x.y.z` to keep a locked version.
+    pub requirement: String,
+    pub registry: Option<&'a str>,
+}
+
+/// What cargo resolved for one [`Wanted`].
+#[derive(Debug, Clone)]
+pub struct Found {
+    pub version: semver::Version,
+    /// Cargo's source id of the registry (`registry+…`, `sparse+…`).
+    pub index: String,
+    /// The registry's checksum of the `.crate` file.
+    pub checksum: Checksum,
+    /// Where cargo unpacked the crate.
+    pub dir: PathBuf,
+}
+
+/// Resolves every wanted crate in one cargo run (in `wanted`'s order).
+/// `root` is the host's root: its `Cargo.toml`'s `[patch]` tables apply,
+/// and cargo runs there, so its configuration is the host's.
+pub fn resolve(root: &Path, wanted: &[Wanted<'_>], offline: bool) -> anyhow::Result<Vec<Found>> {
+    let scratch = scratch::Scratch::new("plugin-registry")?;
+    let project = scratch.path();
+    std::fs::write(project.join("lib.rs"), "")
+        .with_context(|| format!("failed to write {}", project.display()))?;
+    std::fs::write(project.join("Cargo.toml"), manifest(root, wanted)?)
+        .with_context(|| format!("failed to write {}", project.display()))?;
+    let mut command = process::cargo();
+    command
+        .current_dir(root)
+        .args(["metadata", "--format-version", "1", "--manifest-path"])
+        .arg(project.join("Cargo.toml"))
+        .stdin(std::process::Stdio::null());
+    if offline {
+        command.arg("--offline");
+    }
+    let output = command
+        .output()
+        .context("failed to run cargo to resolve the registry plugins")?;
+    let names: Vec<&str> = wanted.iter().map(|w| w.declaration.name.as_str()).collect();
+    if !output.status.success() {
+        bail!(
+            "cargo could not resolve the registry plugins ({}): {}",
+            names.join(", "),
+            process::words(&output.stderr)
+        );
+    }
+    let metadata = cargo_metadata::MetadataCommand::parse(String::from_utf8_lossy(&output.stdout))
+        .context("cargo metadata printed something that is not its JSON")?;
+    let checksums = lock_checksums(&project.join("Cargo.lock"))?;
+    let resolve = metadata
+        .resolve
+        .as_ref()
+        .context("cargo metadata returned no resolved graph")?;
+    let root_id = resolve
+        .root
+        .as_ref()
+        .context("cargo metadata returned no root package")?;
+    let node = resolve
+        .nodes
+        .iter()
+        .find(|n| &n.id == root_id)
+        .context("cargo metadata has no node for the resolving project")?;
+    wanted
+        .iter()
+        .map(|w| {
+            let name = &w.declaration.name;
+            let id = node
+                .deps
+                .iter()
+                .find(|d| d.name == w.declaration.rust_name())
+                .map(|d| &d.pkg)
+                .with_context(|| format!("cargo resolved no crate for plugin `{name}`"))?;
+            let package = metadata
+                .packages
+                .iter()
+                .find(|p| &p.id == id)
+                .with_context(|| format!("cargo metadata lists no package for plugin `{name}`"))?;
+            let index = package
+                .source
+                .as_ref()
+                .map(|s| s.repr.clone())
+                .filter(|s| crate::lockfile::RegistryPin::is_source(s))
+                .with_context(|| {
+                    format!(
+                        "plugin `{name}`: cargo took `{}` from somewhere else than a registry (a \
+                         [patch] of the host's?); a registry plugin must come from its registry",
+                        package.name
+                    )
+                })?;
+            let version = package.version.clone();
+            let checksum = checksums
+                .iter()
+                .find(|(n, v, s, _)| *n == *package.name && *v == version && *s == index)
+                .map(|(_, _, _, c)| c.clone())
+                .with_context(|| {
+                    format!(
+                        "plugin `{name}`: the registry gave no checksum for {} {version}",
+                        package.name
+                    )
+                })?;
+            let dir = package
+                .manifest_path
+                .parent()
+                .map(|d| d.as_std_path().to_owned())
+                .context("a crate's manifest is in a directory")?;
+            Ok(Found {
+                version,
+                index,
+                checksum,
+                dir,
+            })
+        })
+        .collect()
+}
+
+/// The resolving project's manifest: one dependency per wanted crate, as
+/// the generated crate will declare it, and the host's `[patch]` tables
+/// with their paths made absolute.
+fn manifest(root: &Path, wanted: &[Wanted<'_>]) -> anyhow::Result<String> {
+    let mut document = DocumentMut::new();
+    let mut package = Table::new();
+    package.insert("name", toml_edit::value("plugin-registry-resolve"));
+    package.insert("version", toml_edit::value("0.0.0"));
+    package.insert("edition", toml_edit::value("2024"));
+    package.insert("publish", toml_edit::value(false));
+    document.insert("package", Item::Table(package));
+    let mut lib = Table::new();
+    lib.insert("path", toml_edit::value("lib.rs"));
+    document.insert("lib", Item::Table(lib));
+    document.insert("workspace", Item::Table(Table::new()));
+    let mut dependencies = Table::new();
+    for w in wanted {
+        let d = w.declaration;
+        let mut dependency = InlineTable::new();
+        dependency.insert("version", w.requirement.as_str().into());
+        if let Some(registry) = w.registry {
+            dependency.insert("registry", registry.into());
+        }
+        if d.package != d.name {
+            dependency.insert("package", d.package.as_str().into());
+        }
+        if !d.features.is_empty() {
+            let features: toml_edit::Array = d.features.iter().map(String::as_str).collect();
+            dependency.insert("features", features.into());
+        }
+        if !d.default_features {
+            dependency.insert("default-features", false.into());
+        }
+        dependencies.insert(&d.name, toml_edit::value(dependency));
+    }
+    document.insert("dependencies", Item::Table(dependencies));
+    let host = root.join("Cargo.toml");
+    let text = build_support::read_bounded(&host, 4 << 20)
+        .with_context(|| format!("failed to read {}", host.display()))?;
+    let host: DocumentMut = text
+        .parse()
+        .with_context(|| format!("failed to parse {}", root.join("Cargo.toml").display()))?;
+    if let Some(patch) = host.get("patch") {
+        document.insert("patch", crate::host::absolute_paths(patch.clone(), root));
+    }
+    Ok(document.to_string())
+}
+
+/// `(name, version, source, checksum)` of every registry package of a
+/// `Cargo.lock`.
+fn lock_checksums(path: &Path) -> anyhow::Result<Vec<(String, semver::Version, String, Checksum)>> {
+    let text = build_support::read_bounded(path, 16 << 20)
+        .with_context(|| format!("failed to read {}", path.display()))?;
+    let document: DocumentMut = text
+        .parse()
+        .with_context(|| format!("failed to parse {}", path.display()))?;
+    let Some(packages) = document.get("package").and_then(Item::as_array_of_tables) else {
+        return Ok(Vec::new());
+    };
+    Ok(packages
+        .iter()
+        .filter_map(|p| {
+            let field = |key: &str| p.get(key).and_then(Item::as_str);
+            let checksum = Checksum::parse(&format!("sha256:{}", field("checksum")?))?;
+            Some((
+                field("name")?.to_owned(),
+                semver::Version::parse(field("version")?).ok()?,
+                field("source")?.to_owned(),
+                checksum,
+            ))
+        })
+        .collect())
+}

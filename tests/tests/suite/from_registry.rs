@@ -1,0 +1,283 @@
+//! Plugins from a cargo registry: a static sparse registry the test serves
+//! itself on 127.0.0.1 (an index of JSON lines and `.crate` files, as
+//! cargo's own test suite makes them), declared in cargo's syntax, resolved
+//! and downloaded by cargo, pinned in plugins.lock by version and checksum.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use e2e::http::GitServer;
+use e2e::{
+    Host, PluginCrate, assert_unchanged, expect_failure, expect_success, messages, write_file,
+};
+
+/// A sparse registry on 127.0.0.1, serving `dir`.
+struct Registry {
+    dir: PathBuf,
+    server: GitServer,
+}
+
+impl Registry {
+    fn new(name: &str) -> Registry {
+        let dir = e2e::hosts_dir().join(format!("{name}.registry"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("index")).unwrap();
+        let server = GitServer::files(&dir);
+        write_file(
+            &dir.join("index/config.json"),
+            &format!("{{\"dl\":\"{}/dl\"}}", server.base()),
+        );
+        Registry { dir, server }
+    }
+
+    /// What `[registries.<name>] index` says.
+    fn index(&self) -> String {
+        format!("sparse+{}/index/", self.server.base())
+    }
+
+    /// Publishes plugin crate `package` at `version` registering plugin
+    /// `id` with one filter named after it: a `.crate` made with `tar`, and
+    /// its index line. Returns the `.crate`'s SHA-256.
+    fn publish(&self, package: &str, version: &str, id: &str, yanked: bool) -> String {
+        let work = self.dir.join("work").join(format!("{package}-{version}"));
+        let _ = std::fs::remove_dir_all(&work);
+        let root = work.join(format!("{package}-{version}"));
+        e2e::write_plugin(
+            &root,
+            &PluginCrate {
+                filters: &[(id, None)],
+                ..PluginCrate::new(package, id)
+            },
+        );
+        // As published: the API crate by version from crates.io, the
+        // version asked for.
+        let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+        let manifest: String = manifest
+            .lines()
+            .map(|l| {
+                if l.starts_with("static-plugins-api") {
+                    "static-plugins-api = \"0.2\"".to_owned()
+                } else if l.starts_with("version = ") {
+                    format!("version = \"{version}\"")
+                } else {
+                    l.to_owned()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        write_file(&root.join("Cargo.toml"), &format!("{manifest}\n"));
+        let download = self.dir.join(format!("dl/{package}/{version}/download"));
+        std::fs::create_dir_all(download.parent().unwrap()).unwrap();
+        expect_success(
+            Command::new("tar")
+                .arg("-czf")
+                .arg(&download)
+                .arg("-C")
+                .arg(&work)
+                .arg(format!("{package}-{version}")),
+        );
+        let checksum = sha256(&std::fs::read(&download).unwrap());
+        let line = format!(
+            "{{\"name\":\"{package}\",\"vers\":\"{version}\",\"deps\":[{{\"name\":\
+             \"static-plugins-api\",\"req\":\"^0.2\",\"features\":[],\"optional\":false,\
+             \"default_features\":true,\"target\":null,\"kind\":\"normal\",\"registry\":\
+             \"https://github.com/rust-lang/crates.io-index\"}}],\"cksum\":\"{checksum}\",\
+             \"features\":{{}},\"yanked\":{yanked}}}\n"
+        );
+        let entry = self.dir.join("index").join(index_path(package));
+        std::fs::create_dir_all(entry.parent().unwrap()).unwrap();
+        let mut text = std::fs::read_to_string(&entry).unwrap_or_default();
+        text.push_str(&line);
+        write_file(&entry, &text);
+        checksum
+    }
+}
+
+/// Where the sparse index keeps a crate's lines.
+fn index_path(name: &str) -> String {
+    match name.len() {
+        1 => format!("1/{name}"),
+        2 => format!("2/{name}"),
+        3 => format!("3/{}/{name}", &name[..1]),
+        _ => format!("{}/{}/{name}", &name[..2], &name[2..4]),
+    }
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A host whose `.cargo/config.toml` names the registry `testreg` and
+/// whose root manifest patches the API crate from crates.io to this
+/// repository's, as sync asks of any host with third-party plugins.
+fn host_with(name: &str, registry: &Registry, plugins: &str) -> Host {
+    let host = Host::new(name);
+    host.write(
+        ".cargo/config.toml",
+        &format!("[registries.testreg]\nindex = \"{}\"\n", registry.index()),
+    );
+    let root = host.read("Cargo.toml");
+    let api = e2e::repo_root().join("plugin-api");
+    host.write(
+        "Cargo.toml",
+        &format!("{root}\n[patch.crates-io]\nstatic-plugins-api = {{ path = {api:?} }}\n"),
+    );
+    host.write("plugins.toml", plugins);
+    host
+}
+
+/// The `plugins list` line of plugin `id`, once the host is built.
+fn listed(host: &Host, id: &str) -> String {
+    host.use_example_app();
+    let build = host.build_fetching_git();
+    assert!(build.status.success(), "{}", messages(&build));
+    let list = e2e::stdout(&expect_success(
+        host.app_bin(false).args(["plugins", "list"]),
+    ));
+    list.lines()
+        .find(|l| l.trim_start().starts_with(&format!("{id} ")))
+        .unwrap_or_else(|| panic!("{id} not in\n{list}"))
+        .to_owned()
+}
+
+#[test]
+fn a_registry_plugin_is_pinned_built_and_run() {
+    let registry = Registry::new("registry_pinned");
+    let checksum = registry.publish("greet-plugin", "0.1.0", "greet", false);
+    let host = host_with(
+        "registry_pinned",
+        &registry,
+        "[plugins]\ngreet = { version = \"0.1\", registry = \"testreg\", package = \"greet-plugin\" }\n",
+    );
+    expect_success(&mut host.xtask(&["sync"]));
+    let lock = host.read("plugins.lock");
+    for expected in [
+        "package = \"greet-plugin\"\nversion = \"0.1.0\"\n",
+        &format!("source = \"{}\"\n", registry.index()),
+        "registry = \"testreg\"\n",
+        &format!("checksum = \"sha256:{checksum}\"\n"),
+    ] {
+        assert!(lock.contains(expected), "{expected:?} in\n{lock}");
+    }
+    let generated = host.read("plugin-set/Cargo.toml");
+    assert!(
+        generated.contains(
+            "greet = { version = \"=0.1.0\", registry = \"testreg\", package = \"greet-plugin\" }"
+        ),
+        "{generated}"
+    );
+    // Nothing copied: cargo builds it from its registry sources.
+    assert!(!host.path("plugin-sources/greet-0.1.0").exists());
+    let line = listed(&host, "greet");
+    // Provenance: the version and the registry's source id.
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(
+        fields,
+        [
+            "greet",
+            "0.1.0",
+            "greet-plugin",
+            &registry.index(),
+            "loaded"
+        ],
+        "{line}"
+    );
+    // A second sync changes nothing.
+    let before = host.snapshot();
+    expect_success(&mut host.xtask(&["sync"]));
+    assert_unchanged(&before, &host.snapshot());
+    // The registry down: --frozen and --offline work from cargo's cache.
+    let index = registry.index();
+    drop(registry);
+    for flag in ["--frozen", "--offline"] {
+        expect_success(&mut host.xtask(&["sync", flag]));
+    }
+    assert_unchanged(&before, &host.snapshot());
+    // Without them, sync says the registry cannot be reached.
+    let log = messages(&expect_failure(&mut host.xtask(&["update"])));
+    assert!(
+        log.contains("cargo could not resolve the registry plugins (greet)")
+            && log.contains(&index.replace("sparse+", "")),
+        "{log}"
+    );
+    assert_unchanged(&before, &host.snapshot());
+}
+
+#[test]
+fn a_pinned_version_stays_until_update_which_stays_within_the_requirement() {
+    let registry = Registry::new("registry_update");
+    registry.publish("tick", "0.1.0", "tick", false);
+    let host = host_with(
+        "registry_update",
+        &registry,
+        "[plugins]\ntick = { version = \"0.1\", registry = \"testreg\" }\n",
+    );
+    expect_success(&mut host.xtask(&["sync"]));
+    assert!(host.read("plugins.lock").contains("version = \"0.1.0\""));
+    // Newer versions appear: one within the requirement, one across it.
+    registry.publish("tick", "0.1.1", "tick", false);
+    registry.publish("tick", "0.2.0", "tick", false);
+    expect_success(&mut host.xtask(&["sync"]));
+    assert!(
+        host.read("plugins.lock").contains("version = \"0.1.0\""),
+        "a plain sync moved the pin"
+    );
+    let update = expect_success(&mut host.xtask(&["update", "tick"]));
+    let log = messages(&update);
+    assert!(log.contains("tick: 0.1.0 → 0.1.1"), "{log}");
+    let lock = host.read("plugins.lock");
+    assert!(lock.contains("version = \"0.1.1\""), "{lock}");
+}
+
+#[test]
+fn a_checksum_that_changed_on_the_registry_is_refused_with_nothing_written() {
+    let registry = Registry::new("registry_checksum");
+    registry.publish("tock", "0.1.0", "tock", false);
+    let host = host_with(
+        "registry_checksum",
+        &registry,
+        "[plugins]\ntock = { version = \"0.1\", registry = \"testreg\" }\n",
+    );
+    expect_success(&mut host.xtask(&["sync"]));
+    // The lock says another checksum (as if the registry had served other
+    // bytes when it was pinned).
+    let lock = host.read("plugins.lock");
+    let pinned = lock
+        .lines()
+        .find_map(|l| l.strip_prefix("checksum = \"sha256:"))
+        .unwrap()
+        .trim_end_matches('"')
+        .to_owned();
+    host.write("plugins.lock", &lock.replace(&pinned, &"0".repeat(64)));
+    let before = host.snapshot();
+    let log = messages(&expect_failure(&mut host.xtask(&["sync"])));
+    assert!(
+        log.contains("plugin `tock` in plugins.toml: tock 0.1.0 from ")
+            && log.contains("the crate changed on the registry (or the lock was edited)"),
+        "{log}"
+    );
+    assert_unchanged(&before, &host.snapshot());
+}
+
+#[test]
+fn a_version_the_registry_does_not_have_is_a_precise_error_with_nothing_written() {
+    let registry = Registry::new("registry_missing");
+    registry.publish("tack", "0.1.0", "tack", false);
+    let host = host_with(
+        "registry_missing",
+        &registry,
+        "[plugins]\ntack = { version = \"0.3\", registry = \"testreg\" }\n",
+    );
+    let before = host.snapshot();
+    let log = messages(&expect_failure(&mut host.xtask(&["sync"])));
+    assert!(
+        log.contains("cargo could not resolve the registry plugins (tack)")
+            && log.contains("tack = \"^0.3\""),
+        "{log}"
+    );
+    assert_unchanged(&before, &host.snapshot());
+}
