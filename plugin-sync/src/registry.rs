@@ -41,26 +41,47 @@ pub struct Found {
 
 /// Resolves every wanted crate in one cargo run (in `wanted`'s order).
 /// `root` is the host's root: its `Cargo.toml`'s `[patch]` tables apply,
-/// and cargo runs there, so its configuration is the host's.
-pub fn resolve(root: &Path, wanted: &[Wanted<'_>], offline: bool) -> anyhow::Result<Vec<Found>> {
+/// and cargo runs there, so its configuration is the host's. When every
+/// wanted crate is pinned (`all_pinned`), the host's `Cargo.lock` seeds the
+/// resolution (a pinned version stays resolvable when the registry has
+/// yanked it since) and cargo is asked offline first, so a sync that
+/// changes nothing needs no network while cargo's cache has the crates.
+pub fn resolve(
+    root: &Path,
+    wanted: &[Wanted<'_>],
+    offline: bool,
+    all_pinned: bool,
+) -> anyhow::Result<Vec<Found>> {
     let scratch = scratch::Scratch::new("plugin-registry")?;
     let project = scratch.path();
     std::fs::write(project.join("lib.rs"), "")
         .with_context(|| format!("failed to write {}", project.display()))?;
     std::fs::write(project.join("Cargo.toml"), manifest(root, wanted)?)
         .with_context(|| format!("failed to write {}", project.display()))?;
-    let mut command = process::cargo();
-    command
-        .current_dir(root)
-        .args(["metadata", "--format-version", "1", "--manifest-path"])
-        .arg(project.join("Cargo.toml"))
-        .stdin(std::process::Stdio::null());
-    if offline {
-        command.arg("--offline");
+    // Only when nothing moves: the lock would keep a crate `update` moves.
+    let seed = root.join("Cargo.lock");
+    if all_pinned && seed.is_file() {
+        std::fs::copy(&seed, project.join("Cargo.lock"))
+            .with_context(|| format!("failed to copy {}", seed.display()))?;
     }
-    let output = command
-        .output()
-        .context("failed to run cargo to resolve the registry plugins")?;
+    let metadata = |offline: bool| {
+        let mut command = process::cargo();
+        command
+            .current_dir(root)
+            .args(["metadata", "--format-version", "1", "--manifest-path"])
+            .arg(project.join("Cargo.toml"))
+            .stdin(std::process::Stdio::null());
+        if offline {
+            command.arg("--offline");
+        }
+        command
+            .output()
+            .context("failed to run cargo to resolve the registry plugins")
+    };
+    let mut output = metadata(offline || all_pinned)?;
+    if !output.status.success() && !offline && all_pinned {
+        output = metadata(false)?;
+    }
     let names: Vec<&str> = wanted.iter().map(|w| w.declaration.name.as_str()).collect();
     if !output.status.success() {
         bail!(

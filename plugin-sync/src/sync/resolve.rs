@@ -169,7 +169,8 @@ fn resolve_registry(
         });
         pins.push(pin);
     }
-    let found = crate::registry::resolve(&config.root, &wanted, config.offline)?;
+    let all_pinned = pins.iter().all(Option::is_some);
+    let found = crate::registry::resolve(&config.root, &wanted, config.offline, all_pinned)?;
     wanted
         .iter()
         .zip(found)

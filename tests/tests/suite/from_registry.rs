@@ -190,11 +190,12 @@ fn a_registry_plugin_is_pinned_built_and_run() {
     let before = host.snapshot();
     expect_success(&mut host.xtask(&["sync"]));
     assert_unchanged(&before, &host.snapshot());
-    // The registry down: --frozen and --offline work from cargo's cache.
+    // The registry down: --frozen, --offline and a plain sync (nothing to
+    // move: cargo is asked offline first) work from cargo's cache.
     let index = registry.index();
     drop(registry);
-    for flag in ["--frozen", "--offline"] {
-        expect_success(&mut host.xtask(&["sync", flag]));
+    for flags in [&["--frozen"][..], &["--offline"], &[]] {
+        expect_success(host.xtask(&["sync"]).args(flags));
     }
     assert_unchanged(&before, &host.snapshot());
     // Without them, sync says the registry cannot be reached.
@@ -280,4 +281,57 @@ fn a_version_the_registry_does_not_have_is_a_precise_error_with_nothing_written(
         "{log}"
     );
     assert_unchanged(&before, &host.snapshot());
+}
+
+/// Marks `package` `version` yanked in the registry's index.
+fn yank(registry: &Registry, package: &str, version: &str) {
+    let entry = registry.dir.join("index").join(index_path(package));
+    let text = std::fs::read_to_string(&entry).unwrap();
+    let text: String = text
+        .lines()
+        .map(|l| {
+            if l.contains(&format!("\"vers\":\"{version}\"")) {
+                l.replace("\"yanked\":false", "\"yanked\":true")
+            } else {
+                l.to_owned()
+            }
+        })
+        .map(|l| l + "\n")
+        .collect();
+    write_file(&entry, &text);
+}
+
+#[test]
+fn a_yanked_version_is_refused_for_a_new_pin_and_kept_when_pinned() {
+    let registry = Registry::new("registry_yanked");
+    registry.publish("toy", "0.1.0", "toy", false);
+    let host = host_with(
+        "registry_yanked",
+        &registry,
+        "[plugins]\ntoy = { version = \"0.1\", registry = \"testreg\" }\n",
+    );
+    expect_success(&mut host.xtask(&["sync"]));
+    // The host's build locks it, as a real host's would.
+    host.use_example_app();
+    let build = host.build_fetching_git();
+    assert!(build.status.success(), "{}", messages(&build));
+    yank(&registry, "toy", "0.1.0");
+    // Pinned: a sync keeps it.
+    let before = host.snapshot();
+    expect_success(&mut host.xtask(&["sync"]));
+    assert_unchanged(&before, &host.snapshot());
+    // A new pin of it is refused, naming it, with nothing written.
+    let fresh = host_with(
+        "registry_yanked_new",
+        &registry,
+        "[plugins]\ntoy = { version = \"=0.1.0\", registry = \"testreg\" }\n",
+    );
+    let before = fresh.snapshot();
+    let log = messages(&expect_failure(&mut fresh.xtask(&["sync"])));
+    assert!(
+        log.contains("cargo could not resolve the registry plugins (toy)")
+            && log.contains("version 0.1.0 is yanked"),
+        "{log}"
+    );
+    assert_unchanged(&before, &fresh.snapshot());
 }

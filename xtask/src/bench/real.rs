@@ -141,8 +141,12 @@ pub fn import(repo: &Path, mut stream: Vec<u8>) -> anyhow::Result<()> {
 
 /// Where fixtures of this checkout live (they name its plugin-api by path).
 pub fn repos_dir(dir: &Path) -> PathBuf {
+    // Keyed by the API crate's path and package name: a fixture made for
+    // another checkout, or before a rename, is never reused.
     let api = repo_root().join("plugin-api");
-    let key = build_support::sha256_hex(api.to_string_lossy().as_bytes());
+    let key = build_support::sha256_hex(
+        format!("{}\n{}", api.display(), build_support::API_PACKAGE).as_bytes(),
+    );
     dir.join("repos").join(key.get(..12).unwrap_or(&key))
 }
 
