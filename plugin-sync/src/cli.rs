@@ -230,7 +230,7 @@ struct GitRefArgs {
 }
 
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("source").required(true).args(["git", "path"])))]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["git", "path", "version"])))]
 struct AddArgs {
     /// Name of the plugin (its key in plugins.toml)
     name: String,
@@ -240,6 +240,12 @@ struct AddArgs {
     /// Local crate directory
     #[arg(long, value_name = "DIR", conflicts_with_all = ["git", "tag", "branch", "rev", "subdir"])]
     path: Option<String>,
+    /// Version requirement, from crates.io or `--registry`
+    #[arg(long, value_name = "REQ", conflicts_with_all = ["git", "path", "tag", "branch", "rev", "subdir"])]
+    version: Option<String>,
+    /// Registry of the version, as configured for cargo (`[registries]`)
+    #[arg(long, value_name = "NAME", requires = "version")]
+    registry: Option<String>,
     #[command(flatten)]
     reference: GitRefArgs,
     /// Directory of the crate in the repository
@@ -626,6 +632,8 @@ impl AddTask {
             name: plugin.name,
             path: plugin.path,
             git: plugin.git,
+            version: plugin.version,
+            registry: plugin.registry,
             tag: plugin.reference.tag,
             branch: plugin.reference.branch,
             rev: plugin.reference.rev,

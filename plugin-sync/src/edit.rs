@@ -16,6 +16,8 @@ pub struct Declaration {
     pub name: String,
     pub path: Option<String>,
     pub git: Option<String>,
+    pub version: Option<String>,
+    pub registry: Option<String>,
     pub tag: Option<String>,
     pub branch: Option<String>,
     pub rev: Option<String>,
@@ -77,6 +79,8 @@ pub fn add(root: &Path, declaration: &Declaration) -> anyhow::Result<Edit> {
             entry.insert(key, Value::from(value.as_str()));
         }
     };
+    put("version", &declaration.version);
+    put("registry", &declaration.registry);
     put("path", &path);
     put("git", &git);
     put("tag", &declaration.tag);

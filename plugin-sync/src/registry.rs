@@ -52,6 +52,16 @@ pub fn resolve(
     offline: bool,
     all_pinned: bool,
 ) -> anyhow::Result<Vec<Found>> {
+    // Cargo reads registry tokens itself; whatever it might echo, the
+    // tool's output hides them.
+    for (name, value) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if name == "CARGO_REGISTRY_TOKEN"
+            || (name.starts_with("CARGO_REGISTRIES_") && name.ends_with("_TOKEN"))
+        {
+            crate::secret::register(&value.to_string_lossy());
+        }
+    }
     let scratch = scratch::Scratch::new("plugin-registry")?;
     let project = scratch.path();
     std::fs::write(project.join("lib.rs"), "")

@@ -8,7 +8,7 @@ use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -37,6 +37,7 @@ pub struct Request {
 pub struct GitServer {
     pub port: u16,
     static_files: Arc<AtomicBool>,
+    fail_with: Arc<AtomicU16>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
     log: Arc<Mutex<Vec<Request>>>,
@@ -69,6 +70,12 @@ impl GitServer {
         server
     }
 
+    /// From now on answers every request with `status` and an empty body
+    /// (a server in trouble), or serves normally again with `None`.
+    pub fn fail_with(&self, status: Option<u16>) {
+        self.fail_with.store(status.unwrap_or(0), Ordering::SeqCst);
+    }
+
     /// `http://127.0.0.1:PORT`.
     pub fn base(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
@@ -79,14 +86,32 @@ impl GitServer {
         credentials: Option<(&str, &str)>,
         redirect: Option<String>,
     ) -> GitServer {
+        let expected =
+            credentials.map(|(u, p)| format!("Basic {}", base64(format!("{u}:{p}").as_bytes())));
+        GitServer::serve_expecting(root, expected, redirect)
+    }
+
+    /// Serves the files under `root` to requests whose `Authorization`
+    /// header is exactly `token` (a cargo registry token), 401 otherwise.
+    pub fn files_with_token(root: &Path, token: &str) -> GitServer {
+        let server = GitServer::serve_expecting(root, Some(token.to_owned()), None);
+        server.static_files.store(true, Ordering::SeqCst);
+        server
+    }
+
+    fn serve_expecting(
+        root: &Path,
+        expected: Option<String>,
+        redirect: Option<String>,
+    ) -> GitServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         let port = listener.local_addr().expect("local address").port();
         let stop = Arc::new(AtomicBool::new(false));
         let log = Arc::new(Mutex::new(Vec::new()));
-        let expected =
-            credentials.map(|(u, p)| format!("Basic {}", base64(format!("{u}:{p}").as_bytes())));
         let static_files = Arc::new(AtomicBool::new(false));
+        let fail_with = Arc::new(AtomicU16::new(0));
         let state = Arc::new(State {
+            fail_with: Arc::clone(&fail_with),
             root: root.to_owned(),
             expected,
             redirect,
@@ -114,6 +139,7 @@ impl GitServer {
         GitServer {
             port,
             static_files,
+            fail_with,
             stop,
             thread: Some(thread),
             log,
@@ -150,6 +176,8 @@ struct State {
     log: Arc<Mutex<Vec<Request>>>,
     /// Serve files as they are instead of running git.
     static_files: Arc<AtomicBool>,
+    /// Answer every request with this status (0: serve normally).
+    fail_with: Arc<AtomicU16>,
 }
 
 fn serve(state: &State, stream: TcpStream) -> std::io::Result<()> {
@@ -237,6 +265,14 @@ fn serve(state: &State, stream: TcpStream) -> std::io::Result<()> {
                  Connection: close\r\n\r\n"
             )
             .as_bytes(),
+        );
+    }
+    let failure = state.fail_with.load(Ordering::SeqCst);
+    if failure != 0 {
+        log(failure);
+        return stream.write_all(
+            format!("HTTP/1.1 {failure} Failure\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
         );
     }
     if state.static_files.load(Ordering::SeqCst) {

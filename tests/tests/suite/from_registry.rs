@@ -19,13 +19,29 @@ struct Registry {
 
 impl Registry {
     fn new(name: &str) -> Registry {
+        Registry::serving(name, None)
+    }
+
+    /// A registry that answers only requests carrying `token`.
+    fn private(name: &str, token: &str) -> Registry {
+        Registry::serving(name, Some(token))
+    }
+
+    fn serving(name: &str, token: Option<&str>) -> Registry {
         let dir = e2e::hosts_dir().join(format!("{name}.registry"));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("index")).unwrap();
-        let server = GitServer::files(&dir);
+        let server = match token {
+            Some(token) => GitServer::files_with_token(&dir, token),
+            None => GitServer::files(&dir),
+        };
         write_file(
             &dir.join("index/config.json"),
-            &format!("{{\"dl\":\"{}/dl\"}}", server.base()),
+            &format!(
+                "{{\"dl\":\"{}/dl\",\"auth-required\":{}}}",
+                server.base(),
+                token.is_some()
+            ),
         );
         Registry { dir, server }
     }
@@ -212,12 +228,12 @@ fn a_registry_plugin_is_pinned_built_and_run() {
 fn a_pinned_version_stays_until_update_which_stays_within_the_requirement() {
     let registry = Registry::new("registry_update");
     registry.publish("tick", "0.1.0", "tick", false);
-    let host = host_with(
-        "registry_update",
-        &registry,
-        "[plugins]\ntick = { version = \"0.1\", registry = \"testreg\" }\n",
+    let host = host_with("registry_update", &registry, "[plugins]\n");
+    expect_success(&mut host.xtask(&["add", "tick", "--version", "0.1", "--registry", "testreg"]));
+    assert_eq!(
+        host.read("plugins.toml"),
+        "[plugins]\ntick = { version = \"0.1\", registry = \"testreg\" }\n"
     );
-    expect_success(&mut host.xtask(&["sync"]));
     assert!(host.read("plugins.lock").contains("version = \"0.1.0\""));
     // Newer versions appear: one within the requirement, one across it.
     registry.publish("tick", "0.1.1", "tick", false);
@@ -334,4 +350,100 @@ fn a_yanked_version_is_refused_for_a_new_pin_and_kept_when_pinned() {
         "{log}"
     );
     assert_unchanged(&before, &fresh.snapshot());
+}
+
+#[test]
+fn a_registry_in_trouble_is_a_precise_error_with_nothing_written() {
+    let registry = Registry::new("registry_trouble");
+    registry.publish("tuck", "0.1.0", "tuck", false);
+    let host = host_with(
+        "registry_trouble",
+        &registry,
+        "[plugins]\ntuck = { version = \"0.1\", registry = \"testreg\" }\n",
+    );
+    let before = host.snapshot();
+    let refused = |case: &str, expected: &[&str]| {
+        let log = messages(&expect_failure(&mut host.xtask(&["sync"])));
+        for part in expected {
+            assert!(
+                log.contains("cargo could not resolve the registry plugins (tuck)")
+                    && log.contains(part),
+                "{case}: {part:?} in\n{log}"
+            );
+        }
+        assert_unchanged(&before, &host.snapshot());
+    };
+    // The server fails.
+    registry.server.fail_with(Some(500));
+    refused("500", &["500"]);
+    registry.server.fail_with(None);
+    // The crate is not in the index at all (404).
+    let entry = registry.dir.join("index").join(index_path("tuck"));
+    let line = std::fs::read_to_string(&entry).unwrap();
+    std::fs::remove_file(&entry).unwrap();
+    refused("404", &["no matching package named `tuck` found"]);
+    // Garbage where the index line was.
+    write_file(&entry, "{\"name\": \"tuck\", this is not json\n");
+    refused("garbage", &["tuck"]);
+    write_file(&entry, &line);
+    expect_success(&mut host.xtask(&["sync"]));
+}
+
+#[test]
+fn a_private_registrys_token_stays_cargos_and_appears_nowhere() {
+    const TOKEN: &str = "cio-Zq8-private-registry-token";
+    let registry = Registry::private("registry_private", TOKEN);
+    registry.publish("secretive", "0.1.0", "secretive", false);
+    let host = host_with(
+        "registry_private",
+        &registry,
+        "[plugins]\nsecretive = { version = \"0.1\", registry = \"testreg\" }\n",
+    );
+    // The token comes from cargo's own variable, through cargo's own
+    // provider, as the user configures it.
+    let config = host.read(".cargo/config.toml");
+    host.write(
+        ".cargo/config.toml",
+        &format!("{config}credential-provider = \"cargo:token\"\n"),
+    );
+    // Without the token cargo is refused, and says so.
+    let before = host.snapshot();
+    let log = messages(&expect_failure(&mut host.xtask(&["sync"])));
+    assert!(
+        log.contains("cargo could not resolve the registry plugins (secretive)"),
+        "{log}"
+    );
+    assert_unchanged(&before, &host.snapshot());
+    // With it (cargo's own variable), everything works and nothing shows it.
+    let with_token = |args: &[&str]| {
+        let mut command = host.xtask(args);
+        command.env("CARGO_REGISTRIES_TESTREG_TOKEN", TOKEN);
+        expect_success(&mut command)
+    };
+    let outputs = [
+        with_token(&["sync"]),
+        with_token(&["sync", "--message-format", "json"]),
+        with_token(&["list"]),
+        with_token(&["list", "--json"]),
+        with_token(&["update"]),
+    ];
+    for output in &outputs {
+        let text = format!("{}{}", e2e::stdout(output), e2e::stderr(output));
+        assert!(!text.contains(TOKEN), "the token was printed:\n{text}");
+    }
+    assert!(
+        registry
+            .server
+            .requests()
+            .iter()
+            .any(|r| r.path.ends_with("/download") && r.status == 200),
+        "the crate was downloaded with the token"
+    );
+    for (file, (bytes, _)) in host.snapshot() {
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(TOKEN),
+            "{} holds the token",
+            file.display()
+        );
+    }
 }
