@@ -175,7 +175,13 @@ fn resolve_registry(
         .iter()
         .zip(found)
         .zip(pins)
-        .map(|((w, found), pin)| registry_resolved(input, w, found, pin))
+        .map(|((w, found), pin)| {
+            let resolved = registry_resolved(input, w, found, pin)?;
+            match input.overrides.get(&w.declaration.name) {
+                Some(dir) => with_override(resolved, w.declaration, dir),
+                None => Ok(resolved),
+            }
+        })
         .collect()
 }
 

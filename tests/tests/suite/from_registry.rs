@@ -202,6 +202,29 @@ fn a_registry_plugin_is_pinned_built_and_run() {
         ],
         "{line}"
     );
+    // The bill of materials names it by package URL, with its registry,
+    // and its hash is the registry's checksum.
+    let sbom = host.path("greet.cdx.json");
+    expect_success(&mut host.xtask(&["sbom", "--output", &sbom.display().to_string()]));
+    let bom: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&sbom).unwrap()).unwrap();
+    std::fs::remove_file(&sbom).unwrap();
+    let component = bom["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "greet-plugin")
+        .unwrap_or_else(|| panic!("no greet-plugin in {bom}"));
+    let registry_url = registry.index().replace("sparse+", "");
+    assert_eq!(
+        component["purl"],
+        format!(
+            "pkg:cargo/greet-plugin@0.1.0?repository_url={}",
+            registry_url.replace(':', "%3A").replace('/', "%2F")
+        ),
+        "{component}"
+    );
+    assert_eq!(component["hashes"][0]["content"], checksum, "{component}");
     // A second sync changes nothing.
     let before = host.snapshot();
     expect_success(&mut host.xtask(&["sync"]));
