@@ -52,16 +52,7 @@ pub fn resolve(
     offline: bool,
     all_pinned: bool,
 ) -> anyhow::Result<Vec<Found>> {
-    // Cargo reads registry tokens itself; whatever it might echo, the
-    // tool's output hides them.
-    for (name, value) in std::env::vars_os() {
-        let name = name.to_string_lossy();
-        if name == "CARGO_REGISTRY_TOKEN"
-            || (name.starts_with("CARGO_REGISTRIES_") && name.ends_with("_TOKEN"))
-        {
-            crate::secret::register(&value.to_string_lossy());
-        }
-    }
+    register_tokens();
     let scratch = scratch::Scratch::new("plugin-registry")?;
     let project = scratch.path();
     std::fs::write(project.join("lib.rs"), "")
@@ -74,26 +65,12 @@ pub fn resolve(
         std::fs::copy(&seed, project.join("Cargo.lock"))
             .with_context(|| format!("failed to copy {}", seed.display()))?;
     }
-    let metadata = |offline: bool| {
-        let mut command = process::cargo();
-        command
-            .current_dir(root)
-            .args(["metadata", "--format-version", "1", "--manifest-path"])
-            .arg(project.join("Cargo.toml"))
-            .stdin(std::process::Stdio::null());
-        if offline {
-            command.arg("--offline");
-        }
-        command
-            .output()
-            .context("failed to run cargo to resolve the registry plugins")
-    };
-    let mut output = metadata(offline || all_pinned)?;
+    let mut output = cargo_metadata_of(root, project, offline || all_pinned)?;
     if !output.status.success() && !offline && all_pinned {
-        output = metadata(false)?;
+        output = cargo_metadata_of(root, project, false)?;
     }
-    let names: Vec<&str> = wanted.iter().map(|w| w.declaration.name.as_str()).collect();
     if !output.status.success() {
+        let names: Vec<&str> = wanted.iter().map(|w| w.declaration.name.as_str()).collect();
         bail!(
             "cargo could not resolve the registry plugins ({}): {}",
             names.join(", "),
@@ -118,55 +95,98 @@ pub fn resolve(
         .context("cargo metadata has no node for the resolving project")?;
     wanted
         .iter()
-        .map(|w| {
-            let name = &w.declaration.name;
-            let id = node
-                .deps
-                .iter()
-                .find(|d| d.name == w.declaration.rust_name())
-                .map(|d| &d.pkg)
-                .with_context(|| format!("cargo resolved no crate for plugin `{name}`"))?;
-            let package = metadata
-                .packages
-                .iter()
-                .find(|p| &p.id == id)
-                .with_context(|| format!("cargo metadata lists no package for plugin `{name}`"))?;
-            let index = package
-                .source
-                .as_ref()
-                .map(|s| s.repr.clone())
-                .filter(|s| crate::lockfile::RegistryPin::is_source(s))
-                .with_context(|| {
-                    format!(
-                        "plugin `{name}`: cargo took `{}` from somewhere else than a registry (a \
-                         [patch] of the host's?); a registry plugin must come from its registry",
-                        package.name
-                    )
-                })?;
-            let version = package.version.clone();
-            let checksum = checksums
-                .iter()
-                .find(|(n, v, s, _)| *n == *package.name && *v == version && *s == index)
-                .map(|(_, _, _, c)| c.clone())
-                .with_context(|| {
-                    format!(
-                        "plugin `{name}`: the registry gave no checksum for {} {version}",
-                        package.name
-                    )
-                })?;
-            let dir = package
-                .manifest_path
-                .parent()
-                .map(|d| d.as_std_path().to_owned())
-                .context("a crate's manifest is in a directory")?;
-            Ok(Found {
-                version,
-                index,
-                checksum,
-                dir,
-            })
-        })
+        .map(|w| found(w, node, &metadata, &checksums))
         .collect()
+}
+
+/// Cargo reads registry tokens itself; whatever it might echo, the tool's
+/// output hides them.
+fn register_tokens() {
+    for (name, value) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if name == "CARGO_REGISTRY_TOKEN"
+            || (name.starts_with("CARGO_REGISTRIES_") && name.ends_with("_TOKEN"))
+        {
+            crate::secret::register(&value.to_string_lossy());
+        }
+    }
+}
+
+/// `cargo metadata` of the resolving project in `project`, run from the
+/// host's root.
+fn cargo_metadata_of(
+    root: &Path,
+    project: &Path,
+    offline: bool,
+) -> anyhow::Result<std::process::Output> {
+    let mut command = process::cargo();
+    command
+        .current_dir(root)
+        .args(["metadata", "--format-version", "1", "--manifest-path"])
+        .arg(project.join("Cargo.toml"))
+        .stdin(std::process::Stdio::null());
+    if offline {
+        command.arg("--offline");
+    }
+    command
+        .output()
+        .context("failed to run cargo to resolve the registry plugins")
+}
+
+/// What cargo resolved for `wanted`: the package the resolving project's
+/// dependency of that name points at, which must come from a registry.
+fn found(
+    wanted: &Wanted<'_>,
+    node: &cargo_metadata::Node,
+    metadata: &cargo_metadata::Metadata,
+    checksums: &[(String, semver::Version, String, Checksum)],
+) -> anyhow::Result<Found> {
+    let name = &wanted.declaration.name;
+    let id = node
+        .deps
+        .iter()
+        .find(|d| d.name == wanted.declaration.rust_name())
+        .map(|d| &d.pkg)
+        .with_context(|| format!("cargo resolved no crate for plugin `{name}`"))?;
+    let package = metadata
+        .packages
+        .iter()
+        .find(|p| &p.id == id)
+        .with_context(|| format!("cargo metadata lists no package for plugin `{name}`"))?;
+    let index = package
+        .source
+        .as_ref()
+        .map(|s| s.repr.clone())
+        .filter(|s| crate::lockfile::RegistryPin::is_source(s))
+        .with_context(|| {
+            format!(
+                "plugin `{name}`: cargo took `{}` from somewhere else than a registry (a \
+                 [patch] of the host's?); a registry plugin must come from its registry",
+                package.name
+            )
+        })?;
+    let version = package.version.clone();
+    let checksum = checksums
+        .iter()
+        .find(|(n, v, s, _)| *n == *package.name && *v == version && *s == index)
+        .map(|(_, _, _, c)| c.clone())
+        .with_context(|| {
+            format!(
+                "plugin `{name}`: the registry gave no checksum for {} {version}",
+                package.name
+            )
+        })?;
+    let dir = package
+        .manifest_path
+        .parent()
+        .map(|d| d.as_std_path().to_owned())
+        .context("a crate's manifest is in a directory")?;
+    Ok(Found {
+        version,
+        index,
+        checksum,
+        dir,
+    })
 }
 
 /// The resolving project's manifest: one dependency per wanted crate, as
