@@ -165,6 +165,14 @@ fn found(
                 package.name
             )
         })?;
+    if build_support::url::split(&index).had_secret {
+        bail!(
+            "plugin `{name}`: the index URL of its registry ({}) carries credentials, which \
+             plugins.lock, the binary and the bill of materials would then hold; give cargo the \
+             token through a credential provider (`CARGO_REGISTRIES_<NAME>_TOKEN`) instead",
+            crate::secret::bare(&index)
+        );
+    }
     let version = package.version.clone();
     let checksum = checksums
         .iter()

@@ -470,3 +470,39 @@ fn a_private_registrys_token_stays_cargos_and_appears_nowhere() {
         );
     }
 }
+
+#[test]
+fn a_registry_index_url_with_credentials_is_refused_and_shown_without_them() {
+    const SECRET: &str = "idx-tok-Hq4-not-for-any-file";
+    let registry = Registry::new("registry_url_credentials");
+    registry.publish("tipsy", "0.1.0", "tipsy", false);
+    let host = host_with(
+        "registry_url_credentials",
+        &registry,
+        "[plugins]\ntipsy = { version = \"0.1\", registry = \"testreg\" }\n",
+    );
+    // A password cargo refuses itself; a token as the user name cargo
+    // accepts and sync refuses: the source id would carry it into
+    // plugins.lock, the binary and the SBOM.
+    for (case, userinfo, expected) in [
+        (
+            "password",
+            format!("alice:{SECRET}@"),
+            "registry URLs may not contain passwords",
+        ),
+        ("user", format!("{SECRET}@"), "carries credentials"),
+    ] {
+        let index = registry
+            .index()
+            .replace("http://", &format!("http://{userinfo}"));
+        host.write(
+            ".cargo/config.toml",
+            &format!("[registries.testreg]\nindex = \"{index}\"\n"),
+        );
+        let before = host.snapshot();
+        let log = messages(&expect_failure(&mut host.xtask(&["sync"])));
+        assert!(log.contains(expected), "{case}: {log}");
+        assert!(!log.contains(SECRET), "{case}: {log}");
+        assert_unchanged(&before, &host.snapshot());
+    }
+}
