@@ -816,4 +816,69 @@ mod tests {
         );
         check(&upper, "`checksum` must be `sha256:<64 lowercase hex>`");
     }
+
+    #[test]
+    fn registry_entries_are_validated_and_round_trip() {
+        let head = format!("version = 1\nmanifest-digest = \"{}\"\n", digest());
+        let entry = |source: &str, extra: &str| {
+            format!(
+                "{head}[[plugin]]\nname = \"a\"\npackage = \"a\"\nversion = \"1.0.0\"\n\
+                 source = \"{source}\"\n{extra}"
+            )
+        };
+        let good = entry(
+            "sparse+https://index.example/",
+            &format!("registry = \"mine\"\nchecksum = \"{}\"\n", digest()),
+        );
+        let lock = parse(&good).unwrap();
+        assert_eq!(
+            lock.plugins[0].source,
+            LockSource::Registry(RegistryPin {
+                index: "sparse+https://index.example/".into(),
+                registry: Some("mine".into()),
+                checksum: Checksum::parse(&digest()).unwrap(),
+            })
+        );
+        assert_eq!(lock.plugins[0].crate_dir(), None);
+        assert_eq!(parse(&lock.render()).unwrap(), lock);
+        let check = |text: &str, expected: &str| {
+            let error = parse(text).unwrap_err();
+            assert!(error.contains(expected), "`{expected}` not in `{error}`");
+        };
+        let sum = format!("checksum = \"{}\"\n", digest());
+        check(
+            &entry("sparse+https://tok@index.example/", &sum),
+            "the registry's URL carries credentials",
+        );
+        check(
+            &entry("registry+https://index.example/\\u0007", &sum),
+            "credentials or control characters",
+        );
+        check(
+            &entry(
+                "sparse+https://index.example/",
+                &format!("{sum}registry = \"a b\"\n"),
+            ),
+            "plugin `a`: `registry` may hold only",
+        );
+        check(
+            &entry(
+                "sparse+https://index.example/",
+                &format!("{sum}path = \"p\"\n"),
+            ),
+            "a registry plugin has no `path`",
+        );
+        check(
+            &entry("sparse+https://index.example/", ""),
+            "a plugin entry has no `checksum`",
+        );
+        check(
+            &entry("sparse+https://index.example/", "checksum = \"deadbeef\"\n"),
+            "`checksum` must be `sha256:<64 lowercase hex>`",
+        );
+        check(
+            &entry("local", "path = \"p\"\nregistry = \"mine\"\n"),
+            "a local plugin has no `registry`",
+        );
+    }
 }

@@ -351,6 +351,23 @@ fn parses_registry_sources_in_cargos_syntax() {
 
 #[test]
 fn bad_registry_declarations_are_precise() {
+    // Too many comparators is semver's refusal; a long one, the parser's.
+    let long_requirement = format!("[plugins]\nupper = \"=1.0.0-{}\"\n", "a".repeat(300));
+    check_error(
+        &long_requirement,
+        "plugins.toml:2:9: plugin `upper`: the version requirement is too long",
+    );
+    let long_registry = format!(
+        "[plugins]\nupper = {{ version = \"1\", registry = \"{}\" }}\n",
+        "r".repeat(65)
+    );
+    check_error(
+        &long_registry,
+        &format!(
+            "plugins.toml:2:37: plugin `upper`: `registry = \"{}\"` must be 1 to 64 characters",
+            "r".repeat(65)
+        ),
+    );
     for (text, expected) in [
         (
             "[plugins]\nupper = \"one\"\n",
