@@ -477,14 +477,8 @@ impl Parser<'_> {
         registry: Option<String>,
         git_only: Option<&&str>,
     ) -> Result<Source, Error> {
-        let key_span = |k: &str| table.key(k).and_then(Key::span);
         let value_span = |k: &str| table.get(k).and_then(Item::span);
-        if let Some(k) = git_only {
-            return Err(self.error(
-                key_span(k),
-                format!("plugin `{name}`: `{k}` needs `git = \"…\"`, not `version`"),
-            ));
-        }
+        self.refuse_git_keys(name, table, git_only, "version")?;
         let version = self.requirement(name, version, value_span("version"))?;
         if let Some(registry) = &registry {
             check_registry_name(registry).map_err(|why| {
@@ -500,6 +494,23 @@ impl Parser<'_> {
         Ok(Source::Registry { version, registry })
     }
 
+    /// A git-only key (`tag`, `branch`, …) beside `path` or `version`.
+    fn refuse_git_keys(
+        &self,
+        name: &str,
+        table: &dyn TableLike,
+        git_only: Option<&&str>,
+        source: &str,
+    ) -> Result<(), Error> {
+        match git_only {
+            Some(k) => Err(self.error(
+                table.key(k).and_then(Key::span),
+                format!("plugin `{name}`: `{k}` needs `git = \"…\"`, not `{source}`"),
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// `path = …`.
     fn path_source(
         &self,
@@ -508,14 +519,8 @@ impl Parser<'_> {
         path: String,
         git_only: Option<&&str>,
     ) -> Result<Source, Error> {
-        let key_span = |k: &str| table.key(k).and_then(Key::span);
         let value_span = |k: &str| table.get(k).and_then(Item::span);
-        if let Some(k) = git_only {
-            return Err(self.error(
-                key_span(k),
-                format!("plugin `{name}`: `{k}` needs `git = \"…\"`, not `path`"),
-            ));
-        }
+        self.refuse_git_keys(name, table, git_only, "path")?;
         if path.is_empty() {
             return Err(self.error(
                 value_span("path"),

@@ -102,7 +102,7 @@ fn check_graph<'m>(
     };
     let mut plugins = Vec::with_capacity(lock.plugins.len());
     for plugin in &lock.plugins {
-        let Some(package) = locate(root, overrides, metadata, plugin)? else {
+        let Some(package) = locate(root, overrides, metadata, plugin) else {
             bail!(
                 "plugin `{}` in {MANIFEST_FILE}: cargo did not resolve the crate sync put in \
                  the generated crate ({})",
@@ -316,30 +316,46 @@ fn check_shared(
     Ok(())
 }
 
-/// The package cargo resolved for `plugin`: the crate at its directory (a
-/// path or git plugin, or a working copy), or the locked version from its
-/// registry.
+/// Where the generated crate points for `plugin`: a working copy, the
+/// crate's directory, or `None` for a registry plugin.
+fn plugin_dir(root: &Path, overrides: &Overrides, plugin: &LockedPlugin) -> Option<PathBuf> {
+    match (overrides.get(&plugin.name), plugin.crate_dir()) {
+        (Some(dir), _) => Some(dir.clone()),
+        (None, dir) => dir.map(|dir| root.join(build_support::PLUGIN_SET_DIR).join(dir)),
+    }
+}
+
+/// The package cargo resolved for `plugin`: the crate at its directory, or
+/// the locked version from its registry.
 fn locate<'m>(
     root: &Path,
     overrides: &Overrides,
     metadata: &'m Metadata,
     plugin: &LockedPlugin,
-) -> anyhow::Result<Option<&'m Package>> {
-    let dir = match (overrides.get(&plugin.name), plugin.crate_dir()) {
-        (Some(dir), _) => Some(dir.clone()),
-        (None, Some(dir)) => Some(root.join(build_support::PLUGIN_SET_DIR).join(dir)),
-        (None, None) => None,
-    };
-    Ok(match (dir, &plugin.source) {
-        (Some(dir), _) => {
+) -> Option<&'m Package> {
+    match plugin_dir(root, overrides, plugin) {
+        Some(dir) => {
             let manifest = canonical(&dir.join("Cargo.toml"));
             metadata
                 .packages
                 .iter()
                 .find(|p| canonical(p.manifest_path.as_std_path()) == manifest)
         }
-        (None, _) => registry_package(metadata, plugin),
-    })
+        None => registry_package(metadata, plugin),
+    }
+}
+
+/// Where sync put `plugin`, for an error.
+fn where_pinned(root: &Path, overrides: &Overrides, plugin: &LockedPlugin) -> String {
+    match plugin_dir(root, overrides, plugin) {
+        Some(dir) => dir.display().to_string(),
+        None => format!(
+            "{} {} from {}",
+            plugin.package,
+            plugin.version,
+            secret::redact(&plugin.source_field())
+        ),
+    }
 }
 
 /// The package of a registry plugin in `metadata`: its locked version from
@@ -353,24 +369,6 @@ pub fn registry_package<'m>(metadata: &'m Metadata, plugin: &LockedPlugin) -> Op
             && p.version == plugin.version
             && p.source.as_ref().is_some_and(|s| s.repr == pin.index)
     })
-}
-
-/// Where sync put `plugin`, for an error.
-fn where_pinned(root: &Path, overrides: &Overrides, plugin: &LockedPlugin) -> String {
-    match (overrides.get(&plugin.name), plugin.crate_dir()) {
-        (Some(dir), _) => dir.display().to_string(),
-        (None, Some(dir)) => root
-            .join(build_support::PLUGIN_SET_DIR)
-            .join(dir)
-            .display()
-            .to_string(),
-        (None, None) => format!(
-            "{} {} from {}",
-            plugin.package,
-            plugin.version,
-            secret::redact(&plugin.source_field())
-        ),
-    }
 }
 
 #[cfg(test)]

@@ -398,6 +398,21 @@ impl Host {
         )
     }
 
+    /// Builds the host as example-app (`fetching`: letting cargo reach its
+    /// registries) and returns what `plugins list` prints.
+    pub fn plugins_list(&self, fetching: bool) -> String {
+        self.use_example_app();
+        let build = if fetching {
+            self.build_fetching_git()
+        } else {
+            self.build(false)
+        };
+        assert!(build.status.success(), "{}", messages(&build));
+        stdout(&expect_success(
+            self.app_bin(false).args(["plugins", "list"]),
+        ))
+    }
+
     /// Builds the app and runs it; returns what it printed.
     pub fn build_and_run(&self, release: bool) -> String {
         let build = self.build(release);

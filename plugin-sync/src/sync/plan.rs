@@ -135,10 +135,7 @@ pub fn make(
     let report = Report {
         synced: resolved.len(),
         disabled: input.manifest.plugins.len().saturating_sub(resolved.len()),
-        updates: resolved
-            .iter()
-            .filter_map(|r| r.change.clone().or_else(|| r.git.as_ref()?.change.clone()))
-            .collect(),
+        updates: resolved.iter().filter_map(|r| r.change.clone()).collect(),
         update: matches!(mode, Mode::Update(_)),
         warnings,
         changed: Vec::new(),
@@ -350,7 +347,6 @@ mod tests {
             repo: "https://h/b".into(),
             copy_from: copy.then(|| "/cache/checkout".into()),
             stage: None,
-            change: None,
             moved_tag: None,
         }
     }
@@ -514,20 +510,22 @@ mod tests {
     #[test]
     fn a_moved_tag_warns_and_locked_makes_it_an_error() {
         let moved = || {
-            vec![git(
-                "b",
-                'e',
-                GitResolved {
-                    moved_tag: Some("tag `v1` moved".into()),
-                    change: Some(Update {
-                        name: "b".into(),
-                        from: "d".repeat(40),
-                        to: "e".repeat(40),
-                        reference: "tag `v1`".into(),
-                    }),
-                    ..fetched(false)
-                },
-            )]
+            vec![Resolved {
+                change: Some(Update {
+                    name: "b".into(),
+                    from: "d".repeat(40),
+                    to: "e".repeat(40),
+                    reference: "tag `v1`".into(),
+                }),
+                ..git(
+                    "b",
+                    'e',
+                    GitResolved {
+                        moved_tag: Some("tag `v1` moved".into()),
+                        ..fetched(false)
+                    },
+                )
+            }]
         };
         let plan = make(&config(false), &Mode::Update(vec![]), &input(None), moved()).unwrap();
         assert_eq!(plan.report.warnings, ["from load", "tag `v1` moved"]);

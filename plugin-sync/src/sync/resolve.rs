@@ -35,8 +35,8 @@ pub struct Resolved {
     /// How the crate depends on plugin-api.
     pub api: api::ApiSource,
     pub git: Option<GitResolved>,
-    /// A registry plugin's version moved (`update`, or a changed
-    /// requirement).
+    /// The pin moved: a git plugin's commit or a registry plugin's
+    /// version (`update`, or a changed declaration).
     pub change: Option<Update>,
 }
 
@@ -51,8 +51,6 @@ pub struct GitResolved {
     /// `copy_from` was staged for this sync: apply moves it rather than
     /// copying; it is removed when the last holder drops it.
     pub stage: Option<std::sync::Arc<crate::cache::Stage>>,
-    /// The commit moved (`update`, or a changed declaration).
-    pub change: Option<Update>,
     /// `update` found the declared tag pointing elsewhere than the lock.
     pub moved_tag: Option<String>,
 }
@@ -719,7 +717,7 @@ fn described(
             reference: pin.reference.to_string(),
         });
     Ok(Resolved {
-        change: None,
+        change,
         identity: match &pin.subdir {
             Some(subdir) => format!("{} (subdir {})", repo_url.canonical, subdir.as_str()),
             None => repo_url.canonical.clone(),
@@ -730,7 +728,6 @@ fn described(
             repo: repo_url.canonical.clone(),
             stage: checkout.as_ref().map(|c| c.stage.clone()),
             copy_from: checkout.map(|c| c.dir),
-            change,
             moved_tag,
         }),
         locked: LockedPlugin {

@@ -148,12 +148,7 @@ fn host_with(name: &str, registry: &Registry, plugins: &str) -> Host {
 
 /// The `plugins list` line of plugin `id`, once the host is built.
 fn listed(host: &Host, id: &str) -> String {
-    host.use_example_app();
-    let build = host.build_fetching_git();
-    assert!(build.status.success(), "{}", messages(&build));
-    let list = e2e::stdout(&expect_success(
-        host.app_bin(false).args(["plugins", "list"]),
-    ));
+    let list = host.plugins_list(true);
     list.lines()
         .find(|l| l.trim_start().starts_with(&format!("{id} ")))
         .unwrap_or_else(|| panic!("{id} not in\n{list}"))

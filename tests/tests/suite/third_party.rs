@@ -9,6 +9,12 @@ use e2e::{
 /// A plugin crate in a git repository that depends on static-plugins-api as `dep`
 /// (a TOML value) instead of by path.
 fn repo_with_api_dep(name: &str, dep: &str) -> GitRepo {
+    repo_with_api_line(name, &format!("static-plugins-api = {dep}"))
+}
+
+/// A plugin crate in a git repository whose dependency on the API crate is
+/// the manifest line `line`, tagged `v1`.
+fn repo_with_api_line(name: &str, line: &str) -> GitRepo {
     let repo = GitRepo::new(name);
     repo.plugin(
         ".",
@@ -20,7 +26,7 @@ fn repo_with_api_dep(name: &str, dep: &str) -> GitRepo {
     let manifest = std::fs::read_to_string(repo.dir.join("Cargo.toml")).unwrap();
     write_file(
         &repo.dir.join("Cargo.toml"),
-        &with_api_line(&manifest, &format!("static-plugins-api = {dep}")),
+        &with_api_line(&manifest, line),
     );
     repo.commit("plugin");
     repo.git(&["tag", "v1"]);
@@ -99,12 +105,7 @@ fn a_plugin_asking_for_a_version_gets_the_host_plugin_api_once_patched() {
 /// Builds the host as example-app and checks `plugins list` has `line`.
 #[track_caller]
 fn assert_listed(host: &Host, line: &str) {
-    host.use_example_app();
-    let build = host.build(false);
-    assert!(build.status.success(), "{}", messages(&build));
-    let list = e2e::stdout(&expect_success(
-        host.app_bin(false).args(["plugins", "list"]),
-    ));
+    let list = host.plugins_list(false);
     assert!(
         list.lines().any(|l| l.starts_with(line)),
         "{line:?} in\n{list}"
@@ -611,21 +612,7 @@ fn a_declared_extension_crate_is_refused_even_at_another_major_version() {
 
 #[test]
 fn a_plugin_still_on_the_old_api_crate_name_is_told_the_new_one() {
-    let repo = GitRepo::new("old-name");
-    repo.plugin(
-        ".",
-        &PluginCrate {
-            filters: &[("old-name", None)],
-            ..PluginCrate::new("old-name", "old-name")
-        },
-    );
-    let manifest = std::fs::read_to_string(repo.dir.join("Cargo.toml")).unwrap();
-    write_file(
-        &repo.dir.join("Cargo.toml"),
-        &with_api_line(&manifest, "plugin-api = \"0.1\""),
-    );
-    repo.commit("plugin");
-    repo.git(&["tag", "v1"]);
+    let repo = repo_with_api_line("old-name", "plugin-api = \"0.1\"");
     let host = Host::new("a_plugin_still_on_the_old_api_crate_name");
     add_patch(&host, "crates-io");
     declare(&host, &[&repo]);
