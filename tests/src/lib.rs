@@ -398,6 +398,16 @@ impl Host {
         )
     }
 
+    /// Runs `xtask <args>`, which must fail and leave every file of the
+    /// host as it was (bytes and mtimes); returns what it said.
+    #[track_caller]
+    pub fn refuses(&self, args: &[&str]) -> String {
+        let before = self.snapshot();
+        let log = messages(&expect_failure(&mut self.xtask(args)));
+        assert_unchanged(&before, &self.snapshot());
+        log
+    }
+
     /// Builds the host as example-app (`fetching`: letting cargo reach its
     /// registries) and returns what `plugins list` prints.
     pub fn plugins_list(&self, fetching: bool) -> String {
