@@ -11,6 +11,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
+use build_support::LOCK_FILE;
 use build_support::manifest::Declaration;
 use toml_edit::{DocumentMut, InlineTable, Item, Table};
 
@@ -21,10 +22,23 @@ use crate::{process, scratch};
 #[derive(Debug)]
 pub struct Wanted<'a> {
     pub declaration: &'a Declaration,
-    /// The requirement to resolve: the declared one for a new pin,
-    /// `=x.y.z` to keep a locked version.
+    /// The requirement to resolve: the declared one for a new pin or one
+    /// `update` moves, `=x.y.z` to keep a locked version.
     pub requirement: String,
     pub registry: Option<&'a str>,
+    /// How this crate's pin goes.
+    pub pin: Pin,
+}
+
+/// What becomes of a crate's pin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pin {
+    /// Kept at its locked version.
+    Kept,
+    /// Not pinned yet (or its declaration no longer admits its pin).
+    New,
+    /// `update` moves it within its requirement.
+    Moving,
 }
 
 /// What cargo resolved for one [`Wanted`].
@@ -37,45 +51,106 @@ pub struct Found {
     pub checksum: Checksum,
     /// Where cargo unpacked the crate.
     pub dir: PathBuf,
+    /// A kept version the registry has yanked since, as far as this run
+    /// asked the registry (only when something made cargo go online).
+    pub yanked: bool,
 }
 
-/// Resolves every wanted crate in one cargo run (in `wanted`'s order).
-/// `root` is the host's root: its `Cargo.toml`'s `[patch]` tables apply,
-/// and cargo runs there, so its configuration is the host's. When every
-/// wanted crate is pinned (`all_pinned`), the host's `Cargo.lock` seeds the
-/// resolution (a pinned version stays resolvable when the registry has
-/// yanked it since) and cargo is asked offline first, so a sync that
-/// changes nothing needs no network while cargo's cache has the crates.
-pub fn resolve(
-    root: &Path,
-    wanted: &[Wanted<'_>],
-    offline: bool,
-    all_pinned: bool,
-) -> anyhow::Result<Vec<Found>> {
+/// Resolves every wanted crate in one throwaway project (in `wanted`'s
+/// order). `root` is the host's root: its `Cargo.toml`'s `[patch]` tables
+/// apply, and cargo runs there, so its configuration is the host's. The
+/// host's `Cargo.lock` seeds the resolution, as a build's would: a kept
+/// version stays resolvable when the registry has yanked it since, and the
+/// crates `update` moves are moved as `cargo update -p` moves them, the
+/// rest staying put. When every crate is kept, cargo is asked offline
+/// first, so a sync that changes nothing needs no network while cargo's
+/// cache has the crates.
+pub fn resolve(root: &Path, wanted: &[Wanted<'_>], offline: bool) -> anyhow::Result<Vec<Found>> {
     register_tokens();
     let scratch = scratch::Scratch::new("plugin-registry")?;
     let project = scratch.path();
-    std::fs::write(project.join("lib.rs"), "")
-        .with_context(|| format!("failed to write {}", project.display()))?;
-    std::fs::write(project.join("Cargo.toml"), manifest(root, wanted)?)
-        .with_context(|| format!("failed to write {}", project.display()))?;
-    // Only when nothing moves: the lock would keep a crate `update` moves.
+    write_project(root, project, wanted)?;
     let seed = root.join("Cargo.lock");
-    if all_pinned && seed.is_file() {
+    if seed.is_file() {
         std::fs::copy(&seed, project.join("Cargo.lock"))
             .with_context(|| format!("failed to copy {}", seed.display()))?;
     }
-    let mut output = cargo_metadata_of(root, project, offline || all_pinned)?;
-    if !output.status.success() && !offline && all_pinned {
-        output = cargo_metadata_of(root, project, false)?;
+    let all_kept = wanted.iter().all(|w| w.pin == Pin::Kept);
+    let mut online = !offline;
+    let mut output = cargo_in(
+        root,
+        project,
+        &["metadata", "--format-version", "1"],
+        offline || all_kept,
+    )?;
+    if !output.status.success() && !offline && all_kept {
+        output = cargo_in(root, project, &["metadata", "--format-version", "1"], false)?;
+    } else if all_kept {
+        online = false;
     }
+    let mut found = found_all(project, wanted, &output)?;
+    // The seed kept the crates `update` moves at their locked versions:
+    // unlock exactly those.
+    let unlock: Vec<String> = wanted
+        .iter()
+        .zip(&found)
+        .filter(|(w, _)| w.pin == Pin::Moving)
+        .map(|(w, f)| format!("{}@{}", w.declaration.package, f.version))
+        .collect();
+    if !unlock.is_empty() {
+        let mut args = vec!["update"];
+        for spec in &unlock {
+            args.extend(["-p", spec.as_str()]);
+        }
+        let update = cargo_in(root, project, &args, offline)?;
+        if !update.status.success() {
+            return Err(unresolved(wanted, &update));
+        }
+        output = cargo_in(
+            root,
+            project,
+            &["metadata", "--format-version", "1"],
+            offline,
+        )?;
+        found = found_all(project, wanted, &output)?;
+    }
+    if online {
+        for (i, yanked) in yanked_kept(root, wanted, &found)? {
+            if let Some(f) = found.get_mut(i) {
+                f.yanked = yanked;
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Writes the resolving project into `project`.
+fn write_project(root: &Path, project: &Path, wanted: &[Wanted<'_>]) -> anyhow::Result<()> {
+    std::fs::write(project.join("lib.rs"), "")
+        .with_context(|| format!("failed to write {}", project.display()))?;
+    std::fs::write(project.join("Cargo.toml"), manifest(root, wanted)?)
+        .with_context(|| format!("failed to write {}", project.display()))
+}
+
+/// The error for a cargo run that could not resolve `wanted`.
+fn unresolved(wanted: &[Wanted<'_>], output: &std::process::Output) -> anyhow::Error {
+    let names: Vec<&str> = wanted.iter().map(|w| w.declaration.name.as_str()).collect();
+    anyhow::anyhow!(
+        "cargo could not resolve the registry plugins ({}): {}",
+        names.join(", "),
+        process::words(&output.stderr)
+    )
+}
+
+/// Every wanted crate as the `cargo metadata` run that printed `output`
+/// resolved it.
+fn found_all(
+    project: &Path,
+    wanted: &[Wanted<'_>],
+    output: &std::process::Output,
+) -> anyhow::Result<Vec<Found>> {
     if !output.status.success() {
-        let names: Vec<&str> = wanted.iter().map(|w| w.declaration.name.as_str()).collect();
-        bail!(
-            "cargo could not resolve the registry plugins ({}): {}",
-            names.join(", "),
-            process::words(&output.stderr)
-        );
+        return Err(unresolved(wanted, output));
     }
     let metadata = cargo_metadata::MetadataCommand::parse(String::from_utf8_lossy(&output.stdout))
         .context("cargo metadata printed something that is not its JSON")?;
@@ -99,6 +174,66 @@ pub fn resolve(
         .collect()
 }
 
+/// Which kept crates the registry has yanked: cargo refuses a yanked
+/// version to a project without a lock, so a second project asks for the
+/// kept versions alone, unseeded (the index is fresh from the run just
+/// made); each refusal naming a yanked version marks that crate and the
+/// rest are asked again. Only a warning rides on this: any other failure
+/// ends the probe with what it found so far.
+fn yanked_kept(
+    root: &Path,
+    wanted: &[Wanted<'_>],
+    found: &[Found],
+) -> anyhow::Result<Vec<(usize, bool)>> {
+    let mut asked: Vec<(usize, Wanted<'_>)> = wanted
+        .iter()
+        .enumerate()
+        .filter(|(_, w)| w.pin == Pin::Kept)
+        .filter_map(|(i, w)| {
+            let version = &found.get(i)?.version;
+            Some((
+                i,
+                Wanted {
+                    declaration: w.declaration,
+                    requirement: format!("={version}"),
+                    registry: w.registry,
+                    pin: Pin::Kept,
+                },
+            ))
+        })
+        .collect();
+    let mut yanked = Vec::new();
+    while !asked.is_empty() {
+        let scratch = scratch::Scratch::new("plugin-registry-yanked")?;
+        let project = scratch.path();
+        let these: Vec<Wanted<'_>> = asked
+            .iter()
+            .map(|(_, w)| Wanted {
+                requirement: w.requirement.clone(),
+                ..*w
+            })
+            .collect();
+        write_project(root, project, &these)?;
+        let output = cargo_in(root, project, &["generate-lockfile"], false)?;
+        if output.status.success() {
+            break;
+        }
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let Some(position) = asked.iter().position(|(i, w)| {
+            found.get(*i).is_some_and(|f| {
+                stderr.contains(&format!(
+                    "requirement `{} = \"={}\"`",
+                    w.declaration.package, f.version
+                )) && stderr.contains(&format!("version {} is yanked", f.version))
+            })
+        }) else {
+            break;
+        };
+        let (i, _) = asked.remove(position);
+        yanked.push((i, true));
+    }
+    Ok(yanked)
+}
 /// Cargo reads registry tokens itself; whatever it might echo, the tool's
 /// output hides them.
 fn register_tokens() {
@@ -112,17 +247,19 @@ fn register_tokens() {
     }
 }
 
-/// `cargo metadata` of the resolving project in `project`, run from the
+/// `cargo <args>` on the resolving project in `project`, run from the
 /// host's root.
-fn cargo_metadata_of(
+fn cargo_in(
     root: &Path,
     project: &Path,
+    args: &[&str],
     offline: bool,
 ) -> anyhow::Result<std::process::Output> {
     let mut command = process::cargo();
     command
         .current_dir(root)
-        .args(["metadata", "--format-version", "1", "--manifest-path"])
+        .args(args)
+        .arg("--manifest-path")
         .arg(project.join("Cargo.toml"))
         .stdin(std::process::Stdio::null());
     if offline {
@@ -194,6 +331,7 @@ fn found(
         index,
         checksum,
         dir,
+        yanked: false,
     })
 }
 
@@ -243,6 +381,63 @@ fn manifest(root: &Path, wanted: &[Wanted<'_>]) -> anyhow::Result<String> {
         document.insert("patch", crate::host::absolute_paths(patch.clone(), root));
     }
     Ok(document.to_string())
+}
+
+/// Where the host's `Cargo.lock` disagrees with plugins.lock about a
+/// registry plugin, one line each: it holds the plugin's package from the
+/// pinned registry but not at the pinned version, or at the pinned version
+/// with another checksum. A plugin the host has not built yet (absent from
+/// `Cargo.lock`, or no `Cargo.lock`) is no disagreement: cargo locks what
+/// the generated crate asks for, `=x.y.z`.
+pub fn cargo_lock_disagreements<'p>(
+    root: &Path,
+    plugins: impl IntoIterator<Item = &'p crate::lockfile::LockedPlugin>,
+) -> anyhow::Result<Vec<String>> {
+    let path = root.join("Cargo.lock");
+    let entries = match lock_checksums(&path) {
+        Ok(entries) => entries,
+        Err(_) if !path.exists() => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut problems = Vec::new();
+    for plugin in plugins {
+        let crate::lockfile::LockSource::Registry(pin) = &plugin.source else {
+            continue;
+        };
+        let same: Vec<_> = entries
+            .iter()
+            .filter(|(n, _, s, _)| *n == plugin.package && *s == pin.index)
+            .collect();
+        let pinned = same.iter().find(|(_, v, _, _)| *v == plugin.version);
+        let what = match pinned {
+            Some((_, _, _, checksum)) if *checksum == pin.checksum => continue,
+            Some((_, _, _, checksum)) => format!(
+                "the checksum {} for that version, {LOCK_FILE} pins {}: one of the two was \
+                 edited, or the registry served other bytes; find out which before building",
+                checksum.as_str(),
+                pin.checksum.as_str()
+            ),
+            None if same.is_empty() => continue,
+            None => format!(
+                "{} {}, not the pinned {}: build the host once without --locked (cargo \
+                 locks what the generated crate asks for) and commit Cargo.lock",
+                plugin.package,
+                same.iter()
+                    .map(|(_, v, _, _)| v.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                plugin.version
+            ),
+        };
+        problems.push(format!(
+            "plugin `{}`: Cargo.lock disagrees with {LOCK_FILE} about {} {} from {}: it has {what}",
+            plugin.name,
+            plugin.package,
+            plugin.version,
+            crate::secret::redact(&pin.index)
+        ));
+    }
+    Ok(problems)
 }
 
 /// `(name, version, source, checksum)` of every registry package of a

@@ -1,5 +1,6 @@
 //! `cargo xtask verify`: re-checks every git plugin's files against the
-//! checksum in plugins.lock, naming the files that differ.
+//! checksum in plugins.lock, naming the files that differ, and that the
+//! host's `Cargo.lock` pins every registry plugin as plugins.lock does.
 
 use std::path::Path;
 
@@ -78,12 +79,31 @@ pub fn verify(root: &Path, cache: &Cache, quiet: bool) -> anyhow::Result<Vec<Str
             dir.display()
         ));
     }
+    // Registry plugins: cargo checks the crates against Cargo.lock's
+    // checksums; Cargo.lock must say what plugins.lock pins.
+    let registry = lock
+        .plugins
+        .iter()
+        .filter(|p| matches!(p.source, crate::lockfile::LockSource::Registry(_)))
+        .count();
+    problems.extend(crate::registry::cargo_lock_disagreements(
+        root,
+        &lock.plugins,
+    )?);
     if !quiet && problems.is_empty() {
         errln!(
             "{:>12} {checked} git plugin{} match {LOCK_FILE}",
             "Verified",
             if checked == 1 { "" } else { "s" }
         );
+        if registry > 0 {
+            errln!(
+                "{:>12} {registry} registry plugin{} agree with Cargo.lock (cargo checks their \
+                 crates against it)",
+                "Verified",
+                if registry == 1 { "" } else { "s" }
+            );
+        }
     }
     if !quiet && !unreached_unknown.is_empty() {
         errln!(

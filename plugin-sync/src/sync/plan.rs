@@ -165,6 +165,7 @@ fn warnings_or_locked(
     lock_text: &str,
 ) -> anyhow::Result<Vec<String>> {
     let mut warnings = input.warnings.clone();
+    warnings.extend(resolved.iter().filter_map(|r| r.warning.clone()));
     for moved in resolved
         .iter()
         .filter_map(|r| r.git.as_ref()?.moved_tag.as_ref())
@@ -316,6 +317,7 @@ mod tests {
             api: ApiSource::Path { dir: "/api".into() },
             git: None,
             change: None,
+            warning: None,
         }
     }
 
@@ -533,6 +535,16 @@ mod tests {
         assert!(plan.report.update);
         let error = make(&config(true), &Mode::Sync, &input(None), moved()).unwrap_err();
         assert_eq!(error.to_string(), "tag `v1` moved");
+    }
+
+    #[test]
+    fn a_plugins_own_warning_is_reported_after_the_loads() {
+        let yanked = Resolved {
+            warning: Some("`a` is yanked".into()),
+            ..local("a", &[])
+        };
+        let plan = make(&config(false), &Mode::Sync, &input(None), vec![yanked]).unwrap();
+        assert_eq!(plan.report.warnings, ["from load", "`a` is yanked"]);
     }
 
     #[test]

@@ -38,6 +38,10 @@ pub struct Resolved {
     /// The pin moved: a git plugin's commit or a registry plugin's
     /// version (`update`, or a changed declaration).
     pub change: Option<Update>,
+    /// What sync warns about this plugin (a kept registry version yanked
+    /// since); never an error, `--locked` included, as cargo keeps a
+    /// locked yanked version.
+    pub warning: Option<String>,
 }
 
 /// What resolving a git plugin found beyond its lock entry.
@@ -157,6 +161,8 @@ fn resolve_registry(
                 declaration.name
             );
         }
+        let moving = matches!(mode, Mode::Update(names)
+            if names.is_empty() || names.contains(&declaration.name));
         wanted.push(crate::registry::Wanted {
             declaration,
             requirement: match pin {
@@ -164,11 +170,29 @@ fn resolve_registry(
                 None => version.clone(),
             },
             registry: registry.as_deref(),
+            pin: match (pin, moving) {
+                (Some(_), _) => crate::registry::Pin::Kept,
+                (None, true) => crate::registry::Pin::Moving,
+                (None, false) => crate::registry::Pin::New,
+            },
         });
         pins.push(pin);
     }
-    let all_pinned = pins.iter().all(Option::is_some);
-    let found = crate::registry::resolve(&config.root, &wanted, config.offline, all_pinned)?;
+    // Before cargo reads Cargo.lock (which it would refuse, less clearly,
+    // for a checksum that disagrees): under --locked every pin is kept.
+    if config.locked {
+        let problems = crate::registry::cargo_lock_disagreements(
+            &config.root,
+            pins.iter().flatten().map(|(locked, _)| *locked),
+        )?;
+        if !problems.is_empty() {
+            bail!(
+                "{}; --locked builds exactly what both locks pin",
+                problems.join("; ")
+            );
+        }
+    }
+    let found = crate::registry::resolve(&config.root, &wanted, config.offline)?;
     wanted
         .iter()
         .zip(found)
@@ -250,7 +274,16 @@ fn registry_resolved(
             to: found.version.to_string(),
             reference: format!("version `{}`", wanted.requirement),
         });
+    let warning = found.yanked.then(|| {
+        format!(
+            "plugin `{name}`: {package} {}, pinned in {LOCK_FILE}, is yanked in its registry; \
+             kept, as cargo keeps a locked yanked version: `cargo xtask update {name}` moves it \
+             to one that is not",
+            found.version
+        )
+    });
     Ok(Resolved {
+        warning,
         identity: format!("{}#{package}@{}", found.index, found.version),
         ids: scan::plugin_ids(&found.dir),
         api,
@@ -418,6 +451,7 @@ fn resolve_path(
     let api = api_of(&package, &dir, Path::new("/")).with_context(in_plugin)?;
     Ok(Resolved {
         change: None,
+        warning: None,
         locked: LockedPlugin {
             name: name.clone(),
             version: version(&version_text, &dir).with_context(in_plugin)?,
@@ -718,6 +752,7 @@ fn described(
         });
     Ok(Resolved {
         change,
+        warning: None,
         identity: match &pin.subdir {
             Some(subdir) => format!("{} (subdir {})", repo_url.canonical, subdir.as_str()),
             None => repo_url.canonical.clone(),

@@ -220,6 +220,48 @@ fn a_registry_plugin_is_pinned_built_and_run() {
         "{component}"
     );
     assert_eq!(component["hashes"][0]["content"], checksum, "{component}");
+    // The host's build locked it as plugins.lock pins it; verify says so,
+    // and fails (as `sync --locked` refuses) when Cargo.lock disagrees.
+    let log = messages(&expect_success(&mut host.xtask(&["verify"])));
+    assert!(
+        log.contains("1 registry plugin agree with Cargo.lock"),
+        "{log}"
+    );
+    let cargo_lock = host.read("Cargo.lock");
+    assert!(cargo_lock.contains(&checksum), "{cargo_lock}");
+    for (edited, expected) in [
+        (
+            cargo_lock.replace(&checksum, &"1".repeat(64)),
+            format!(
+                "it has the checksum sha256:{} for that version",
+                "1".repeat(64)
+            ),
+        ),
+        (
+            cargo_lock.replace(
+                "name = \"greet-plugin\"\nversion = \"0.1.0\"",
+                "name = \"greet-plugin\"\nversion = \"0.0.9\"",
+            ),
+            "it has greet-plugin 0.0.9, not the pinned 0.1.0".to_owned(),
+        ),
+    ] {
+        assert_ne!(edited, cargo_lock);
+        host.write("Cargo.lock", &edited);
+        let log = messages(&expect_failure(&mut host.xtask(&["verify"])));
+        assert!(
+            log.contains(
+                "plugin `greet`: Cargo.lock disagrees with plugins.lock about \
+                          greet-plugin 0.1.0 from "
+            ) && log.contains(&expected),
+            "{log}"
+        );
+        let log = host.refuses(&["sync", "--locked"]);
+        assert!(
+            log.contains(&expected) && log.contains("--locked builds exactly"),
+            "{log}"
+        );
+    }
+    host.write("Cargo.lock", &cargo_lock);
     // A second sync changes nothing.
     let before = host.snapshot();
     expect_success(&mut host.xtask(&["sync"]));
@@ -346,10 +388,47 @@ fn a_yanked_version_is_refused_for_a_new_pin_and_kept_when_pinned() {
     let build = host.build_fetching_git();
     assert!(build.status.success(), "{}", messages(&build));
     yank(&registry, "toy", "0.1.0");
-    // Pinned: a sync keeps it.
+    // Pinned: a sync keeps it (from cargo's cache: nothing to ask the
+    // registry).
     let before = host.snapshot();
     expect_success(&mut host.xtask(&["sync"]));
     assert_unchanged(&before, &host.snapshot());
+    // A new plugin makes cargo ask the registry: the kept version is
+    // warned about, stays pinned, and does not stop the new pin.
+    registry.publish("tow", "0.1.0", "tow", false);
+    host.write(
+        "plugins.toml",
+        "[plugins]\ntoy = { version = \"0.1\", registry = \"testreg\" }\n\
+         tow = { version = \"0.1\", registry = \"testreg\" }\n",
+    );
+    let log = messages(&expect_success(&mut host.xtask(&["sync"])));
+    assert!(
+        log.contains(
+            "warning: plugin `toy`: toy 0.1.0, pinned in plugins.lock, is yanked in its registry"
+        ) && !log.contains("plugin `tow`: tow"),
+        "{log}"
+    );
+    let lock = host.read("plugins.lock");
+    assert!(
+        lock.contains("name = \"toy\"\npackage = \"toy\"\nversion = \"0.1.0\"")
+            && lock.contains("name = \"tow\""),
+        "{lock}"
+    );
+    // `update` moves it, out of the host's Cargo.lock, as `cargo update -p`
+    // would; the other plugin stays.
+    registry.publish("toy", "0.1.1", "toy", false);
+    registry.publish("tow", "0.1.1", "tow", false);
+    let log = messages(&expect_success(&mut host.xtask(&["update", "toy"])));
+    assert!(
+        log.contains("toy: 0.1.0 → 0.1.1") && !log.contains("tow:"),
+        "{log}"
+    );
+    let lock = host.read("plugins.lock");
+    assert!(
+        lock.contains("name = \"toy\"\npackage = \"toy\"\nversion = \"0.1.1\"")
+            && lock.contains("name = \"tow\"\npackage = \"tow\"\nversion = \"0.1.0\""),
+        "{lock}"
+    );
     // A new pin of it is refused, naming it, with nothing written.
     let fresh = host_with(
         "registry_yanked_new",
