@@ -100,12 +100,65 @@ impl Registry {
              \"https://github.com/rust-lang/crates.io-index\"}}],\"cksum\":\"{checksum}\",\
              \"features\":{{}},\"yanked\":{yanked}}}\n"
         );
+        self.add_line(package, &line);
+        checksum
+    }
+
+    /// Appends `line` to `package`'s index entry.
+    fn add_line(&self, package: &str, line: &str) {
         let entry = self.dir.join("index").join(index_path(package));
         std::fs::create_dir_all(entry.parent().unwrap()).unwrap();
         let mut text = std::fs::read_to_string(&entry).unwrap_or_default();
-        text.push_str(&line);
+        text.push_str(line);
         write_file(&entry, &text);
-        checksum
+    }
+
+    /// Serves `crate_file` as the `.crate` of the package `metadata`
+    /// describes (a package of `cargo metadata`), with the index line
+    /// cargo's publish would write: its dependencies, each from this
+    /// registry, and its features.
+    fn add_crate(&self, metadata: &serde_json::Value, crate_file: &std::path::Path) {
+        let name = metadata["name"].as_str().unwrap();
+        let version = metadata["version"].as_str().unwrap();
+        let download = self.dir.join(format!("dl/{name}/{version}/download"));
+        std::fs::create_dir_all(download.parent().unwrap()).unwrap();
+        std::fs::copy(crate_file, &download).unwrap();
+        let deps: Vec<serde_json::Value> = metadata["dependencies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            // Cargo publishes dev-dependencies that have a version (a
+            // feature may name one); this workspace's are paths only.
+            .filter(|d| d["kind"] != "dev" || !metadata["source"].is_null())
+            .map(|d| {
+                let (key, package) = match d["rename"].as_str() {
+                    Some(rename) => (serde_json::json!(rename), d["name"].clone()),
+                    None => (d["name"].clone(), serde_json::Value::Null),
+                };
+                serde_json::json!({
+                    "name": key, "package": package, "req": d["req"],
+                    "features": d["features"], "optional": d["optional"],
+                    "default_features": d["uses_default_features"], "target": d["target"],
+                    "kind": d["kind"].as_str().unwrap_or("normal"), "registry": null,
+                })
+            })
+            .collect();
+        // `dep:` and `?/` features are version 2 of the index format.
+        let (mut v1, mut v2) = (serde_json::Map::new(), serde_json::Map::new());
+        for (feature, enables) in metadata["features"].as_object().unwrap() {
+            let new = enables.as_array().unwrap().iter().any(|e| {
+                let e = e.as_str().unwrap();
+                e.starts_with("dep:") || e.contains("?/")
+            });
+            if new { &mut v2 } else { &mut v1 }.insert(feature.clone(), enables.clone());
+        }
+        let line = serde_json::json!({
+            "name": name, "vers": version, "deps": deps,
+            "cksum": sha256(&std::fs::read(crate_file).unwrap()),
+            "features": v1, "features2": v2, "v": 2, "links": metadata["links"],
+            "yanked": false,
+        });
+        self.add_line(name, &format!("{line}\n"));
     }
 }
 
@@ -566,5 +619,170 @@ fn a_registry_index_url_with_credentials_is_refused_and_shown_without_them() {
         let log = host.refuses(&["sync"]);
         assert!(log.contains(expected), "{case}: {log}");
         assert!(!log.contains(SECRET), "{case}: {log}");
+    }
+}
+
+/// The packages of this workspace's resolved graph (`cargo metadata`).
+fn workspace_graph() -> serde_json::Value {
+    let output = expect_success(
+        Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+            .current_dir(e2e::repo_root())
+            .args(["metadata", "--format-version", "1", "--offline", "--locked"]),
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// A plugin author's CI after a real release: the API crate, its macros and
+/// the id rule packaged by `cargo package` and published (with every crate
+/// they depend on, from cargo's cache) into a loopback registry that stands
+/// in for crates.io through cargo's source replacement; the plugin, as
+/// `new-plugin` scaffolds it but with no `[patch]` at all, builds against
+/// the published crates and passes its own test.
+#[test]
+fn the_api_crate_published_to_a_registry_builds_a_plugin_with_no_patch() {
+    const PUBLISHED: [&str; 3] = [
+        "static-plugins-id",
+        "static-plugins-macros",
+        "static-plugins-api",
+    ];
+    let registry = Registry::new("registry_release");
+    let packaged = registry.dir.join("target");
+    let mut package = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    package
+        .current_dir(e2e::repo_root())
+        .args([
+            "package",
+            "--offline",
+            "--locked",
+            "--allow-dirty",
+            "--no-verify",
+            "--quiet",
+        ])
+        .arg("--target-dir")
+        .arg(&packaged);
+    for name in PUBLISHED {
+        package.args(["-p", name]);
+    }
+    expect_success(&mut package);
+    // The crates and everything they build with (normal and build
+    // dependencies, transitively), as resolved for this workspace.
+    let graph = workspace_graph();
+    let packages = graph["packages"].as_array().unwrap();
+    let nodes = graph["resolve"]["nodes"].as_array().unwrap();
+    let id_of = |name: &str| packages.iter().find(|p| p["name"] == name).unwrap()["id"].clone();
+    let mut todo: Vec<serde_json::Value> = PUBLISHED.iter().map(|n| id_of(n)).collect();
+    let mut closure = Vec::new();
+    while let Some(id) = todo.pop() {
+        if closure.contains(&id) {
+            continue;
+        }
+        let node = nodes.iter().find(|n| n["id"] == id).unwrap();
+        for dep in node["deps"].as_array().unwrap() {
+            let used = dep["dep_kinds"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|k| k["kind"] != "dev");
+            if used {
+                todo.push(dep["pkg"].clone());
+            }
+        }
+        closure.push(id);
+    }
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cargo"));
+    let crates_io_cache = std::fs::read_dir(cargo_home.join("registry/cache"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("index.crates.io-")
+        })
+        .expect("cargo's crates.io cache");
+    let mut ours = Vec::new();
+    for id in &closure {
+        let metadata = packages.iter().find(|p| p["id"] == *id).unwrap();
+        let file = format!(
+            "{}-{}.crate",
+            metadata["name"].as_str().unwrap(),
+            metadata["version"].as_str().unwrap()
+        );
+        let crate_file = if metadata["source"].is_null() {
+            ours.push(metadata["name"].as_str().unwrap());
+            packaged.join("package").join(&file)
+        } else {
+            crates_io_cache.join(&file)
+        };
+        registry.add_crate(metadata, &crate_file);
+    }
+    ours.sort_unstable();
+    assert_eq!(
+        ours,
+        [
+            "static-plugins-api",
+            "static-plugins-id",
+            "static-plugins-macros"
+        ]
+    );
+
+    // The plugin, in a directory of its own, as its author has it.
+    let dir = e2e::hosts_dir().join("registry_release_plugin");
+    let _ = std::fs::remove_dir_all(&dir);
+    expect_success(
+        e2e::tool()
+            .args(["new-plugin", "stamp", "--path"])
+            .arg(&dir),
+    );
+    let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+    let (kept, _) = manifest
+        .split_once("\n# Where this crate's own builds")
+        .unwrap();
+    write_file(&dir.join("Cargo.toml"), &format!("{kept}\n[workspace]\n"));
+    let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+    assert!(
+        !manifest.lines().any(|l| l.starts_with("[patch")),
+        "{manifest}"
+    );
+    write_file(
+        &dir.join(".cargo/config.toml"),
+        &format!(
+            "[source.crates-io]\nreplace-with = \"release\"\n\n[source.release]\nregistry = \"{}\"\n",
+            registry.index()
+        ),
+    );
+    let test = expect_success(&mut e2e::user_cargo(
+        &dir,
+        &registry.dir.join("plugin-cache"),
+        &["test", "--quiet"],
+    ));
+    assert!(
+        e2e::stdout(&test).contains("1 passed"),
+        "{}",
+        messages(&test)
+    );
+    // Built from the published crates: crates.io's, with the checksums of
+    // the `.crate` files `cargo package` made.
+    let lock = std::fs::read_to_string(dir.join("Cargo.lock")).unwrap();
+    let version = packages.iter().find(|p| p["name"] == PUBLISHED[2]).unwrap()["version"]
+        .as_str()
+        .unwrap();
+    for name in PUBLISHED {
+        let checksum = sha256(
+            &std::fs::read(
+                packaged
+                    .join("package")
+                    .join(format!("{name}-{version}.crate")),
+            )
+            .unwrap(),
+        );
+        assert!(
+            lock.contains(&format!(
+                "name = \"{name}\"\nversion = \"{version}\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\nchecksum = \"{checksum}\""
+            )),
+            "{name} in\n{lock}"
+        );
     }
 }
