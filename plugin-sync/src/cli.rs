@@ -276,7 +276,8 @@ struct InitArgs {
     #[arg(long, value_name = "NAME")]
     bin: Option<String>,
     /// Take the tool (plugin-api, build-support, the engine) from this git
-    /// repository [default: the checkout this tool was built from, by path]
+    /// repository [default: where this tool came from: its checkout, by
+    /// path, or its published release, by version]
     #[arg(long, value_name = "URL")]
     git: Option<String>,
     /// Commit of --git [default: the commit this tool was built from]
@@ -291,6 +292,11 @@ struct InitArgs {
     /// Take the tool from this checkout of its repository
     #[arg(long, value_name = "DIR", conflicts_with = "git")]
     path: Option<PathBuf>,
+    /// Take the tool's published crates from crates.io (or what the
+    /// project's cargo configuration replaces it with), by this version
+    /// requirement; third-party plugins then need no [patch]
+    #[arg(long, value_name = "REQ", conflicts_with_all = ["git", "path"])]
+    version: Option<String>,
     /// Never touch the network
     #[arg(long)]
     offline: bool,
@@ -364,14 +370,26 @@ impl InitArgs {
                 pin,
             });
         }
-        let dir = match &self.path {
-            Some(path) => path
+        if let Some(requirement) = &self.version {
+            if semver::VersionReq::parse(requirement).is_err() {
+                bail!("--version `{requirement}` is not a version requirement (e.g. `0.2`)");
+            }
+            return Ok(init::ToolSource::Published {
+                requirement: requirement.clone(),
+            });
+        }
+        let dir = match (&self.path, own) {
+            (Some(path), _) => path
                 .canonicalize()
                 .with_context(|| format!("{} does not exist", path.display()))?,
-            None => own.context(
-                "this tool was not built from a checkout of its repository; pass --git URL \
-                 (with --rev, --tag or --branch) or --path DIR",
-            )?,
+            (None, Some(own)) => own,
+            (None, None) => {
+                return init::ToolSource::running_release().context(
+                    "this tool was built neither from a checkout of its repository nor from a \
+                     published release; pass --git URL (with --rev, --tag or --branch), --path \
+                     DIR or --version REQ",
+                );
+            }
         };
         if !dir.join("plugin-api/Cargo.toml").is_file() {
             bail!(

@@ -23,6 +23,9 @@ pub enum ToolSource {
     Path(PathBuf),
     /// The tool's git repository, pinned.
     Git { url: String, pin: Pin },
+    /// The published crates, by version requirement, from crates.io (or
+    /// whatever the host's cargo configuration replaces it with).
+    Published { requirement: String },
 }
 
 /// How a git [`ToolSource`] is pinned (cargo's keys).
@@ -63,8 +66,27 @@ impl ToolSource {
                 };
                 table.insert(key, value.as_str().into());
             }
+            ToolSource::Published { requirement } => {
+                table.insert("version", requirement.as_str().into());
+            }
         }
         table
+    }
+
+    /// The published release of the running tool, when it was built from a
+    /// registry's package (`cargo install static-plugins-sync`): cargo's
+    /// packages, and only they, carry `Cargo.toml.orig`.
+    pub fn running_release() -> Option<ToolSource> {
+        Self::release_of(Path::new(env!("CARGO_MANIFEST_DIR")))
+    }
+
+    fn release_of(manifest_dir: &Path) -> Option<ToolSource> {
+        manifest_dir
+            .join("Cargo.toml.orig")
+            .is_file()
+            .then(|| ToolSource::Published {
+                requirement: env!("CARGO_PKG_VERSION").to_owned(),
+            })
     }
 
     /// The running tool's own repository, when this binary was built from a
@@ -402,7 +424,7 @@ pub fn init(options: &Options) -> anyhow::Result<Report> {
     // build), rather than whatever is newest the day the host adopts it.
     let tool_checkout = match &options.source {
         ToolSource::Path(dir) => Some(dir.clone()),
-        ToolSource::Git { .. } => ToolSource::running_tool(),
+        ToolSource::Git { .. } | ToolSource::Published { .. } => ToolSource::running_tool(),
     };
     let xtask_lock = xtask_dir.join("Cargo.lock");
     if !xtask_lock.exists()
@@ -508,6 +530,10 @@ fn edit_root(
             );
         }
     }
+    if matches!(options.source, ToolSource::Published { .. }) {
+        // Plugins' `static-plugins-api = "0.x"` is already the host's.
+        return Ok(());
+    }
     let patch = table(doc, "patch", true, manifest)?;
     let crates_io = table(patch, "crates-io", false, manifest)?;
     if !crates_io.contains_key(API_PACKAGE) {
@@ -597,7 +623,7 @@ fn xtask_crate(xtask_dir: &Path, options: &Options) -> anyhow::Result<(PathBuf, 
 mod tests {
     use std::path::Path;
 
-    use super::in_cargo_home;
+    use super::{ToolSource, in_cargo_home};
 
     #[test]
     fn cargo_homes_sources_are_not_a_tool_checkout() {
@@ -611,5 +637,27 @@ mod tests {
             home
         ));
         assert!(!in_cargo_home(Path::new("/work/static-plugins"), None));
+    }
+
+    #[test]
+    fn a_tool_built_from_a_registry_package_defaults_to_its_release() {
+        let scratch = crate::scratch::Scratch::new("init-release").expect("scratch");
+        let dir = scratch.path();
+        // A checkout (or a git source): no release to name.
+        std::fs::write(dir.join("Cargo.toml"), "").expect("write");
+        assert_eq!(ToolSource::release_of(dir), None);
+        // What `cargo package` writes beside the normalized manifest.
+        std::fs::write(dir.join("Cargo.toml.orig"), "").expect("write");
+        let release = ToolSource::release_of(dir).expect("a release");
+        assert_eq!(
+            release,
+            ToolSource::Published {
+                requirement: env!("CARGO_PKG_VERSION").to_owned()
+            }
+        );
+        assert_eq!(
+            release.dependency("static-plugins-api", dir).to_string(),
+            format!("{{ version = \"{}\" }}", env!("CARGO_PKG_VERSION"))
+        );
     }
 }

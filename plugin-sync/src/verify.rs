@@ -79,17 +79,7 @@ pub fn verify(root: &Path, cache: &Cache, quiet: bool) -> anyhow::Result<Vec<Str
             dir.display()
         ));
     }
-    // Registry plugins: cargo checks the crates against Cargo.lock's
-    // checksums; Cargo.lock must say what plugins.lock pins.
-    let registry = lock
-        .plugins
-        .iter()
-        .filter(|p| matches!(p.source, crate::lockfile::LockSource::Registry(_)))
-        .count();
-    problems.extend(crate::registry::cargo_lock_disagreements(
-        root,
-        &lock.plugins,
-    )?);
+    let registry = registry_problems(root, &lock, &mut problems)?;
     if !quiet && problems.is_empty() {
         errln!(
             "{:>12} {checked} git plugin{} match {LOCK_FILE}",
@@ -114,4 +104,23 @@ pub fn verify(root: &Path, cache: &Cache, quiet: bool) -> anyhow::Result<Vec<Str
         );
     }
     Ok(problems)
+}
+
+/// Registry plugins: cargo checks their crates against Cargo.lock's
+/// checksums, so Cargo.lock must say what plugins.lock pins. Returns how
+/// many there are.
+fn registry_problems(
+    root: &Path,
+    lock: &Lockfile,
+    problems: &mut Vec<String>,
+) -> anyhow::Result<usize> {
+    problems.extend(crate::registry::cargo_lock_disagreements(
+        root,
+        &lock.plugins,
+    )?);
+    Ok(lock
+        .plugins
+        .iter()
+        .filter(|p| matches!(p.source, crate::lockfile::LockSource::Registry(_)))
+        .count())
 }

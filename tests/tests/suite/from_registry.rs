@@ -640,10 +640,12 @@ fn workspace_graph() -> serde_json::Value {
 /// the published crates and passes its own test.
 #[test]
 fn the_api_crate_published_to_a_registry_builds_a_plugin_with_no_patch() {
-    const PUBLISHED: [&str; 3] = [
+    const PUBLISHED: [&str; 5] = [
         "static-plugins-id",
         "static-plugins-macros",
         "static-plugins-api",
+        "static-plugins-build",
+        "static-plugins-sync",
     ];
     let registry = Registry::new("registry_release");
     let packaged = registry.dir.join("target");
@@ -719,14 +721,9 @@ fn the_api_crate_published_to_a_registry_builds_a_plugin_with_no_patch() {
         registry.add_crate(metadata, &crate_file);
     }
     ours.sort_unstable();
-    assert_eq!(
-        ours,
-        [
-            "static-plugins-api",
-            "static-plugins-id",
-            "static-plugins-macros"
-        ]
-    );
+    let mut published = PUBLISHED.to_vec();
+    published.sort_unstable();
+    assert_eq!(ours, published);
 
     // The plugin, in a directory of its own, as its author has it.
     let dir = e2e::hosts_dir().join("registry_release_plugin");
@@ -753,7 +750,16 @@ fn the_api_crate_published_to_a_registry_builds_a_plugin_with_no_patch() {
             registry.index()
         ),
     );
-    let test = expect_success(&mut e2e::user_cargo(
+    // A target directory of its own: through the replacement, crates.io's
+    // crates unpack elsewhere than cargo's usual sources, and cargo would
+    // rebuild the shared directory's copies of them in place.
+    let target = registry.dir.join("build");
+    let cargo = |dir: &std::path::Path, cache: &std::path::Path, args: &[&str]| {
+        let mut command = e2e::user_cargo(dir, cache, args);
+        command.env("CARGO_TARGET_DIR", &target);
+        command
+    };
+    let test = expect_success(&mut cargo(
         &dir,
         &registry.dir.join("plugin-cache"),
         &["test", "--quiet"],
@@ -769,7 +775,7 @@ fn the_api_crate_published_to_a_registry_builds_a_plugin_with_no_patch() {
     let version = packages.iter().find(|p| p["name"] == PUBLISHED[2]).unwrap()["version"]
         .as_str()
         .unwrap();
-    for name in PUBLISHED {
+    for name in &PUBLISHED[..3] {
         let checksum = sha256(
             &std::fs::read(
                 packaged
@@ -785,4 +791,60 @@ fn the_api_crate_published_to_a_registry_builds_a_plugin_with_no_patch() {
             "{name} in\n{lock}"
         );
     }
+
+    // A host adopts the release: `init --version`, which writes no [patch]
+    // (plugins' `static-plugins-api = "0.x"` is the host's own); the plugin
+    // joins by path, builds in and runs.
+    let base = e2e::hosts_dir().join("registry_release_host");
+    let _ = std::fs::remove_dir_all(&base);
+    std::fs::create_dir_all(&base).unwrap();
+    let cache = base.join("cache");
+    expect_success(&mut cargo(
+        &base,
+        &cache,
+        &["new", "--quiet", "--vcs", "none", "--bin", "released-app"],
+    ));
+    let root = base.join("released-app");
+    std::fs::create_dir_all(root.join(".cargo")).unwrap();
+    std::fs::copy(
+        dir.join(".cargo/config.toml"),
+        root.join(".cargo/config.toml"),
+    )
+    .unwrap();
+    let init = expect_success(
+        e2e::tool()
+            .current_dir(&root)
+            .env("PLUGIN_CACHE_DIR", &cache)
+            .args(["init", "--version", version]),
+    );
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    assert!(
+        manifest.contains(&format!(
+            "static-plugins-api = {{ version = \"{version}\" }}"
+        )) && !manifest.lines().any(|l| l.starts_with("[patch")),
+        "{manifest}"
+    );
+    let init = e2e::stderr(&init);
+    let main: Vec<&str> = init
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("let mut registry") || l.starts_with("for (id, error)"))
+        .collect();
+    write_file(
+        &root.join("src/main.rs"),
+        &format!(
+            "fn main() {{\n    {}\n    for plugin in registry.plugins() {{\n        \
+             println!(\"plugin {{}}\", plugin.descriptor.id);\n    }}\n}}\n",
+            main.join("\n    ")
+        ),
+    );
+    expect_success(
+        e2e::tool()
+            .current_dir(&root)
+            .env("PLUGIN_CACHE_DIR", &cache)
+            .args(["add", "stamp", "--path"])
+            .arg(&dir),
+    );
+    let run = expect_success(&mut cargo(&root, &cache, &["run", "--quiet"]));
+    assert_eq!(e2e::stdout(&run), "plugin stamp\n");
 }
