@@ -1,8 +1,8 @@
 //! Harness for the end-to-end tests: throwaway host workspaces in
 //! `$TMPDIR/static-plugins-e2e/<test>`, the real `xtask` binary, the real `cargo`.
 //!
-//! Every host build shares one target directory (`target/e2e`), so the
-//! runtime crates compile once per profile. Builds run `--offline` against a
+//! Every host build shares one target directory (the outer `cargo test`'s),
+//! so the runtime crates compile once per profile. Builds run `--offline` against a
 //! copy of this repository's `Cargo.lock`: every registry crate they need is
 //! already in cargo's cache from building this workspace.
 
@@ -23,9 +23,12 @@ pub fn repo_root() -> PathBuf {
         .to_owned()
 }
 
-/// The target directory shared by every build the tests run.
+/// The target directory shared by every build the tests run: the outer
+/// `cargo test`'s own (cargo has released it by the time tests run), so a
+/// host's build reuses what that build compiled — the runtime crates, and
+/// gix and every other crate of the tool an adopted host's xtask builds.
 pub fn shared_target_dir() -> PathBuf {
-    repo_root().join("target").join("e2e")
+    outer_target_dir()
 }
 
 fn cargo() -> Command {
