@@ -132,9 +132,17 @@ struct DevTask {
 
 #[derive(Debug, Args)]
 struct LintTask {
-    /// Directory of the plugin crate
+    /// Directory of the plugin crate (with --version: the crate's name)
     #[arg(required_unless_present = "git", conflicts_with = "git")]
     path: Option<PathBuf>,
+    /// Lint the published crate named by the argument instead: the newest
+    /// version this requirement admits, downloaded by cargo as sync does
+    #[arg(long, value_name = "REQ", conflicts_with = "git")]
+    version: Option<String>,
+    /// With --version: the registry, as configured for cargo
+    /// (`[registries]`) [default: crates.io]
+    #[arg(long, value_name = "NAME", requires = "version")]
+    registry: Option<String>,
     /// Lint the crate at the root of this git repository instead
     /// (fetched as sync fetches, into a private temporary directory)
     #[arg(long, value_name = "URL")]
@@ -790,6 +798,8 @@ impl LintTask {
     fn run(self) -> anyhow::Result<ExitCode> {
         let LintTask {
             path,
+            version,
+            registry,
             git,
             reference: GitRefArgs {
                 tag, branch, rev, ..
@@ -803,8 +813,28 @@ impl LintTask {
         let cache_dir = cache.cache_dir;
         let root = host::locate(host_args.manifest_path.as_deref())?;
         let cache = cache::Cache::locate_lazily(cache_dir.as_deref());
-        let target = match (path, git) {
-            (_, Some(url)) => crate::lint::Target::Git {
+        let target = match (path, git, version) {
+            (Some(name), None, Some(requirement)) => {
+                let package = name.to_string_lossy().into_owned();
+                let valid = !package.is_empty()
+                    && package
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+                if !valid {
+                    bail!(
+                        "`{package}` is not a crate name (with --version, give the crate's name)"
+                    );
+                }
+                if semver::VersionReq::parse(&requirement).is_err() {
+                    bail!("--version `{requirement}` is not a version requirement (e.g. `0.2`)");
+                }
+                crate::lint::Target::Registry {
+                    package,
+                    requirement,
+                    registry,
+                }
+            }
+            (_, Some(url), _) => crate::lint::Target::Git {
                 url,
                 reference: match (tag, branch, rev) {
                     (Some(tag), _, _) => GitReference::Tag(tag),
@@ -813,8 +843,8 @@ impl LintTask {
                     _ => GitReference::DefaultBranch,
                 },
             },
-            (Some(path), None) => crate::lint::Target::Path(path),
-            (None, None) => bail!("give the plugin crate's directory, or --git URL"),
+            (Some(path), None, None) => crate::lint::Target::Path(path),
+            (None, None, _) => bail!("give the plugin crate's directory, or --git URL"),
         };
         let fetch = crate::lint::Fetch {
             progress: crate::progress::Progress::new(json),

@@ -79,6 +79,14 @@ pub enum Target {
         url: String,
         reference: GitReference,
     },
+    /// A published crate: the newest version `requirement` admits, from
+    /// crates.io or the registry named `registry`, resolved and downloaded
+    /// by cargo as sync does.
+    Registry {
+        package: String,
+        requirement: String,
+        registry: Option<String>,
+    },
 }
 
 /// Fetches `url` at `reference` as sync does (gix or `git fetch`,
@@ -199,6 +207,14 @@ pub fn lint(
             let history = fetch_into(&scratch, url, reference, fetch)?;
             (scratch.path().join("clone"), Some(history))
         }
+        Target::Registry {
+            package,
+            requirement,
+            registry,
+        } => (
+            published(root, package, requirement, registry.as_deref(), offline)?,
+            None,
+        ),
     };
     if !dir.join("Cargo.toml").is_file() {
         bail!(
@@ -265,6 +281,42 @@ pub fn lint(
         );
     }
     Ok(report)
+}
+
+/// Where cargo unpacked the newest version of `package` that `requirement`
+/// admits (from the registry named `registry`, else crates.io), resolved
+/// from the host's root as sync resolves a registry plugin.
+fn published(
+    root: &Path,
+    package: &str,
+    requirement: &str,
+    registry: Option<&str>,
+    offline: bool,
+) -> anyhow::Result<PathBuf> {
+    let declaration = build_support::manifest::Declaration {
+        name: package.to_owned(),
+        package: package.to_owned(),
+        source: build_support::manifest::Source::Registry {
+            version: requirement.to_owned(),
+            registry: registry.map(str::to_owned),
+        },
+        features: Vec::new(),
+        default_features: true,
+        enabled: true,
+        line: 0,
+    };
+    let wanted = crate::registry::Wanted {
+        declaration: &declaration,
+        requirement: requirement.to_owned(),
+        registry,
+        pin: crate::registry::Pin::New,
+    };
+    let found = crate::registry::resolve(root, std::slice::from_ref(&wanted), offline)?;
+    found
+        .into_iter()
+        .next()
+        .map(|f| f.dir)
+        .context("cargo resolved nothing for the crate")
 }
 
 fn package_key<'a>(manifest: &'a DocumentMut, key: &str) -> Option<&'a Item> {

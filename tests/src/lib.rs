@@ -69,12 +69,28 @@ pub fn xtask_bin() -> &'static Path {
                 "--message-format=json-render-diagnostics",
             ]);
         let output = expect_success(&mut command);
-        stdout(&output)
+        let built = stdout(&output)
             .lines()
             .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
             .filter(|message| message["reason"] == "compiler-artifact")
             .find_map(|message| message["executable"].as_str().map(PathBuf::from))
-            .expect("cargo reports the xtask executable")
+            .expect("cargo reports the xtask executable");
+        // Hosts' own xtasks (init writes a package named `xtask`) build in
+        // the same target directory and replace `debug/xtask`: the tests
+        // run a copy of their own, one per test binary.
+        let exe = std::env::current_exe().expect("the test binary has a path");
+        let stem = exe
+            .file_stem()
+            .expect("the test binary has a name")
+            .to_string_lossy()
+            .into_owned();
+        let dir = outer_target_dir().join("tmp").join("e2e-tool").join(stem);
+        std::fs::create_dir_all(&dir).expect("create the tool's directory");
+        let copy = dir.join(built.file_name().expect("the executable has a name"));
+        let partial = dir.join(format!(".partial-{}", std::process::id()));
+        std::fs::copy(&built, &partial).expect("copy the xtask executable");
+        std::fs::rename(&partial, &copy).expect("move the xtask executable into place");
+        copy
     })
 }
 

@@ -361,6 +361,30 @@ fn a_pinned_version_stays_until_update_which_stays_within_the_requirement() {
     assert!(log.contains("tick: 0.1.0 → 0.1.1"), "{log}");
     let lock = host.read("plugins.lock");
     assert!(lock.contains("version = \"0.1.1\""), "{lock}");
+    // Lint takes a published crate by name and requirement, as cargo
+    // resolves it: the newest version within it.
+    let before = host.snapshot();
+    // (The test's crates carry no license or description: that one check
+    // fails.)
+    let lint = expect_failure(
+        host.xtask(&["lint", "tick", "--version", "0.1", "--registry", "testreg"])
+            .env("CARGO_TARGET_DIR", e2e::shared_target_dir()),
+    );
+    let report = e2e::stdout(&lint);
+    assert!(
+        report.starts_with("tick 0.1.1\n")
+            && report.contains("  pass  builds ")
+            && report.contains("  pass  registers     registers tick")
+            && report.matches("FAIL").count() == 1
+            && report.contains("  FAIL  metadata "),
+        "{report}"
+    );
+    assert_unchanged(&before, &host.snapshot());
+    let log = host.refuses(&["lint", "tick", "--version", "0.9", "--registry", "testreg"]);
+    assert!(
+        log.contains("cargo could not resolve the registry plugins (tick)"),
+        "{log}"
+    );
 }
 
 #[test]
