@@ -576,8 +576,33 @@ fn alias_config(root: &Path) -> anyhow::Result<(PathBuf, DocumentMut)> {
             // workspace then builds into the host's target directory.
             build.insert("target-dir", toml_edit::value("target"));
         }
+        not_incremental(&mut config, &config_path)?;
     }
     Ok((config_path, config))
+}
+
+/// `[profile.dev.package."*"] incremental = false`, unless the config sets
+/// it: every package that is not a workspace member — git and path plugins
+/// (path dependencies outside the workspace, which cargo would compile
+/// incrementally), registry crates (already not incremental) — compiles
+/// whole in dev builds, so a compiler cache (sccache) can cache it; the
+/// host's own members keep incremental compilation for the edit loop.
+fn not_incremental(config: &mut DocumentMut, path: &Path) -> anyhow::Result<()> {
+    let profile = table(config.as_table_mut(), "profile", true, path)?;
+    let dev = table(profile, "dev", true, path)?;
+    let package = table(dev, "package", true, path)?;
+    let fresh = !package.contains_key("*");
+    let all = table(package, "*", false, path)?;
+    if fresh {
+        all.decor_mut().set_prefix(
+            "\n# Written by init: plugins (path dependencies outside the workspace) compile\n\
+             # without incremental compilation in dev builds, so sccache can cache them.\n",
+        );
+    }
+    if !all.contains_key("incremental") {
+        all.insert("incremental", toml_edit::value(false));
+    }
+    Ok(())
 }
 
 /// The host's xtask crate, a workspace of its own: its manifest's path and

@@ -149,6 +149,31 @@ fn a_new_project_adopts_the_tool_from_git_and_builds_a_scaffolded_plugin() {
             "v0.1.0",
         ],
     ));
+    // The plugin compiled whole (init's profile override: sccache can cache
+    // it), the host's own package incrementally.
+    let build = expect_success(&mut user_cargo(
+        &root,
+        &cache,
+        &["build", "--offline", "--verbose", "--package", package],
+    ));
+    let rustc_of = |krate: &str| {
+        stderr(&build)
+            .lines()
+            .find(|l| l.contains("Running `") && l.contains(&format!("--crate-name {krate} ")))
+            .unwrap_or_else(|| panic!("no rustc for {krate} in\n{}", stderr(&build)))
+            .to_owned()
+    };
+    assert!(
+        !rustc_of("greet").contains("-C incremental="),
+        "{}",
+        rustc_of("greet")
+    );
+    let app = package.replace('-', "_");
+    assert!(
+        rustc_of(&app).contains("-C incremental="),
+        "{}",
+        rustc_of(&app)
+    );
     assert_eq!(run_host(&root, &cache, package), "plugin greet\n");
 
     // A second init changes nothing.
