@@ -211,6 +211,48 @@ fn a_new_project_adopts_the_tool_from_git_and_builds_a_scaffolded_plugin() {
     std::fs::remove_file(root.join("plugins.lock")).unwrap();
     expect_success(&mut user_cargo(&root, &cache, &["xtask", "sync"]));
     assert_eq!(run_host(&root, &cache, package), "plugin greet\n");
+
+    // README's CI job, as a shell script, runs as written (sccache, when
+    // installed, is used; it is not required).
+    let script = ci_script();
+    let mut ci = std::process::Command::new("sh");
+    e2e::hermetic_git(&mut ci)
+        .current_dir(&root)
+        .env("PLUGIN_CACHE_DIR", &cache)
+        .env("CARGO_TARGET_DIR", e2e::shared_target_dir())
+        .env("CARGO_NET_OFFLINE", "true")
+        .args(["-c", &script]);
+    let ran = expect_success(&mut ci);
+    let listed = stdout(&ran);
+    let binary = e2e::shared_target_dir().join("release").join(package);
+    for file in [
+        binary.clone(),
+        binary.with_extension("dist.json"),
+        binary.with_extension("cdx.json"),
+    ] {
+        assert!(file.is_file(), "{} was not written", file.display());
+        assert!(listed.contains(&file.display().to_string()), "{listed}");
+    }
+    let dist = std::fs::read_to_string(root.join("dist.txt")).unwrap();
+    assert!(
+        dist.ends_with(&format!("  {}\n", binary.display())),
+        "{dist}"
+    );
+}
+
+/// The shell script of README's "Continuous integration" section.
+fn ci_script() -> String {
+    let readme = std::fs::read_to_string(e2e::repo_root().join("README.md")).unwrap();
+    let (_, section) = readme
+        .split_once("## Continuous integration")
+        .expect("README has a CI section");
+    let (_, after) = section
+        .split_once("The same job as a shell script")
+        .expect("the section has a shell script");
+    let (_, block) = after.split_once("```sh\n").expect("a sh block");
+    let (script, _) = block.split_once("```").expect("the block ends");
+    assert!(script.starts_with("#!/bin/sh\n"), "{script}");
+    script.to_owned()
 }
 
 /// The plugin author's path in this repository: `new-plugin`, a git
