@@ -326,7 +326,13 @@ impl Drop for Stage {
 /// Held while a cache repository is used; dropping it releases the lock.
 #[derive(Debug)]
 pub struct RepoLock {
-    _file: File,
+    /// `None` in a read-only cache that has no lock file (nobody can write
+    /// there either).
+    _file: Option<File>,
+    /// The cache cannot be written (a CI cache restored read-only, a
+    /// shared read-only mount): it is read under a shared lock, nothing is
+    /// fetched into it, and checkouts are staged in the host instead.
+    pub read_only: bool,
 }
 
 impl CachedRepo {
@@ -352,22 +358,42 @@ impl CachedRepo {
         Ok(())
     }
 
-    /// Takes this repository's lock, waiting for other syncs to finish with it.
+    /// Takes this repository's lock, waiting for other syncs to finish with
+    /// it. In a cache this process cannot write, a shared lock (waiting for
+    /// a writer that can): see [`RepoLock::read_only`].
     pub fn lock(&self) -> anyhow::Result<RepoLock> {
         claim(&self.root)?;
         self.check_real_dirs()?;
         let dir = self.lock.parent().context("lock files live in git/db")?;
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("failed to create {}", dir.display()))?;
-        let file = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&self.lock)
-            .with_context(|| format!("failed to open {}", self.lock.display()))?;
-        file.lock()
-            .with_context(|| format!("failed to lock {}", self.lock.display()))?;
-        Ok(RepoLock { _file: file })
+        let writable = std::fs::create_dir_all(dir).and_then(|()| {
+            File::options()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&self.lock)
+        });
+        match writable {
+            Ok(file) => {
+                file.lock()
+                    .with_context(|| format!("failed to lock {}", self.lock.display()))?;
+                Ok(RepoLock {
+                    _file: Some(file),
+                    read_only: false,
+                })
+            }
+            Err(e) if is_read_only(&e) => {
+                let file = File::open(&self.lock).ok();
+                if let Some(file) = &file {
+                    file.lock_shared()
+                        .with_context(|| format!("failed to lock {}", self.lock.display()))?;
+                }
+                Ok(RepoLock {
+                    _file: file,
+                    read_only: true,
+                })
+            }
+            Err(e) => Err(e).with_context(|| format!("failed to open {}", self.lock.display())),
+        }
     }
 
     /// Removes what a process killed while fetching into this database can
@@ -422,20 +448,33 @@ impl CachedRepo {
     /// so each file is written once, and the cache keeps no files the host
     /// has: an edit in `plugin-sources/` cannot reach the cache. The caller
     /// holds the lock and has made sure the database has the commit.
-    pub fn stage_checkout(&self, _lock: &RepoLock, commit: &str) -> anyhow::Result<Checkout> {
+    ///
+    /// In a read-only cache the stage is written into `host_dir` (the
+    /// host's `plugin-sources/`, where apply takes it by renaming).
+    pub fn stage_checkout(
+        &self,
+        lock: &RepoLock,
+        commit: &str,
+        host_dir: &Path,
+    ) -> anyhow::Result<Checkout> {
         use std::sync::atomic::{AtomicUsize, Ordering};
         static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let stages = if lock.read_only {
+            host_dir
+        } else {
+            &self.checkouts
+        };
         // Stages of processes that are gone.
-        if let Ok(entries) = std::fs::read_dir(&self.checkouts) {
+        if let Ok(entries) = std::fs::read_dir(stages) {
             for entry in entries.flatten() {
                 if stage_is_abandoned(&entry.file_name().to_string_lossy()) {
                     let _ = std::fs::remove_dir_all(entry.path());
                 }
             }
         }
-        std::fs::create_dir_all(&self.checkouts)
-            .with_context(|| format!("failed to create {}", self.checkouts.display()))?;
-        let stage = self.checkouts.join(format!(
+        std::fs::create_dir_all(stages)
+            .with_context(|| format!("failed to create {}", stages.display()))?;
+        let stage = stages.join(format!(
             ".{commit}.stage-{}-{}",
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
@@ -456,6 +495,14 @@ impl CachedRepo {
             }
         }
     }
+}
+
+/// Whether `error` says the file system or the permissions forbid writing.
+fn is_read_only(error: &std::io::Error) -> bool {
+    matches!(
+        error.kind(),
+        std::io::ErrorKind::ReadOnlyFilesystem | std::io::ErrorKind::PermissionDenied
+    )
 }
 
 /// Whether `name` is a stage directory of a process that no longer runs

@@ -208,13 +208,48 @@ fn remove_stale_sources(root: &Path, lock: &Lockfile) -> anyhow::Result<Vec<Stri
     Ok(warnings)
 }
 
-/// `.<dir>.new-<pid>` or `.<dir>.old-<pid>`, as [`replace_dir`] names them.
+/// `.<dir>.new-<pid>` or `.<dir>.old-<pid>`, as [`replace_dir`] names them,
+/// or `.<commit>.stage-<pid>-<n>`, a checkout staged here from a read-only
+/// cache ([`crate::cache::CachedRepo::stage_checkout`]).
 fn is_temporary(name: &str) -> bool {
     let Some(rest) = name.strip_prefix('.') else {
         return false;
     };
-    [".new-", ".old-"].iter().any(|infix| {
-        rest.rsplit_once(infix)
-            .is_some_and(|(_, pid)| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()))
-    })
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let stage = rest
+        .split_once(".stage-")
+        .and_then(|(commit, n)| Some((commit, n.split_once('-')?)))
+        .is_some_and(|(commit, (pid, n))| {
+            crate::lockfile::Commit::parse(commit).is_some() && digits(pid) && digits(n)
+        });
+    stage
+        || [".new-", ".old-"]
+            .iter()
+            .any(|infix| rest.rsplit_once(infix).is_some_and(|(_, pid)| digits(pid)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_temporary;
+
+    #[test]
+    fn sync_recognises_its_own_temporary_names_only() {
+        let commit = "a".repeat(40);
+        for ours in [
+            format!(".rot-{commit}.new-12"),
+            format!(".rot-{commit}.old-7"),
+            format!(".{commit}.stage-123-0"),
+        ] {
+            assert!(is_temporary(&ours), "{ours}");
+        }
+        for theirs in [
+            "notes".to_owned(),
+            ".rot.new-".to_owned(),
+            format!(".{commit}.stage-123"),
+            ".abc.stage-1-2".to_owned(),
+            format!("{commit}.stage-1-2"),
+        ] {
+            assert!(!is_temporary(&theirs), "{theirs}");
+        }
+    }
 }

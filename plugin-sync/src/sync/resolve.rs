@@ -883,6 +883,13 @@ fn fetch_to(
         }
     }
     let lock = repo.lock()?;
+    if lock.read_only {
+        bail!(
+            "the plugin cache ({}) is read-only, so {reference} cannot be fetched into it: \
+             restore a cache that has what plugins.lock pins, or make it writable",
+            config.cache.root.display()
+        );
+    }
     for stale in repo.clear_stale(&lock)? {
         config.progress.status(
             "Removed",
@@ -939,7 +946,7 @@ fn staged_checkout(
         }
     }
     let lock = repo.lock()?;
-    repo.stage_checkout(&lock, commit)
+    repo.stage_checkout(&lock, commit, &config.root.join(build_support::SOURCES_DIR))
 }
 
 /// Finds the crate named `package` in a checkout, as cargo does for git

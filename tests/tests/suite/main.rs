@@ -12,6 +12,7 @@ mod dev;
 mod dist;
 mod docs;
 mod edits;
+mod fleet;
 mod from_registry;
 mod git;
 mod lint;
