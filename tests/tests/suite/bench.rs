@@ -12,6 +12,35 @@ fn the_benchmark_harness_runs_every_measurement() {
         .args(["bench", "--quick", "--dir"])
         .arg(&dir);
     let report = stdout(&expect_success(&mut command));
+    // The CI-fleet section: built through sccache where it is installed,
+    // else skipped saying how to install it.
+    let sccache = std::process::Command::new("sccache")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        report.contains("## CI fleet: every plugin compiled once"),
+        "{report}"
+    );
+    if sccache {
+        for build in [
+            "| dev | A (cold cache) |",
+            "| dev | B, same paths |",
+            "| dev | B, other paths |",
+        ] {
+            assert!(report.contains(build), "{build} missing from\n{report}");
+        }
+        assert!(
+            report.contains("- dev, B at the same paths: every plugin a hit: "),
+            "{report}"
+        );
+    } else {
+        assert!(
+            report
+                .contains("- skipped: sccache is not installed (`cargo install sccache --locked`"),
+            "{report}"
+        );
+    }
     for section in [
         "## Cold sync",
         "## Warm no-op sync",

@@ -7,8 +7,11 @@
 //! Layered without cycles: `sections` (what the report holds) uses
 //! `measure` (timings), `fixtures` and `real` (repositories and hosts) and
 //! `report` (Markdown); `measure` uses `fixtures`, which uses `real`.
+//! `fleet` (the CI-fleet section: builds through sccache) uses `fixtures`,
+//! `measure` and `report`.
 
 mod fixtures;
+mod fleet;
 mod measure;
 mod real;
 mod report;
@@ -28,6 +31,10 @@ struct Cli {
     /// the system's temp dir, outside any workspace]
     #[arg(long, value_name = "DIR")]
     dir: Option<PathBuf>,
+    /// Run one section only: cold, pool, warm, history, rebuild, memory,
+    /// real, registry or fleet
+    #[arg(long, value_name = "SECTION")]
+    only: Option<String>,
 }
 
 /// Runs `cargo xtask bench …` (the first argument is `bench`).
@@ -37,7 +44,7 @@ pub fn main() -> std::process::ExitCode {
     let dir = cli
         .dir
         .unwrap_or_else(|| std::env::temp_dir().join("static-plugins-bench"));
-    match bench(&dir, cli.quick) {
+    match bench(&dir, cli.quick, cli.only.as_deref()) {
         Ok(report) => {
             println!("{report}");
             std::process::ExitCode::SUCCESS
@@ -84,19 +91,34 @@ impl Sizes {
     }
 }
 
-/// The whole report, fixtures kept in `dir` (made when missing).
-fn bench(dir: &std::path::Path, quick: bool) -> anyhow::Result<String> {
+/// The whole report (or its section `only`), fixtures kept in `dir` (made
+/// when missing).
+fn bench(dir: &std::path::Path, quick: bool, only: Option<&str>) -> anyhow::Result<String> {
+    type Section<'a> = &'a dyn Fn(&mut report::Report) -> anyhow::Result<()>;
     let sizes = Sizes::new(quick);
     std::fs::create_dir_all(dir)?;
     let dir = &dir.canonicalize()?;
+    let sections: [(&str, Section<'_>); 9] = [
+        ("cold", &|r| sections::cold(r, dir, &sizes)),
+        ("pool", &|r| sections::pool(r, dir, &sizes)),
+        ("warm", &|r| sections::warm(r, dir, &sizes)),
+        ("history", &|r| sections::history(r, dir, &sizes)),
+        ("rebuild", &|r| sections::rebuild(r, dir)),
+        ("memory", &|r| sections::memory(r, dir, &sizes)),
+        ("real", &|r| sections::real_sized(r, dir, &sizes)),
+        ("registry", &|r| sections::registry(r, quick)),
+        ("fleet", &|r| fleet::fleet(r, dir, quick)),
+    ];
+    if let Some(only) = only
+        && !sections.iter().any(|(name, _)| *name == only)
+    {
+        anyhow::bail!("no section `{only}` in the benchmark");
+    }
     let mut report = report::Report::default();
-    sections::cold(&mut report, dir, &sizes)?;
-    sections::pool(&mut report, dir, &sizes)?;
-    sections::warm(&mut report, dir, &sizes)?;
-    sections::history(&mut report, dir, &sizes)?;
-    sections::rebuild(&mut report, dir)?;
-    sections::memory(&mut report, dir, &sizes)?;
-    sections::real_sized(&mut report, dir, &sizes)?;
-    sections::registry(&mut report, quick)?;
+    for (name, section) in sections {
+        if only.is_none_or(|only| only == name) {
+            section(&mut report)?;
+        }
+    }
     Ok(report.finish())
 }
