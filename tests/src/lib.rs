@@ -23,6 +23,44 @@ pub fn repo_root() -> PathBuf {
         .to_owned()
 }
 
+/// The crates this project publishes, in dependency order (names free on
+/// crates.io; cargo packages them together through a temporary registry).
+pub const PUBLISHED_CRATES: [&str; 5] = [
+    "static-plugins-id",
+    "static-plugins-macros",
+    "static-plugins-api",
+    "static-plugins-build",
+    "static-plugins-sync",
+];
+
+/// `command`, run by `sh -c script sh <script_args…> <program> <args…>` in
+/// a user and mount namespace of its own (`unshare -rm`: mounts need no
+/// privilege there and vanish with it), with `command`'s environment and
+/// directory. The script runs the command as `"$@"` after shifting its own
+/// arguments.
+pub fn in_mount_namespace(
+    script: &str,
+    script_args: &[&std::ffi::OsStr],
+    command: &Command,
+) -> Command {
+    let mut wrapped = Command::new("unshare");
+    wrapped
+        .args(["-rm", "sh", "-c", script, "sh"])
+        .args(script_args)
+        .arg(command.get_program())
+        .args(command.get_args());
+    for (key, value) in command.get_envs() {
+        match value {
+            Some(value) => wrapped.env(key, value),
+            None => wrapped.env_remove(key),
+        };
+    }
+    if let Some(cwd) = command.get_current_dir() {
+        wrapped.current_dir(cwd);
+    }
+    wrapped
+}
+
 /// The target directory shared by every build the tests run: the outer
 /// `cargo test`'s own (cargo has released it by the time tests run), so a
 /// host's build reuses what that build compiled — the runtime crates, and

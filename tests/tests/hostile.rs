@@ -919,32 +919,17 @@ fn on_full_disk(
     if !probe.is_ok_and(|o| o.status.success()) {
         return None;
     }
-    let mut wrapped = std::process::Command::new("unshare");
-    wrapped
-        .args([
-            "-rm",
-            "sh",
-            "-c",
-            "dir=$1; size=$2; listing=$3; shift 3; \
-             mount -t tmpfs -o size=$size tmpfs \"$dir\" || exit 99; \
-             \"$@\"; rc=$?; ls -A \"$dir\" > \"$listing\"; exit $rc",
-            "sh",
-        ])
-        .arg(dir)
-        .arg(size)
-        .arg(listing)
-        .arg(command.get_program())
-        .args(command.get_args());
-    for (key, value) in command.get_envs() {
-        match value {
-            Some(value) => wrapped.env(key, value),
-            None => wrapped.env_remove(key),
-        };
-    }
-    if let Some(cwd) = command.get_current_dir() {
-        wrapped.current_dir(cwd);
-    }
-    Some(wrapped)
+    Some(e2e::in_mount_namespace(
+        "dir=$1; size=$2; listing=$3; shift 3; \
+         mount -t tmpfs -o size=$size tmpfs \"$dir\" || exit 99; \
+         \"$@\"; rc=$?; ls -A \"$dir\" > \"$listing\"; exit $rc",
+        &[
+            dir.as_os_str(),
+            std::ffi::OsStr::new(size),
+            listing.as_os_str(),
+        ],
+        command,
+    ))
 }
 
 /// A disk that fills while a plugin's files are copied into the host: the

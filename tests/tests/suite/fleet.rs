@@ -24,29 +24,12 @@ fn with_read_only(command: &Command, dir: &Path) -> Option<Command> {
     if !probe.is_ok_and(|o| o.status.success()) {
         return None;
     }
-    let mut wrapped = Command::new("unshare");
-    wrapped
-        .args([
-            "-rm",
-            "sh",
-            "-c",
-            "dir=$1; shift; mount --bind \"$dir\" \"$dir\" && \
-             mount -o remount,bind,ro \"$dir\" || exit 99; exec \"$@\"",
-            "sh",
-        ])
-        .arg(dir)
-        .arg(command.get_program())
-        .args(command.get_args());
-    for (key, value) in command.get_envs() {
-        match value {
-            Some(value) => wrapped.env(key, value),
-            None => wrapped.env_remove(key),
-        };
-    }
-    if let Some(cwd) = command.get_current_dir() {
-        wrapped.current_dir(cwd);
-    }
-    Some(wrapped)
+    Some(e2e::in_mount_namespace(
+        "dir=$1; shift; mount --bind \"$dir\" \"$dir\" && \
+         mount -o remount,bind,ro \"$dir\" || exit 99; exec \"$@\"",
+        &[dir.as_os_str()],
+        command,
+    ))
 }
 
 #[test]

@@ -664,13 +664,7 @@ fn workspace_graph() -> serde_json::Value {
 /// the published crates and passes its own test.
 #[test]
 fn the_api_crate_published_to_a_registry_builds_a_plugin_with_no_patch() {
-    const PUBLISHED: [&str; 5] = [
-        "static-plugins-id",
-        "static-plugins-macros",
-        "static-plugins-api",
-        "static-plugins-build",
-        "static-plugins-sync",
-    ];
+    const PUBLISHED: [&str; 5] = e2e::PUBLISHED_CRATES;
     let registry = Registry::new("registry_release");
     let packaged = registry.dir.join("target");
     let mut package = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));

@@ -378,16 +378,8 @@ fn no_engine_function_is_over_100_lines() {
     assert!(long.is_empty(), "functions over 100 lines: {long:#?}");
 }
 
-/// The published crates, in dependency order: names free on crates.io,
-/// each with what crates.io requires, packaged together (cargo resolves
-/// each one's dependencies on the others through a temporary registry).
-const PUBLISHED: [&str; 5] = [
-    "static-plugins-id",
-    "static-plugins-macros",
-    "static-plugins-api",
-    "static-plugins-build",
-    "static-plugins-sync",
-];
+/// The published crates: each with what crates.io requires.
+const PUBLISHED: [&str; 5] = e2e::PUBLISHED_CRATES;
 
 #[test]
 fn the_published_crates_package_in_dependency_order() {

@@ -67,7 +67,8 @@ pub fn fleet(report: &mut Report, dir: &Path, quick: bool) -> anyhow::Result<()>
          off for packages outside the workspace) with {PLUGINS} git plugins of ~300 generated \
          functions each, built with `RUSTC_WRAPPER=sccache` and one `SCCACHE_DIR`: on machine A \
          (cold cache), then on machine B — a fresh checkout and target directory at the same \
-         paths, and at other paths. Each cell: hits / misses / not cached (why).\n"
+         paths, at other paths, and with the checkout elsewhere but the target directory at \
+         A's path. Each cell: hits / misses / not cached (why).\n"
     ));
     report.table(&[
         "profile",
@@ -105,6 +106,19 @@ pub fn fleet(report: &mut Report, dir: &Path, quick: bool) -> anyhow::Result<()>
             profile,
         )?;
         row(report, profile, "B, other paths", &other, &a);
+        // Another checkout path, but the target directory at A's path (a
+        // fixed CARGO_TARGET_DIR on every runner).
+        std::fs::remove_dir_all(&a_target)?;
+        let c_root = base.join("elsewhere").join(format!("checkout-c-{profile}"));
+        copy_host(&a_root, &c_root)?;
+        let fixed = build(&base, &c_root, &a_target, &cache, profile)?;
+        row(
+            report,
+            profile,
+            "B, other checkout, A's target path",
+            &fixed,
+            &a,
+        );
         verdicts.push((profile, same_figures(&same), a.wall, same.wall));
     }
     report.line("");
