@@ -133,8 +133,52 @@ pub fn fleet(report: &mut Report, dir: &Path, quick: bool) -> anyhow::Result<()>
             verdict(fast)
         ));
     }
+    if !quick {
+        let (with, without) = dist_both_ways(&base, &repos)?;
+        report.line(format!(
+            "- `dist` through sccache (warm) and without it: the same binary: {} ({} and {})",
+            verdict(with == without),
+            with.get(..12).unwrap_or(&with),
+            without.get(..12).unwrap_or(&without)
+        ));
+    }
     let _ = sccache(&base).arg("--stop-server").output();
     Ok(())
+}
+
+/// The SHA-256 `dist` prints for the same host built through sccache and
+/// without it, each in a fresh target directory.
+fn dist_both_ways(base: &Path, repos: &[PathBuf]) -> anyhow::Result<(String, String)> {
+    let root = host(base, "fleet-dist", repos)?;
+    as_init_writes(&root)?;
+    run(&mut sync_command(&root, &base.join("plugin-cache"))?)?;
+    let cache = base.join("sccache-release");
+    let _ = sccache(base).arg("--stop-server").output();
+    run(sccache(base)
+        .arg("--start-server")
+        .env("SCCACHE_DIR", &cache))?;
+    let dist = |target: &str, wrapped: bool| -> anyhow::Result<String> {
+        let mut command = Command::new(std::env::current_exe().context("no current executable")?);
+        command
+            .env("PLUGIN_CACHE_DIR", base.join("plugin-cache"))
+            .env("CARGO_TARGET_DIR", base.join(target))
+            .args(["dist", "--quiet", "--manifest-path"])
+            .arg(root.join("Cargo.toml"));
+        if wrapped {
+            command
+                .env("RUSTC_WRAPPER", "sccache")
+                .env("SCCACHE_SERVER_PORT", PORT);
+        }
+        let out = run(&mut command)?;
+        out.split_whitespace()
+            .next()
+            .map(str::to_owned)
+            .context("dist printed no checksum")
+    };
+    Ok((
+        dist("target-dist-sccache", true)?,
+        dist("target-dist-plain", false)?,
+    ))
 }
 
 /// Whether every plugin and every registry crate was a hit.
@@ -245,7 +289,10 @@ fn classify(
         } else {
             continue;
         };
-        let Some(krate) = krate else { continue };
+        // `___` is cargo asking rustc what it can build, not a crate.
+        let Some(krate) = krate.filter(|k| k != "___") else {
+            continue;
+        };
         let kind = if krate.starts_with("build_script_") {
             "build scripts"
         } else {
