@@ -3,7 +3,8 @@
 //! at the same paths, and at other paths — with `RUSTC_WRAPPER=sccache`
 //! and one shared `SCCACHE_DIR`, in the dev and release profiles. For each
 //! build: the wall time, and per kind of crate (the host's members, its
-//! plugins, this tool's crates by path, registry crates, build scripts)
+//! plugins, this tool's crates by path, registry crates, build scripts and
+//! the compiler probes build scripts run)
 //! how many sccache found, missed, or could not cache and why, read from
 //! the sccache server's debug log. Skipped, saying how to install it, when
 //! sccache is not on PATH.
@@ -68,7 +69,9 @@ pub fn fleet(report: &mut Report, dir: &Path, quick: bool) -> anyhow::Result<()>
          functions each, built with `RUSTC_WRAPPER=sccache` and one `SCCACHE_DIR`: on machine A \
          (cold cache), then on machine B — a fresh checkout and target directory at the same \
          paths, at other paths, and with the checkout elsewhere but the target directory at \
-         A's path. Each cell: hits / misses / not cached (why).\n"
+         A's path. Each cell: hits / misses / not cached (why). Build-script probes are the \
+         compilations build scripts run to test the compiler (outputs in their OUT_DIR); \
+         sccache does not cache one that fails, as some probes must on stable.\n"
     ));
     report.table(&[
         "profile",
@@ -80,6 +83,7 @@ pub fn fleet(report: &mut Report, dir: &Path, quick: bool) -> anyhow::Result<()>
         "tool crates",
         "registry crates",
         "build scripts",
+        "build-script probes",
     ]);
     let profiles: &[&str] = if quick { &["dev"] } else { &["dev", "release"] };
     let mut verdicts = Vec::new();
@@ -125,8 +129,8 @@ pub fn fleet(report: &mut Report, dir: &Path, quick: bool) -> anyhow::Result<()>
     for (profile, (plugins_hit, registry_hit), a, b) in verdicts {
         let fast = b.as_secs_f64() <= 0.4 * a.as_secs_f64();
         report.line(format!(
-            "- {profile}, B at the same paths: every plugin a hit: {}; every registry crate a \
-             hit: {}; B ≤ 0.4× A ({}): {}",
+            "- {profile}, B at the same paths: every plugin a hit: {}; every cacheable registry \
+             crate a hit: {}; B ≤ 0.4× A ({}): {}",
             verdict(plugins_hit),
             verdict(registry_hit),
             ratio(b, a),
@@ -181,13 +185,13 @@ fn dist_both_ways(base: &Path, repos: &[PathBuf]) -> anyhow::Result<(String, Str
     ))
 }
 
-/// Whether every plugin and every registry crate was a hit.
+/// Whether every cacheable plugin and registry crate was a hit (sccache
+/// never caches a proc-macro crate).
 fn same_figures(build: &Build) -> (bool, bool) {
     let all_hits = |kind: &str| {
-        build
-            .kinds
-            .get(kind)
-            .is_some_and(|o| o.keys().all(|outcome| *outcome == Outcome::Hit) && !o.is_empty())
+        build.kinds.get(kind).is_some_and(|o| {
+            !o.contains_key(&Outcome::Miss) && o.get(&Outcome::Hit).is_some_and(|n| *n > 0)
+        })
     };
     (all_hits("plugins"), all_hits("registry crates"))
 }
@@ -216,6 +220,7 @@ fn row(report: &mut Report, profile: &str, name: &str, build: &Build, a: &Build)
         cell("tool crates"),
         cell("registry crates"),
         cell("build scripts"),
+        cell("build-script probes"),
     ]);
 }
 
@@ -274,7 +279,23 @@ fn classify(
 ) -> anyhow::Result<BTreeMap<&'static str, BTreeMap<Outcome, usize>>> {
     let kind_of = kinds(root)?;
     let mut kinds: BTreeMap<&'static str, BTreeMap<Outcome, usize>> = BTreeMap::new();
+    // Crate name → whether its compilation being looked up is a build
+    // script's compiler probe (output into its package's OUT_DIR).
+    let mut probing: BTreeMap<String, bool> = BTreeMap::new();
     for line in log.lines() {
+        if let Some((head, args)) = line.split_once("]: get_cached_or_compile: ") {
+            if let Some(krate) = crate_in_brackets(head) {
+                let out_dir = args
+                    .split_once("\"--out-dir\", \"")
+                    .and_then(|(_, rest)| rest.split_once('"'))
+                    .map_or("", |(dir, _)| dir);
+                probing.insert(
+                    krate,
+                    out_dir.contains("/build/") && out_dir.contains("/out"),
+                );
+            }
+            continue;
+        }
         let (krate, outcome) = if let Some(rest) = line.split_once("]: Cache hit in") {
             (crate_in_brackets(rest.0), Outcome::Hit)
         } else if let Some(rest) = line.split_once("]: Cache miss in") {
@@ -295,6 +316,8 @@ fn classify(
         };
         let kind = if krate.starts_with("build_script_") {
             "build scripts"
+        } else if !matches!(outcome, Outcome::NotCached(_)) && probing.get(&krate) == Some(&true) {
+            "build-script probes"
         } else {
             kind_of.get(&krate).copied().unwrap_or("registry crates")
         };
