@@ -41,6 +41,9 @@ pub enum Pin {
     Moving,
 }
 
+/// How the resolving project is read back.
+const METADATA: &[&str] = &["metadata", "--format-version", "1"];
+
 /// What cargo resolved for one [`Wanted`].
 #[derive(Debug, Clone)]
 pub struct Found {
@@ -77,14 +80,9 @@ pub fn resolve(root: &Path, wanted: &[Wanted<'_>], offline: bool) -> anyhow::Res
     }
     let all_kept = wanted.iter().all(|w| w.pin == Pin::Kept);
     let mut online = !offline;
-    let mut output = cargo_in(
-        root,
-        project,
-        &["metadata", "--format-version", "1"],
-        offline || all_kept,
-    )?;
+    let mut output = cargo_in(root, project, METADATA, offline || all_kept)?;
     if !output.status.success() && !offline && all_kept {
-        output = cargo_in(root, project, &["metadata", "--format-version", "1"], false)?;
+        output = cargo_in(root, project, METADATA, false)?;
     } else if all_kept {
         online = false;
     }
@@ -106,18 +104,13 @@ pub fn resolve(root: &Path, wanted: &[Wanted<'_>], offline: bool) -> anyhow::Res
         if !update.status.success() {
             return Err(unresolved(wanted, &update));
         }
-        output = cargo_in(
-            root,
-            project,
-            &["metadata", "--format-version", "1"],
-            offline,
-        )?;
+        output = cargo_in(root, project, METADATA, offline)?;
         found = found_all(project, wanted, &output)?;
     }
     if online {
-        for (i, yanked) in yanked_kept(root, wanted, &found)? {
+        for i in yanked_kept(root, wanted, &found)? {
             if let Some(f) = found.get_mut(i) {
-                f.yanked = yanked;
+                f.yanked = true;
             }
         }
     }
@@ -154,7 +147,7 @@ fn found_all(
     }
     let metadata = cargo_metadata::MetadataCommand::parse(String::from_utf8_lossy(&output.stdout))
         .context("cargo metadata printed something that is not its JSON")?;
-    let checksums = lock_checksums(&project.join("Cargo.lock"))?;
+    let entries = lock_entries(&project.join("Cargo.lock"))?;
     let resolve = metadata
         .resolve
         .as_ref()
@@ -170,7 +163,7 @@ fn found_all(
         .context("cargo metadata has no node for the resolving project")?;
     wanted
         .iter()
-        .map(|w| found(w, node, &metadata, &checksums))
+        .map(|w| found(w, node, &metadata, &entries))
         .collect()
 }
 
@@ -180,60 +173,45 @@ fn found_all(
 /// made); each refusal naming a yanked version marks that crate and the
 /// rest are asked again. Only a warning rides on this: any other failure
 /// ends the probe with what it found so far.
-fn yanked_kept(
-    root: &Path,
-    wanted: &[Wanted<'_>],
-    found: &[Found],
-) -> anyhow::Result<Vec<(usize, bool)>> {
-    let mut asked: Vec<(usize, Wanted<'_>)> = wanted
-        .iter()
-        .enumerate()
-        .filter(|(_, w)| w.pin == Pin::Kept)
-        .filter_map(|(i, w)| {
-            let version = &found.get(i)?.version;
-            Some((
-                i,
-                Wanted {
-                    declaration: w.declaration,
-                    requirement: format!("={version}"),
-                    registry: w.registry,
-                    pin: Pin::Kept,
-                },
-            ))
-        })
+fn yanked_kept(root: &Path, wanted: &[Wanted<'_>], found: &[Found]) -> anyhow::Result<Vec<usize>> {
+    let mut asked: Vec<usize> = (0..wanted.len())
+        .filter(|&i| wanted.get(i).is_some_and(|w| w.pin == Pin::Kept))
         .collect();
     let mut yanked = Vec::new();
     while !asked.is_empty() {
-        let scratch = scratch::Scratch::new("plugin-registry-yanked")?;
-        let project = scratch.path();
         let these: Vec<Wanted<'_>> = asked
             .iter()
-            .map(|(_, w)| Wanted {
-                requirement: w.requirement.clone(),
-                ..*w
+            .filter_map(|&i| {
+                Some(Wanted {
+                    requirement: format!("={}", found.get(i)?.version),
+                    ..*wanted.get(i)?
+                })
             })
             .collect();
+        let scratch = scratch::Scratch::new("plugin-registry-yanked")?;
+        let project = scratch.path();
         write_project(root, project, &these)?;
         let output = cargo_in(root, project, &["generate-lockfile"], false)?;
         if output.status.success() {
             break;
         }
         let stderr = String::from_utf8_lossy(&output.stderr);
-        let Some(position) = asked.iter().position(|(i, w)| {
-            found.get(*i).is_some_and(|f| {
+        let refused = |i: usize| {
+            wanted.get(i).zip(found.get(i)).is_some_and(|(w, f)| {
                 stderr.contains(&format!(
                     "requirement `{} = \"={}\"`",
                     w.declaration.package, f.version
                 )) && stderr.contains(&format!("version {} is yanked", f.version))
             })
-        }) else {
+        };
+        let Some(position) = asked.iter().position(|&i| refused(i)) else {
             break;
         };
-        let (i, _) = asked.remove(position);
-        yanked.push((i, true));
+        yanked.push(asked.remove(position));
     }
     Ok(yanked)
 }
+
 /// Cargo reads registry tokens itself; whatever it might echo, the tool's
 /// output hides them.
 fn register_tokens() {
@@ -276,7 +254,7 @@ fn found(
     wanted: &Wanted<'_>,
     node: &cargo_metadata::Node,
     metadata: &cargo_metadata::Metadata,
-    checksums: &[(String, semver::Version, String, Checksum)],
+    entries: &[LockEntry],
 ) -> anyhow::Result<Found> {
     let name = &wanted.declaration.name;
     let id = node
@@ -311,10 +289,10 @@ fn found(
         );
     }
     let version = package.version.clone();
-    let checksum = checksums
+    let checksum = entries
         .iter()
-        .find(|(n, v, s, _)| *n == *package.name && *v == version && *s == index)
-        .map(|(_, _, _, c)| c.clone())
+        .find(|e| e.name == *package.name && e.version == version && e.source == index)
+        .and_then(|e| e.checksum.clone())
         .with_context(|| {
             format!(
                 "plugin `{name}`: the registry gave no checksum for {} {version}",
@@ -394,7 +372,7 @@ pub fn cargo_lock_disagreements<'p>(
     plugins: impl IntoIterator<Item = &'p crate::lockfile::LockedPlugin>,
 ) -> anyhow::Result<Vec<String>> {
     let path = root.join("Cargo.lock");
-    let entries = match lock_checksums(&path) {
+    let entries = match lock_entries(&path) {
         Ok(entries) => entries,
         Err(_) if !path.exists() => return Ok(Vec::new()),
         Err(e) => return Err(e),
@@ -404,17 +382,20 @@ pub fn cargo_lock_disagreements<'p>(
         let crate::lockfile::LockSource::Registry(pin) = &plugin.source else {
             continue;
         };
-        let same: Vec<_> = entries
+        let same: Vec<&LockEntry> = entries
             .iter()
-            .filter(|(n, _, s, _)| *n == plugin.package && *s == pin.index)
+            .filter(|e| e.name == plugin.package && e.source == pin.index)
             .collect();
-        let pinned = same.iter().find(|(_, v, _, _)| *v == plugin.version);
-        let what = match pinned {
-            Some((_, _, _, checksum)) if *checksum == pin.checksum => continue,
-            Some((_, _, _, checksum)) => format!(
-                "the checksum {} for that version, {LOCK_FILE} pins {}: one of the two was \
-                 edited, or the registry served other bytes; find out which before building",
-                checksum.as_str(),
+        let pinned = same.iter().find(|e| e.version == plugin.version);
+        let what = match pinned.map(|e| e.checksum.as_ref()) {
+            Some(Some(checksum)) if *checksum == pin.checksum => continue,
+            Some(checksum) => format!(
+                "{} for that version, {LOCK_FILE} pins {}: one of the two was edited, or the \
+                 registry served other bytes; find out which before building",
+                checksum.map_or_else(
+                    || "no valid checksum".to_owned(),
+                    |c| format!("the checksum {}", c.as_str())
+                ),
                 pin.checksum.as_str()
             ),
             None if same.is_empty() => continue,
@@ -423,7 +404,7 @@ pub fn cargo_lock_disagreements<'p>(
                  locks what the generated crate asks for) and commit Cargo.lock",
                 plugin.package,
                 same.iter()
-                    .map(|(_, v, _, _)| v.to_string())
+                    .map(|e| e.version.to_string())
                     .collect::<Vec<_>>()
                     .join(", "),
                 plugin.version
@@ -440,9 +421,20 @@ pub fn cargo_lock_disagreements<'p>(
     Ok(problems)
 }
 
-/// `(name, version, source, checksum)` of every registry package of a
-/// `Cargo.lock`.
-fn lock_checksums(path: &Path) -> anyhow::Result<Vec<(String, semver::Version, String, Checksum)>> {
+/// A registry package of a `Cargo.lock`.
+#[derive(Debug)]
+struct LockEntry {
+    name: String,
+    version: semver::Version,
+    /// Cargo's source id.
+    source: String,
+    /// `None` when the entry has no checksum or a malformed one.
+    checksum: Option<Checksum>,
+}
+
+/// Every registry package of a `Cargo.lock` (entries without a name, a
+/// version or a source are not packages of a registry).
+fn lock_entries(path: &Path) -> anyhow::Result<Vec<LockEntry>> {
     let text = build_support::read_bounded(path, 16 << 20)
         .with_context(|| format!("failed to read {}", path.display()))?;
     let document: DocumentMut = text
@@ -455,13 +447,95 @@ fn lock_checksums(path: &Path) -> anyhow::Result<Vec<(String, semver::Version, S
         .iter()
         .filter_map(|p| {
             let field = |key: &str| p.get(key).and_then(Item::as_str);
-            let checksum = Checksum::parse(&format!("sha256:{}", field("checksum")?))?;
-            Some((
-                field("name")?.to_owned(),
-                semver::Version::parse(field("version")?).ok()?,
-                field("source")?.to_owned(),
-                checksum,
-            ))
+            Some(LockEntry {
+                name: field("name")?.to_owned(),
+                version: semver::Version::parse(field("version")?).ok()?,
+                source: field("source")?.to_owned(),
+                checksum: field("checksum")
+                    .and_then(|hex| Checksum::parse(&format!("sha256:{hex}"))),
+            })
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cargo_lock_disagreements;
+    use crate::checksum::Checksum;
+    use crate::lockfile::{LockSource, LockedPlugin, RegistryPin};
+
+    const SOURCE: &str = "sparse+http://127.0.0.1:1/index/";
+
+    fn pinned(hex: char) -> LockedPlugin {
+        LockedPlugin {
+            name: "toy".into(),
+            package: "toy".into(),
+            version: semver::Version::new(0, 1, 0),
+            source: LockSource::Registry(RegistryPin {
+                index: SOURCE.into(),
+                registry: Some("testreg".into()),
+                checksum: Checksum::parse(&format!("sha256:{}", hex.to_string().repeat(64)))
+                    .expect("a checksum"),
+            }),
+        }
+    }
+
+    fn entry(version: &str, checksum: &str) -> String {
+        format!(
+            "[[package]]\nname = \"toy\"\nversion = \"{version}\"\nsource = \"{SOURCE}\"\n\
+             checksum = \"{checksum}\"\n"
+        )
+    }
+
+    /// What `cargo_lock_disagreements` says of `Cargo.lock` holding `text`
+    /// (none: no Cargo.lock).
+    fn said(text: Option<&str>) -> anyhow::Result<Vec<String>> {
+        let scratch = crate::scratch::Scratch::new("registry-lock-test")?;
+        if let Some(text) = text {
+            std::fs::write(scratch.path().join("Cargo.lock"), text)?;
+        }
+        cargo_lock_disagreements(scratch.path(), [&pinned('a')])
+    }
+
+    #[test]
+    fn cargo_lock_agrees_or_says_how_it_does_not() {
+        let agreed = entry("0.1.0", &"a".repeat(64));
+        assert!(said(None).expect("no lock").is_empty());
+        assert!(said(Some(&agreed)).expect("agrees").is_empty());
+        // Never built, or only other packages: no disagreement.
+        assert!(said(Some("version = 4\n")).expect("empty").is_empty());
+        let cases = [
+            (entry("0.1.0", &"b".repeat(64)), "the checksum sha256:bbbb"),
+            (
+                entry("0.1.0", "not hex"),
+                "no valid checksum for that version",
+            ),
+            (
+                "[[package]]\nname = \"toy\"\nversion = \"0.1.0\"\nsource = \"".to_owned()
+                    + SOURCE
+                    + "\"\n",
+                "no valid checksum for that version",
+            ),
+            (
+                entry("0.2.0", &"a".repeat(64)),
+                "toy 0.2.0, not the pinned 0.1.0",
+            ),
+        ];
+        for (text, expected) in cases {
+            let problems = said(Some(&text)).expect("read");
+            assert!(
+                problems.len() == 1
+                    && problems.iter().all(|p| p.starts_with(
+                        "plugin `toy`: Cargo.lock disagrees with plugins.lock about toy 0.1.0"
+                    ) && p.contains(expected)),
+                "{text}: {problems:?}"
+            );
+        }
+        // A lock that is not TOML is an error naming it, not an agreement.
+        let error = said(Some("[[package]\nname = ")).expect_err("broken");
+        assert!(
+            format!("{error:#}").contains("failed to parse"),
+            "{error:#}"
+        );
+    }
 }

@@ -161,8 +161,6 @@ fn resolve_registry(
                 declaration.name
             );
         }
-        let moving = matches!(mode, Mode::Update(names)
-            if names.is_empty() || names.contains(&declaration.name));
         wanted.push(crate::registry::Wanted {
             declaration,
             requirement: match pin {
@@ -170,7 +168,7 @@ fn resolve_registry(
                 None => version.clone(),
             },
             registry: registry.as_deref(),
-            pin: match (pin, moving) {
+            pin: match (pin, updating(mode, declaration)) {
                 (Some(_), _) => crate::registry::Pin::Kept,
                 (None, true) => crate::registry::Pin::Moving,
                 (None, false) => crate::registry::Pin::New,
@@ -217,9 +215,7 @@ fn kept_registry_pin<'l>(
     let Source::Registry { version, registry } = &declaration.source else {
         return None;
     };
-    if let Mode::Update(names) = mode
-        && (names.is_empty() || names.contains(&declaration.name))
-    {
+    if updating(mode, declaration) {
         return None;
     }
     let locked = previous?.get(&declaration.name)?;
@@ -229,6 +225,11 @@ fn kept_registry_pin<'l>(
     let admits = semver::VersionReq::parse(version).is_ok_and(|req| req.matches(&locked.version));
     (admits && locked.package == declaration.package && pin.registry == *registry)
         .then_some((locked, pin))
+}
+
+/// Whether `update` moves `declaration` (it names it, or names none).
+fn updating(mode: &Mode, declaration: &Declaration) -> bool {
+    matches!(mode, Mode::Update(names) if names.is_empty() || names.contains(&declaration.name))
 }
 
 /// A registry plugin as cargo resolved it: checked against its lock entry
