@@ -380,6 +380,24 @@ fn a_pinned_version_stays_until_update_which_stays_within_the_requirement() {
         "{report}"
     );
     assert_unchanged(&before, &host.snapshot());
+    // A name or requirement that is not one is refused before cargo runs.
+    for (args, expected) in [
+        (
+            &["lint", "../tick", "--version", "0.1"][..],
+            "`../tick` is not a crate name",
+        ),
+        (
+            &["lint", "tick", "--version", "not a version"],
+            "--version `not a version` is not a version requirement",
+        ),
+        (
+            &["init", "--version", "0.1; rm"],
+            "--version `0.1; rm` is not a version requirement",
+        ),
+    ] {
+        let log = host.refuses(args);
+        assert!(log.contains(expected), "{log}");
+    }
     let log = host.refuses(&["lint", "tick", "--version", "0.9", "--registry", "testreg"]);
     assert!(
         log.contains("cargo could not resolve the registry plugins (tick)"),
