@@ -89,92 +89,213 @@ pub fn intact(dir: &Path, checksum: &Checksum) -> anyhow::Result<bool> {
 
 /// [`intact`] for a host copy made by sync, without reading its files when
 /// nothing changed: the copy's index file records, when it was written, the
-/// checksum and every entry's size, mtime, ctime and inode (as git's index
-/// does). If the marker is for `checksum` and every entry still matches,
-/// the copy is intact; on any difference, every file is hashed. `verify`
-/// always hashes.
+/// checksum and every entry's size, mtime, ctime, inode and mode (as git's
+/// index does), directories included. If the index is for `checksum`, the
+/// copy's top level holds the names it recorded, and every recorded entry
+/// still stats the same, the copy is intact: a file edited in place has
+/// another mtime and ctime; one added, removed or renamed changes its
+/// directory's. On any difference, every file is hashed. `verify` always
+/// hashes.
 pub fn intact_fast(dir: &Path, checksum: &Checksum) -> anyhow::Result<bool> {
-    Ok(intact_with_ids(dir, checksum)?.0)
+    Ok(!matches!(copy_state(dir, checksum)?, CopyState::Differs))
 }
 
-/// [`intact_fast`], and the plugin ids the index recorded for the crate in
-/// the copy when it proves the copy unchanged (so they need not be scanned
-/// again).
-pub fn intact_with_ids(
-    dir: &Path,
-    checksum: &Checksum,
-) -> anyhow::Result<(bool, Option<Vec<String>>)> {
-    let recorded = std::fs::read_to_string(dir.join(INDEX_FILE)).unwrap_or_default();
-    if let Some(index) = recorded.strip_prefix(&format!("{checksum}\n")) {
+/// What [`copy_state`] found of a host copy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CopyState {
+    /// Proven unchanged by its index, which recorded these plugin ids for
+    /// the crate in it (`None` when it recorded none it could read).
+    Indexed(Option<Vec<String>>),
+    /// Intact, as hashing every file proved: its index is missing, stale
+    /// (a file touched, or the copy made by an older sync) or damaged.
+    Hashed,
+    /// Missing, or not the files of the checksum.
+    Differs,
+}
+
+/// Whether the host copy in `dir` holds the files of `checksum`, and how
+/// that was proven (see [`intact_fast`]).
+pub fn copy_state(dir: &Path, checksum: &Checksum) -> anyhow::Result<CopyState> {
+    // Read bounded: the copy may be damaged or hostile. Too large to be
+    // ours is no proof.
+    let recorded =
+        build_support::read_bounded(&dir.join(INDEX_FILE), MAX_INDEX_BYTES).unwrap_or_default();
+    if let Some(index) = recorded.strip_prefix(&format!("{checksum}\n{INDEX_FORMAT}\n")) {
         let (stats, ids) = match index.rsplit_once(IDS_LINE) {
             Some((stats, ids)) => (stats, serde_json::from_str(ids.trim_end()).ok()),
             None => (index, None),
         };
-        if let Ok(now) = stat_index(dir)
-            && now == stats
-        {
-            return Ok((true, ids));
+        if unchanged(dir, stats) {
+            return Ok(CopyState::Indexed(ids));
         }
     }
-    Ok((intact(dir, checksum)?, None))
+    Ok(if intact(dir, checksum)? {
+        CopyState::Hashed
+    } else {
+        CopyState::Differs
+    })
 }
+
+/// The most of an index file read: a tree's paths and a stat line for each
+/// of its entries at their most (`git::MAX_ENTRIES`).
+const MAX_INDEX_BYTES: u64 = 256 << 20;
+
+/// The index's second line: its entries include directories, so a copy is
+/// checked by stating the recorded paths, without listing directories.
+/// An index without it (written by an older sync) proves nothing.
+const INDEX_FORMAT: &str = "format 2";
 
 /// Starts the index's last line: the plugin ids of the crate, as JSON.
 const IDS_LINE: &str = "ids\t";
 
 /// The index of a host copy that holds the files with `checksum`: the
-/// checksum, then one line per entry with what `stat` says of it, then the
-/// plugin ids scanned in the copy's crate.
+/// checksum, its format, then one line per entry with what `stat` says of
+/// it, then the plugin ids scanned in the copy's crate.
 pub fn index(dir: &Path, checksum: &Checksum, ids: &[String]) -> anyhow::Result<String> {
     let ids = serde_json::to_string(ids).context("failed to render the ids")?;
-    Ok(format!("{checksum}\n{}{IDS_LINE}{ids}\n", stat_index(dir)?))
+    Ok(format!(
+        "{checksum}\n{INDEX_FORMAT}\n{}{IDS_LINE}{ids}\n",
+        stat_index(dir)?
+    ))
 }
 
-/// `path size mtime ctime inode` of every file and symlink under `dir`
-/// (not followed), sorted by path; empty where the platform cannot say.
+/// `path size mtime ctime inode mode` of every file, symlink and directory
+/// under `dir` (not followed; a directory's path ends with `/`), a line
+/// each, sorted by path; empty where the platform cannot say.
 fn stat_index(dir: &Path) -> anyhow::Result<String> {
     fn walk(dir: &Path, prefix: &str, out: &mut Vec<String>) -> anyhow::Result<()> {
         let entries =
             std::fs::read_dir(dir).with_context(|| format!("failed to read {}", dir.display()))?;
         for entry in entries {
             let entry = entry.with_context(|| format!("failed to read {}", dir.display()))?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if prefix.is_empty() && IGNORED.contains(&name.as_str()) {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if prefix.is_empty() && IGNORED.contains(&name.as_ref()) {
                 continue;
             }
-            let relative = format!("{prefix}{name}");
-            // The kind comes with the directory entry: a directory is not
-            // stated, only walked.
-            let kind = entry
-                .file_type()
-                .with_context(|| format!("failed to stat {}", entry.path().display()))?;
-            if kind.is_dir() {
-                walk(&entry.path(), &format!("{relative}/"), out)?;
-                continue;
-            }
-            // Stated relative to the open directory (never followed): no
-            // path walk from the root for each of thousands of files.
+            // Stated relative to the open directory, never followed.
             let meta = entry
                 .metadata()
                 .with_context(|| format!("failed to stat {}", entry.path().display()))?;
+            let slash = if meta.is_dir() { "/" } else { "" };
+            let mut line = format!("{prefix}{name}{slash}\t");
+            stat_line(&mut line, &meta);
+            out.push(line);
             if meta.is_dir() {
-                walk(&entry.path(), &format!("{relative}/"), out)?;
-            } else {
-                out.push(format!("{relative}\t{}", stat_line(&meta)));
+                walk(&entry.path(), &format!("{prefix}{name}/"), out)?;
             }
         }
         Ok(())
     }
     let mut lines = Vec::new();
     walk(dir, "", &mut lines)?;
-    lines.sort();
-    Ok(lines.iter().map(|l| format!("{l}\n")).collect())
+    lines.sort_unstable();
+    let mut text = String::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
+    for line in &lines {
+        text.push_str(line);
+        text.push('\n');
+    }
+    Ok(text)
 }
 
+/// Whether the copy in `dir` is still what the index lines `stats`
+/// recorded: its top level lists the recorded names (bookkeeping aside)
+/// and every recorded path stats the same. Recorded paths are stated
+/// from a few threads, as git's `core.preloadIndex` does: one `stat` at a
+/// time is most of a no-op sync. A line that is not a path inside the
+/// copy (a damaged index) proves nothing.
+fn unchanged(dir: &Path, stats: &str) -> bool {
+    let lines: Vec<&str> = stats.lines().collect();
+    let mut recorded_top: Vec<&str> = lines
+        .iter()
+        .filter_map(|line| line.rsplit_once('\t'))
+        .map(|(path, _)| path.strip_suffix('/').unwrap_or(path))
+        .filter(|path| !path.contains('/'))
+        .collect();
+    recorded_top.sort_unstable();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    let mut top = Vec::new();
+    for entry in entries {
+        let Ok(entry) = entry else { return false };
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !IGNORED.contains(&name.as_str()) {
+            top.push(name);
+        }
+    }
+    top.sort_unstable();
+    if top != recorded_top {
+        return false;
+    }
+    let workers = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .min(MAX_STAT_WORKERS)
+        .min(lines.len() / ENTRIES_PER_STAT_WORKER)
+        .max(1);
+    let differs = std::sync::atomic::AtomicBool::new(false);
+    let check = |part: &[&str]| {
+        let mut line = String::new();
+        for recorded in part {
+            if differs.load(std::sync::atomic::Ordering::Relaxed)
+                || !restats(dir, recorded, &mut line)
+            {
+                differs.store(true, std::sync::atomic::Ordering::Relaxed);
+                return;
+            }
+        }
+    };
+    let chunk = lines.len().div_ceil(workers).max(1);
+    if workers == 1 {
+        check(&lines);
+    } else {
+        std::thread::scope(|scope| {
+            for part in lines.chunks(chunk) {
+                scope.spawn(move || check(part));
+            }
+        });
+    }
+    !differs.into_inner()
+}
+
+/// Whether the entry an index line records, a path inside `dir`, stats as
+/// recorded (`line` is scratch space).
+fn restats(dir: &Path, recorded: &str, line: &mut String) -> bool {
+    let Some((path, _)) = recorded.rsplit_once('\t') else {
+        return false;
+    };
+    let (file, is_dir) = match path.strip_suffix('/') {
+        Some(file) => (file, true),
+        None => (path, false),
+    };
+    if crate::lockfile::RelativePath::parse(file).is_none() {
+        return false;
+    }
+    let Ok(meta) = std::fs::symlink_metadata(dir.join(file)) else {
+        return false;
+    };
+    if meta.is_dir() != is_dir {
+        return false;
+    }
+    line.clear();
+    line.push_str(path);
+    line.push('\t');
+    stat_line(line, &meta);
+    line == recorded
+}
+
+/// Threads stating one copy at most (git's preload uses up to 20; past the
+/// cores they only queue in the kernel).
+const MAX_STAT_WORKERS: usize = 8;
+
+/// Entries below which another thread costs more than it saves.
+const ENTRIES_PER_STAT_WORKER: usize = 256;
+
 #[cfg(unix)]
-fn stat_line(meta: &std::fs::Metadata) -> String {
+fn stat_line(line: &mut String, meta: &std::fs::Metadata) {
     use std::os::unix::fs::MetadataExt as _;
-    format!(
+    let _ = write!(
+        line,
         "{} {}.{} {}.{} {} {:o}",
         meta.size(),
         meta.mtime(),
@@ -183,13 +304,13 @@ fn stat_line(meta: &std::fs::Metadata) -> String {
         meta.ctime_nsec(),
         meta.ino(),
         meta.mode()
-    )
+    );
 }
 
 /// Without inodes and ctimes the index proves too little: always hash.
 #[cfg(not(unix))]
-fn stat_line(_: &std::fs::Metadata) -> String {
-    "unknown".to_owned()
+fn stat_line(line: &mut String, _: &std::fs::Metadata) {
+    line.push_str("unknown");
 }
 
 /// The checksum recorded in `plugins.lock`: `sha256:` + SHA-256 of the sums,
@@ -247,4 +368,157 @@ pub fn differences(expected: &Sums, actual: &Sums) -> Vec<String> {
         out.push(format!("{path} (added)"));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A copy as sync leaves it: files in nested directories, its index
+    /// and marker at the top. Returns its directory and checksum.
+    fn copy(case: &str, files: usize) -> (std::path::PathBuf, Checksum) {
+        let dir = std::env::temp_dir().join(format!("plugin-index-{}-{case}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        for n in 0..files {
+            let file = dir.join(format!("src/m{}/f{n}.rs", n % 7));
+            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+            std::fs::write(&file, format!("// file {n}\n")).unwrap();
+        }
+        std::fs::write(dir.join("Cargo.toml"), "[package]\n").unwrap();
+        let checksum = digest(&sums(&dir).unwrap());
+        let index = index(&dir, &checksum, &["alpha".to_owned()]).unwrap();
+        std::fs::write(dir.join(INDEX_FILE), index).unwrap();
+        std::fs::write(dir.join(COPY_MARKER), "").unwrap();
+        (dir, checksum)
+    }
+
+    fn state(dir: &Path, checksum: &Checksum) -> CopyState {
+        copy_state(dir, checksum).unwrap()
+    }
+
+    const INDEXED: CopyState = CopyState::Indexed(None);
+
+    fn indexed() -> CopyState {
+        CopyState::Indexed(Some(vec!["alpha".to_owned()]))
+    }
+
+    /// Untouched, the index proves the copy (and gives its ids) from
+    /// stats alone, small or large enough to be stated from several
+    /// threads; each kind of change is noticed and hashing decides.
+    #[test]
+    fn the_index_proves_an_untouched_copy_and_nothing_else() {
+        for files in [3, 2_000] {
+            let (dir, sum) = copy(&format!("untouched-{files}"), files);
+            assert_eq!(state(&dir, &sum), indexed(), "{files} files");
+            // Another checksum: the index is not for it.
+            let other = digest(&Sums::new());
+            assert_eq!(state(&dir, &other), CopyState::Differs);
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+        type Change = fn(&Path);
+        let changes: [(&str, Change, CopyState); 8] = [
+            (
+                "a file added in a subdirectory",
+                |d| std::fs::write(d.join("src/m3/new.rs"), "").unwrap(),
+                CopyState::Differs,
+            ),
+            (
+                "a file added at the top",
+                |d| std::fs::write(d.join("new.rs"), "").unwrap(),
+                CopyState::Differs,
+            ),
+            (
+                "a file removed",
+                |d| std::fs::remove_file(d.join("src/m1/f1.rs")).unwrap(),
+                CopyState::Differs,
+            ),
+            (
+                "a directory added",
+                |d| std::fs::create_dir(d.join("src/m2/deeper")).unwrap(),
+                // An empty directory has no file: the sums are the same.
+                CopyState::Hashed,
+            ),
+            (
+                "an edit that keeps size and mtime",
+                |d| {
+                    let file = d.join("src/m0/f0.rs");
+                    let mtime = std::fs::metadata(&file).unwrap().modified().unwrap();
+                    std::fs::write(&file, "// file X\n").unwrap();
+                    let handle = std::fs::File::options().write(true).open(&file).unwrap();
+                    handle.set_modified(mtime).unwrap();
+                },
+                CopyState::Differs,
+            ),
+            (
+                "a file touched, its bytes the same",
+                |d| {
+                    let file = d.join("src/m0/f0.rs");
+                    let handle = std::fs::File::options().write(true).open(&file).unwrap();
+                    handle
+                        .set_modified(std::time::SystemTime::UNIX_EPOCH)
+                        .unwrap();
+                },
+                CopyState::Hashed,
+            ),
+            (
+                "a directory moved away and a symlink to it left",
+                |d| {
+                    let moved = d.with_extension("moved");
+                    std::fs::rename(d.join("src/m4"), &moved).unwrap();
+                    std::os::unix::fs::symlink(&moved, d.join("src/m4")).unwrap();
+                },
+                // The symlink is a file of the copy now.
+                CopyState::Differs,
+            ),
+            (
+                "an index written by an older sync (no format line)",
+                |d| {
+                    let text = std::fs::read_to_string(d.join(INDEX_FILE)).unwrap();
+                    let old = text.replacen(&format!("\n{INDEX_FORMAT}\n"), "\n", 1);
+                    std::fs::write(d.join(INDEX_FILE), old).unwrap();
+                },
+                CopyState::Hashed,
+            ),
+        ];
+        for (n, (what, change, expected)) in changes.into_iter().enumerate() {
+            let (dir, sum) = copy(&format!("change-{n}"), 40);
+            change(&dir);
+            assert_eq!(state(&dir, &sum), expected, "{what}");
+            assert_eq!(
+                intact_fast(&dir, &sum).unwrap(),
+                expected != CopyState::Differs
+            );
+            let _ = std::fs::remove_dir_all(dir.with_extension("moved"));
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+    }
+
+    /// A damaged or hostile index proves nothing: a path outside the copy,
+    /// a line without stats, a truncated index, ids that are not JSON.
+    #[test]
+    fn a_damaged_index_proves_nothing() {
+        let (dir, sum) = copy("damaged", 10);
+        let text = std::fs::read_to_string(dir.join(INDEX_FILE)).unwrap();
+        let outside = dir.parent().unwrap().join("outside-file");
+        std::fs::write(&outside, "").unwrap();
+        let damaged = [
+            text.replacen("Cargo.toml\t", "../outside-file\t", 1),
+            text.replacen("Cargo.toml\t", "/etc/hostname\t", 1),
+            text.replacen("Cargo.toml\t", "Cargo.toml ", 1),
+            text.get(..text.len() / 2).unwrap().to_owned(),
+        ];
+        for (n, index) in damaged.iter().enumerate() {
+            std::fs::write(dir.join(INDEX_FILE), index).unwrap();
+            assert_eq!(state(&dir, &sum), CopyState::Hashed, "damage {n}");
+        }
+        let bad_ids = text.replace("ids\t[\"alpha\"]", "ids\t[alpha");
+        std::fs::write(dir.join(INDEX_FILE), bad_ids).unwrap();
+        assert_eq!(
+            state(&dir, &sum),
+            INDEXED,
+            "stats prove it; ids are scanned"
+        );
+        std::fs::remove_file(outside).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -20,6 +20,41 @@ const TICK: Duration = Duration::from_millis(100);
 const PACK_BYTES: Id = *b"BWRB";
 const OBJECTS: Id = *b"IWIO";
 
+/// How long each phase of one sync took, printed to stderr at its end
+/// when `__PLUGIN_SYNC_TIMINGS` is set (for `cargo xtask bench`, which
+/// reports the parts of a no-op sync; not an interface for users).
+#[derive(Debug)]
+pub struct Timings {
+    /// When the last phase ended; `None` when nobody asked.
+    last: Option<Instant>,
+    laps: Vec<(&'static str, Duration)>,
+}
+
+impl Timings {
+    pub fn from_env() -> Timings {
+        Timings {
+            last: std::env::var_os("__PLUGIN_SYNC_TIMINGS").map(|_| Instant::now()),
+            laps: Vec::new(),
+        }
+    }
+
+    /// Records that `phase` ended now.
+    pub fn lap(&mut self, phase: &'static str) {
+        if let Some(last) = &mut self.last {
+            let now = Instant::now();
+            self.laps.push((phase, now - *last));
+            *last = now;
+        }
+    }
+
+    /// `timing: PHASE MICROSECONDS`, one line per phase.
+    pub fn print(&self) {
+        for (phase, took) in &self.laps {
+            errln!("timing: {phase} {}", took.as_micros());
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Progress {
     mode: Mode,

@@ -79,11 +79,46 @@ pub fn run(config: &Config, plan: Plan) -> anyhow::Result<Report> {
         changed.push(LOCK_FILE.to_owned());
     }
     crash::point("locked");
+    for copy in &plan.reindex {
+        reindex(&root.join(&copy.to), copy);
+    }
     let mut report = plan.report;
     report
         .warnings
         .extend(remove_stale_sources(root, &plan.lock)?);
     Ok(Report { changed, ..report })
+}
+
+/// Writes the index of the intact copy `dir` afresh (beside, then
+/// renamed), so the next sync proves it by stating instead of hashing, as
+/// `git status` refreshes git's index. Only in a real directory (a
+/// symlink is not written through), and only a cache: if it cannot be
+/// written (a read-only host), the next sync hashes again.
+fn reindex(dir: &Path, copy: &super::plan::Reindex) {
+    let is_dir = std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir());
+    let Ok(index) = checksum::index(dir, &copy.checksum, &copy.ids) else {
+        return;
+    };
+    let temp = dir.join(format!("{INDEX_FILE}.new-{}", std::process::id()));
+    // `create_new` never follows (nor removes) what was planted at the
+    // temporary name; what it created is removed if it is not renamed.
+    let Some(mut file) = is_dir
+        .then(|| {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&temp)
+                .ok()
+        })
+        .flatten()
+    else {
+        return;
+    };
+    let written = std::io::Write::write_all(&mut file, index.as_bytes());
+    drop(file);
+    if written.is_err() || std::fs::rename(&temp, dir.join(INDEX_FILE)).is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
 }
 
 /// Replaces directory `dest` with a copy of `from` (without the cache's

@@ -131,12 +131,20 @@ pub fn sync(config: &Config, mode: &Mode) -> anyhow::Result<Report> {
     // One sync per workspace at a time: the lock is taken on the workspace
     // directory itself, so taking it writes nothing.
     let _workspace = lock_exclusive(&config.root)?;
+    let mut timings = crate::progress::Timings::from_env();
     let input = load(config, mode)?;
+    timings.lap("load");
     // Checkouts staged for this sync that apply did not take (anything
     // failed, or the plan was refused) remove themselves when dropped
     // (`cache::Stage`): the cache keeps only databases.
     let resolved = resolve::all(config, mode, &input)?;
-    plan::make(config, mode, &input, resolved).and_then(|plan| apply::run(config, plan))
+    timings.lap("resolve");
+    let plan = plan::make(config, mode, &input, resolved)?;
+    timings.lap("plan");
+    let report = apply::run(config, plan)?;
+    timings.lap("apply");
+    timings.print();
+    Ok(report)
 }
 
 /// Reads the manifest (or the edited text), the previous lock and the host's

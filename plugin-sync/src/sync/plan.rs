@@ -30,6 +30,16 @@ pub struct HostCopy {
     pub checksum: crate::checksum::Checksum,
 }
 
+/// A host copy proven intact by hashing, whose index apply writes afresh.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reindex {
+    /// Relative to the root.
+    pub to: String,
+    pub checksum: crate::checksum::Checksum,
+    /// The plugin ids of its crate.
+    pub ids: Vec<String>,
+}
+
 /// Everything apply does, decided.
 #[derive(Debug)]
 pub struct Plan {
@@ -40,6 +50,8 @@ pub struct Plan {
     pub writes: Vec<(String, String)>,
     /// Cache checkouts to copy into the host.
     pub copies: Vec<HostCopy>,
+    /// Intact copies whose index is stale, missing or damaged.
+    pub reindex: Vec<Reindex>,
     /// The report so far: everything but the changed paths.
     pub report: Report,
     /// Plugins built from working copies: where the graph check must find
@@ -132,6 +144,18 @@ pub fn make(
             })
         })
         .collect();
+    let reindex = resolved
+        .iter()
+        .filter(|r| r.git.as_ref().is_some_and(|git| git.reindex))
+        .filter_map(|r| {
+            let pin = r.locked.git()?;
+            Some(Reindex {
+                to: pin.host_dir(&r.locked.name),
+                checksum: pin.checksum.clone(),
+                ids: r.ids.clone(),
+            })
+        })
+        .collect();
     let report = Report {
         synced: resolved.len(),
         disabled: input.manifest.plugins.len().saturating_sub(resolved.len()),
@@ -150,6 +174,7 @@ pub fn make(
         lock_text,
         writes,
         copies,
+        reindex,
         report,
         extension_crates: input.manifest.extension_crates.clone(),
     })
@@ -350,6 +375,7 @@ mod tests {
             copy_from: copy.then(|| "/cache/checkout".into()),
             stage: None,
             moved_tag: None,
+            reindex: false,
         }
     }
 

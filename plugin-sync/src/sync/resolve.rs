@@ -57,6 +57,9 @@ pub struct GitResolved {
     pub stage: Option<std::sync::Arc<crate::cache::Stage>>,
     /// `update` found the declared tag pointing elsewhere than the lock.
     pub moved_tag: Option<String>,
+    /// The host's copy is intact, proven by hashing it: its index is to
+    /// be written afresh.
+    pub reindex: bool,
 }
 
 /// Resolves every enabled declaration, in declaration order; the first
@@ -575,6 +578,9 @@ struct Pinned {
     /// The ids a host copy's index recorded, when it proves the copy
     /// unchanged.
     known_ids: Option<Vec<String>>,
+    /// The host's copy is intact but its index did not prove it (hashing
+    /// did): apply writes it afresh, so the next sync need not hash.
+    reindex: bool,
     /// What sync warns about (and `--locked` refuses): a moved tag, a lock
     /// entry its declaration does not reach.
     lock_warning: Option<String>,
@@ -596,7 +602,13 @@ fn reuse_pin(
         name,
     } = *source;
     let host_copy = config.root.join(pin.host_dir(name));
-    let (intact, known_ids) = checksum::intact_with_ids(&host_copy, &pin.checksum)?;
+    let state = checksum::copy_state(&host_copy, &pin.checksum)?;
+    let intact = state != checksum::CopyState::Differs;
+    let reindex = state == checksum::CopyState::Hashed;
+    let known_ids = match state {
+        checksum::CopyState::Indexed(ids) => ids,
+        _ => None,
+    };
     let commit = pin.commit.as_str();
     // A locked commit this machine has never had comes through what the
     // declaration names, never by id alone: a lock edited to pin any
@@ -639,6 +651,7 @@ fn reuse_pin(
         subdir: pin.subdir.clone(),
         checksum: pin.checksum.clone(),
         known_ids,
+        reindex,
         lock_warning,
     }))
 }
@@ -699,6 +712,7 @@ fn pin_afresh(
         subdir: found,
         checksum,
         known_ids: None,
+        reindex: false,
         lock_warning: None,
     })
 }
@@ -718,6 +732,7 @@ fn described(
     let Pinned {
         checkout,
         known_ids,
+        reindex,
         lock_warning: moved_tag,
         ..
     } = pinned;
@@ -763,6 +778,7 @@ fn described(
         git: Some(GitResolved {
             repo: repo_url.canonical.clone(),
             stage: checkout.as_ref().map(|c| c.stage.clone()),
+            reindex: reindex && checkout.is_none(),
             copy_from: checkout.map(|c| c.dir),
             moved_tag,
         }),

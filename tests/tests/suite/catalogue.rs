@@ -633,6 +633,40 @@ fn damaged_caches_and_hosts() {
         "// edited by hand\n"
     );
 
+    // A file touched, its bytes the same: hashed once and found intact;
+    // the copy's index alone is written afresh (as `git status` refreshes
+    // git's index), so the next sync proves it by stats, writing nothing.
+    let host = synced("touched_copy");
+    let copy = source_copy(&host);
+    let touched = copy.join("src/lib.rs");
+    std::fs::File::options()
+        .write(true)
+        .open(&touched)
+        .unwrap()
+        .set_modified(std::time::SystemTime::UNIX_EPOCH)
+        .unwrap();
+    let before = host.snapshot();
+    repaired("touched_copy", &host);
+    let after = host.snapshot();
+    let changed: Vec<&PathBuf> = after
+        .iter()
+        .filter(|(path, file)| before.get(*path) != Some(file))
+        .map(|(path, _)| path)
+        .collect();
+    let index = copy.join(".plugin-index");
+    assert_eq!(
+        changed,
+        [index.strip_prefix(host.path(".")).unwrap()],
+        "only the index is written"
+    );
+    assert_eq!(
+        std::fs::metadata(&touched).unwrap().modified().unwrap(),
+        std::time::SystemTime::UNIX_EPOCH,
+        "the intact file is left as it is"
+    );
+    e2e::expect_success(&mut host.xtask(&["sync"]));
+    assert_unchanged(&after, &host.snapshot());
+
     let host = synced("extra_file_in_copy");
     std::fs::write(source_copy(&host).join("extra.rs"), "// added\n").unwrap();
     repaired("extra_file_in_copy", &host);
