@@ -78,7 +78,7 @@ fn the_benchmark_harness_runs_every_measurement() {
     for section in [
         "## Real-sized cold sync",
         "## Real-sized warm no-op sync",
-        "## Scale: 12 plugins, cold",
+        "## Growth: cold and no-op sync by number of plugins",
         "## Registry build, 1,000 registrations",
     ] {
         assert!(report.contains(section), "{section} missing from\n{report}");
@@ -102,18 +102,57 @@ fn the_benchmark_harness_runs_every_measurement() {
     ] {
         assert_eq!(verdicts(n), 1, "{n}: {report}");
     }
-    assert_eq!(verdicts("| 12 | "), 1, "{report}");
+    // Issue 22's growth table: a row per size, cold and no-op figures,
+    // the no-op writing nothing; three verdicts.
+    for plugins in [1, 2, 4] {
+        assert!(
+            report
+                .lines()
+                .any(|l| l.starts_with(&format!("| {plugins} | "))
+                    && l.matches(" MiB |").count() == 2
+                    && l.ends_with("| none |")),
+            "growth at {plugins}: {report}"
+        );
+    }
+    for verdict in [
+        "- cold sync, cost per plugin at 4 against 1: ",
+        "- no-op sync, cost per plugin at 4 against 1: ",
+        "- peak memory at 4 plugins: ",
+    ] {
+        assert!(
+            report.lines().any(
+                |l| l.starts_with(verdict) && (l.ends_with(": met") || l.ends_with(": missed"))
+            ),
+            "{verdict}: {report}"
+        );
+    }
     assert!(
         report.lines().any(|l| l.contains(" µs | ")
             && l.contains(" ns | ")
             && (l.ends_with("| met |") || l.ends_with("| missed |"))),
         "{report}"
     );
+    // The real-sized no-op: against git status and cargo metadata, each
+    // judged, nothing written; and where its time goes.
+    assert!(
+        report.lines().any(|l| l.ends_with("| none |")
+            && l.matches("× | met |").count() + l.matches("× | missed |").count() == 2),
+        "the real-sized no-op sync wrote nothing and was judged twice: {report}"
+    );
     assert!(
         report
             .lines()
-            .any(|l| l.contains("| none |") && (l.contains("| met |") || l.contains("| missed |"))),
-        "the real-sized no-op sync wrote nothing and was judged: {report}"
+            .any(|l| l.starts_with("Where a no-op's time goes")
+                && [
+                    "load ",
+                    "resolve ",
+                    "plan ",
+                    "apply ",
+                    "process start and exit "
+                ]
+                .iter()
+                .all(|part| l.contains(part))),
+        "{report}"
     );
     for jobs in [1, 2, 4, 8, 16] {
         assert!(

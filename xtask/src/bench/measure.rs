@@ -124,8 +124,16 @@ pub fn cargo_fetch(dir: &Path, repos: &[PathBuf], runs: usize) -> anyhow::Result
 }
 
 /// Peak resident memory of one run of `command`, in KiB.
-#[cfg(unix)]
 pub fn peak_memory(command: &mut Command) -> anyhow::Result<u64> {
+    Ok(timed_peak(command)?.1)
+}
+
+/// How long one run of `command` took, and its peak resident memory in
+/// KiB; an error if it failed.
+#[cfg(unix)]
+pub fn timed_peak(command: &mut Command) -> anyhow::Result<(Duration, u64)> {
+    use std::os::unix::process::ExitStatusExt as _;
+    let start = Instant::now();
     let child = command
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -136,16 +144,106 @@ pub fn peak_memory(command: &mut Command) -> anyhow::Result<u64> {
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: waits for the child we spawned and own; no other wait races it.
     let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let took = start.elapsed();
     if waited != pid {
         bail!("wait4 failed: {}", std::io::Error::last_os_error());
     }
-    Ok(u64::try_from(usage.ru_maxrss).unwrap_or(0))
+    let status = std::process::ExitStatus::from_raw(status);
+    if !status.success() {
+        bail!("{command:?} failed ({status})");
+    }
+    Ok((took, u64::try_from(usage.ru_maxrss).unwrap_or(0)))
 }
 
-/// Peak memory where it cannot be measured: the command is run, 0 KiB.
+/// Where memory cannot be measured: the command is timed, 0 KiB.
 #[cfg(not(unix))]
-pub fn peak_memory(command: &mut Command) -> anyhow::Result<u64> {
-    run(command).map(|_| 0)
+pub fn timed_peak(command: &mut Command) -> anyhow::Result<(Duration, u64)> {
+    let start = Instant::now();
+    run(command)?;
+    Ok((start.elapsed(), 0))
+}
+
+/// How long one run of `command` took; an error if it failed.
+pub fn once(command: &mut Command) -> anyhow::Result<Duration> {
+    let start = Instant::now();
+    run(command)?;
+    Ok(start.elapsed())
+}
+
+/// A git index of the host's `plugin-sources/`, kept outside it (in
+/// `git_dir`), committed: what `git status` needs to check the same files
+/// a no-op sync checks, one stat each.
+pub fn status_index(git_dir: &Path, root: &Path) -> anyhow::Result<()> {
+    let _ = std::fs::remove_dir_all(git_dir);
+    let sources = root.join("plugin-sources");
+    for args in [
+        &["init", "--quiet"][..],
+        // `-f`: plugin-sources/.gitignore ignores everything.
+        &["add", "--force", "--all", "."],
+        &["commit", "--quiet", "--message", "the copies"],
+    ] {
+        run(status_command(git_dir, &sources).args(args))?;
+    }
+    Ok(())
+}
+
+/// `git` over the work tree `sources` with the repository `git_dir`.
+pub fn status_command(git_dir: &Path, sources: &Path) -> Command {
+    let mut command = git(sources);
+    command
+        .env("GIT_DIR", git_dir)
+        .env("GIT_WORK_TREE", sources);
+    command
+}
+
+/// The parts of a sync as it reports them (`__PLUGIN_SYNC_TIMINGS`), each
+/// the median of `runs` runs, then the rest of the process's wall time
+/// (start, exit): `(part, time)`.
+pub fn sync_parts(
+    root: &Path,
+    cache: &Path,
+    runs: usize,
+) -> anyhow::Result<Vec<(String, Duration)>> {
+    let mut parts: Vec<(String, Vec<Duration>)> = Vec::new();
+    let mut rest = Vec::new();
+    for _ in 0..runs {
+        let mut command = sync_command(root, cache)?;
+        command.env("__PLUGIN_SYNC_TIMINGS", "1");
+        let start = Instant::now();
+        let output = run(&mut command)?;
+        let wall = start.elapsed();
+        let mut sum = Duration::ZERO;
+        for line in output.lines() {
+            let Some((part, micros)) = line
+                .strip_prefix("timing: ")
+                .and_then(|l| l.split_once(' '))
+            else {
+                continue;
+            };
+            let took = Duration::from_micros(micros.parse().context("a timing in µs")?);
+            sum += took;
+            match parts.iter_mut().find(|(p, _)| p == part) {
+                Some((_, times)) => times.push(took),
+                None => parts.push((part.to_owned(), vec![took])),
+            }
+        }
+        if sum.is_zero() {
+            bail!("sync reported no timings:\n{output}");
+        }
+        rest.push(wall.saturating_sub(sum));
+    }
+    parts.push(("process start and exit".to_owned(), rest));
+    Ok(parts
+        .into_iter()
+        .map(|(part, times)| (part, median(times)))
+        .collect())
+}
+
+/// The median of `times`, and their minimum and maximum.
+pub fn spread(times: &[Duration]) -> (Duration, Duration, Duration) {
+    let min = times.iter().min().copied().unwrap_or_default();
+    let max = times.iter().max().copied().unwrap_or_default();
+    (median(times.to_vec()), min, max)
 }
 
 /// The packages cargo's log says it compiled.

@@ -8,10 +8,12 @@
 //! `measure` (timings), `fixtures` and `real` (repositories and hosts) and
 //! `report` (Markdown); `measure` uses `fixtures`, which uses `real`.
 //! `fleet` (the CI-fleet section: builds through sccache) uses `fixtures`,
-//! `measure` and `report`.
+//! `measure` and `report`; `growth` (cost by number of plugins) too, and
+//! `sections` uses its record of what a no-op wrote.
 
 mod fixtures;
 mod fleet;
+mod growth;
 mod measure;
 mod real;
 mod report;
@@ -32,7 +34,7 @@ struct Cli {
     #[arg(long, value_name = "DIR")]
     dir: Option<PathBuf>,
     /// Run one section only: cold, pool, warm, history, rebuild, memory,
-    /// real, registry or fleet
+    /// real, growth, registry or fleet
     #[arg(long, value_name = "SECTION")]
     only: Option<String>,
 }
@@ -98,7 +100,7 @@ fn bench(dir: &std::path::Path, quick: bool, only: Option<&str>) -> anyhow::Resu
     let sizes = Sizes::new(quick);
     std::fs::create_dir_all(dir)?;
     let dir = &dir.canonicalize()?;
-    let sections: [(&str, Section<'_>); 9] = [
+    let sections: [(&str, Section<'_>); 10] = [
         ("cold", &|r| sections::cold(r, dir, &sizes)),
         ("pool", &|r| sections::pool(r, dir, &sizes)),
         ("warm", &|r| sections::warm(r, dir, &sizes)),
@@ -106,6 +108,7 @@ fn bench(dir: &std::path::Path, quick: bool, only: Option<&str>) -> anyhow::Resu
         ("rebuild", &|r| sections::rebuild(r, dir)),
         ("memory", &|r| sections::memory(r, dir, &sizes)),
         ("real", &|r| sections::real_sized(r, dir, &sizes)),
+        ("growth", &|r| growth::growth(r, dir, &sizes)),
         ("registry", &|r| sections::registry(r, quick)),
         ("fleet", &|r| fleet::fleet(r, dir, quick)),
     ];

@@ -2,13 +2,13 @@
 //! its table.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::bench::Sizes;
 use crate::bench::fixtures::{declare, fixture, fixtures, host};
 use crate::bench::measure::{
-    cargo_fetch, cold_sync, count_compiled, git_loop, median, metadata_command, peak_memory,
-    registry_figures, sync_command, timed,
+    cargo_fetch, cold_sync, count_compiled, git_loop, median, metadata_command, once, peak_memory,
+    registry_figures, spread, status_command, status_index, sync_command, sync_parts, timed,
 };
 use crate::bench::real;
 use crate::bench::report::{Report, ms, ratio, verdict};
@@ -210,9 +210,9 @@ pub fn memory(report: &mut Report, dir: &Path, sizes: &Sizes) -> anyhow::Result<
     Ok(())
 }
 
-/// Issue 14's figures, each against its target: cold sync against a serial
-/// shallow clone loop on real-sized repositories at three sizes, a warm
-/// no-op sync against `cargo metadata`, and many plugins' time and memory.
+/// Issue 14's and 22's figures, each against its target: cold sync against
+/// a serial shallow clone loop on real-sized repositories at three sizes,
+/// and a warm no-op sync against `git status` and `cargo metadata`.
 pub fn real_sized(report: &mut Report, dir: &Path, sizes: &Sizes) -> anyhow::Result<()> {
     let scale = if sizes.quick {
         real::Scale::QUICK
@@ -236,8 +236,7 @@ pub fn real_sized(report: &mut Report, dir: &Path, sizes: &Sizes) -> anyhow::Res
         (big, "monorepo, 4 medium, the rest small", many),
     ];
     real_cold(report, dir, sizes, &scale, &sets)?;
-    real_warm(report, dir, sizes, &six)?;
-    scale_section(report, dir, sizes)
+    real_warm(report, dir, sizes, &six)
 }
 
 fn real_cold(
@@ -297,57 +296,70 @@ fn real_warm(
     sizes: &Sizes,
     repos: &[PathBuf],
 ) -> anyhow::Result<()> {
-    let runs = sizes.runs.max(3);
+    let runs = if sizes.quick { 3 } else { 15 };
     report.section(format!(
-        "Real-sized warm no-op sync (the 6-repository host; median of {runs} runs)"
+        "Real-sized warm no-op sync (the 6-repository host; median and spread of {runs} runs, \
+         alternated)"
     ));
+    report.line(
+        "Against `git status` over the same `plugin-sources/` (a git index of the copies, kept \
+         outside them: one stat per file, from several threads, as the no-op does) and `cargo \
+         metadata --offline` of the host.\n",
+    );
     report.table(&[
         "no-op sync",
+        "git status",
         "cargo metadata --offline",
-        "ratio",
+        "sync / git status",
+        "target ≤ 1.50×",
+        "sync / cargo metadata",
         "target ≤ 0.25×",
         "files written",
     ]);
     let root = host(dir, "real-warm", repos)?;
-    let (noop, metadata, written) = noop_and_metadata(&root, &dir.join("real-warm-cache"), runs)?;
+    let cache = dir.join("real-warm-cache");
+    run(&mut sync_command(&root, &cache)?)?;
+    let git_dir = dir.join("real-warm-status.git");
+    status_index(&git_dir, &root)?;
+    let sources = root.join("plugin-sources");
+    let before = crate::bench::growth::mtimes(&root)?;
+    let (mut noop, mut status, mut metadata) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..runs {
+        noop.push(once(&mut sync_command(&root, &cache)?)?);
+        status.push(once(
+            status_command(&git_dir, &sources).args(["status", "--porcelain"]),
+        )?);
+        metadata.push(once(&mut metadata_command(&root))?);
+    }
+    let written = crate::bench::growth::written(&before, &root)?;
+    let [noop, status, metadata] = [noop, status, metadata].map(|t| spread(&t));
+    let cell = |(median, min, max): (Duration, Duration, Duration)| {
+        format!(
+            "{} ({:.1}–{:.1})",
+            ms(median),
+            min.as_secs_f64() * 1e3,
+            max.as_secs_f64() * 1e3
+        )
+    };
     report.row(&[
-        ms(noop),
-        ms(metadata),
-        ratio(noop, metadata),
-        verdict(noop.as_secs_f64() <= 0.25 * metadata.as_secs_f64()).to_owned(),
-        written.to_owned(),
+        cell(noop),
+        cell(status),
+        cell(metadata),
+        ratio(noop.0, status.0),
+        verdict(noop.0.as_secs_f64() <= 1.5 * status.0.as_secs_f64()).to_owned(),
+        ratio(noop.0, metadata.0),
+        verdict(noop.0.as_secs_f64() <= 0.25 * metadata.0.as_secs_f64()).to_owned(),
+        written,
     ]);
-    Ok(())
-}
-
-fn scale_section(report: &mut Report, dir: &Path, sizes: &Sizes) -> anyhow::Result<()> {
-    let many = if sizes.quick { 12 } else { 500 };
-    report.section(format!("Scale: {many} plugins, cold"));
-    report.table(&[
-        "plugins",
-        "--jobs",
-        "cold sync",
-        "peak memory",
-        "target ≤ 100 MiB",
-    ]);
-    let root = host(dir, "scale", &fixtures(dir, many, 10)?)?;
-    let cache = dir.join("scale-cache");
-    let _ = std::fs::remove_dir_all(&cache);
-    let _ = std::process::Command::new("sync").status();
-    let start = Instant::now();
-    let peak = peak_memory(&mut sync_command(&root, &cache)?)?;
-    let took = start.elapsed();
-    let jobs = std::thread::available_parallelism()
-        .map_or(2, std::num::NonZero::get)
-        .saturating_mul(2)
-        .min(8);
-    report.row(&[
-        many.to_string(),
-        format!("{jobs} (default)"),
-        ms(took),
-        format!("{} MiB", peak / 1024),
-        verdict(peak / 1024 <= 100).to_owned(),
-    ]);
+    let parts = sync_parts(&root, &cache, runs)?;
+    report.line(format!(
+        "\nWhere a no-op's time goes (median of {runs} runs each): {}.",
+        parts
+            .iter()
+            .map(|(part, time)| format!("{part} {}", ms(*time)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
     Ok(())
 }
 
