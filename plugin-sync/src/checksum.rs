@@ -116,23 +116,179 @@ pub enum CopyState {
 /// Whether the host copy in `dir` holds the files of `checksum`, and how
 /// that was proven (see [`intact_fast`]).
 pub fn copy_state(dir: &Path, checksum: &Checksum) -> anyhow::Result<CopyState> {
-    // Read bounded: the copy may be damaged or hostile. Too large to be
-    // ours is no proof.
-    let recorded =
-        build_support::read_bounded(&dir.join(INDEX_FILE), MAX_INDEX_BYTES).unwrap_or_default();
-    if let Some(index) = recorded.strip_prefix(&format!("{checksum}\n{INDEX_FORMAT}\n")) {
-        let (stats, ids) = match index.rsplit_once(IDS_LINE) {
-            Some((stats, ids)) => (stats, serde_json::from_str(ids.trim_end()).ok()),
-            None => (index, None),
-        };
-        if unchanged(dir, stats) {
-            return Ok(CopyState::Indexed(ids));
-        }
+    if let Some((stats, ids)) = recorded(dir, checksum)
+        && restat_copies(&[(dir, &stats)]) == [true]
+    {
+        return Ok(CopyState::Indexed(ids));
     }
+    hashed(dir, checksum)
+}
+
+/// [`CopyState::Hashed`] or [`CopyState::Differs`], by hashing every file.
+fn hashed(dir: &Path, checksum: &Checksum) -> anyhow::Result<CopyState> {
     Ok(if intact(dir, checksum)? {
         CopyState::Hashed
     } else {
         CopyState::Differs
+    })
+}
+
+/// Host copies proven unchanged by their indexes all at once, before the
+/// plugins are resolved one by one ([`prove_all`]).
+#[derive(Debug, Default)]
+pub struct Proven(std::collections::HashMap<(std::path::PathBuf, Checksum), Option<Ids>>);
+
+/// The plugin ids an index recorded (`None` when it recorded none it could
+/// read).
+type Ids = Option<Vec<String>>;
+
+impl Proven {
+    /// [`copy_state`], from what [`prove_all`] found when it was asked
+    /// about this copy: a copy its index proved is not stated again, one
+    /// it did not is hashed at once.
+    pub fn state(&self, dir: &Path, checksum: &Checksum) -> anyhow::Result<CopyState> {
+        match self.0.get(&(dir.to_owned(), checksum.clone())) {
+            Some(Some(ids)) => Ok(CopyState::Indexed(ids.clone())),
+            Some(None) => hashed(dir, checksum),
+            None => copy_state(dir, checksum),
+        }
+    }
+}
+
+/// Proves each of `copies` (a directory and the checksum its files must
+/// have) unchanged by its index where it can, as [`copy_state`] does first,
+/// with the stats of all the copies shared by a few threads: one large
+/// copy does not wait behind many small ones, nor they behind it.
+pub fn prove_all(copies: &[(std::path::PathBuf, Checksum)]) -> Proven {
+    let workers = |items: usize, per_worker: usize| {
+        std::thread::available_parallelism()
+            .map_or(1, std::num::NonZero::get)
+            .min(MAX_STAT_WORKERS)
+            .min(items / per_worker)
+            .max(1)
+    };
+    let indexes = in_parallel(
+        copies,
+        workers(copies.len(), COPIES_PER_WORKER),
+        |(dir, sum)| recorded(dir, sum),
+    );
+    let candidates: Vec<(&Path, &str)> = copies
+        .iter()
+        .zip(&indexes)
+        .filter_map(|((dir, _), index)| Some((dir.as_path(), index.as_ref()?.0.as_str())))
+        .collect();
+    let mut unchanged = restat_copies(&candidates).into_iter();
+    let mut proven = std::collections::HashMap::new();
+    for ((dir, sum), index) in copies.iter().zip(indexes) {
+        let ids = match index {
+            Some((_, ids)) => unchanged.next().unwrap_or(false).then_some(ids),
+            None => None,
+        };
+        proven.insert((dir.clone(), sum.clone()), ids);
+    }
+    Proven(proven)
+}
+
+/// Copies below which reading their indexes from another thread costs
+/// more than it saves.
+const COPIES_PER_WORKER: usize = 64;
+
+/// The stat lines and ids of the index of the copy in `dir`, when it is an
+/// index for `checksum` in this format and the copy's top level holds the
+/// names it records (bookkeeping aside).
+fn recorded(dir: &Path, checksum: &Checksum) -> Option<(String, Ids)> {
+    // Read bounded: the copy may be damaged or hostile. Too large to be
+    // ours is no proof.
+    let text = build_support::read_bounded(&dir.join(INDEX_FILE), MAX_INDEX_BYTES).ok()?;
+    let index = text.strip_prefix(&format!("{checksum}\n{INDEX_FORMAT}\n"))?;
+    let (stats, ids) = match index.rsplit_once(IDS_LINE) {
+        Some((stats, ids)) => (stats, serde_json::from_str(ids.trim_end()).ok()),
+        None => (index, None),
+    };
+    let mut recorded_top: Vec<&str> = stats
+        .lines()
+        .filter_map(|line| line.rsplit_once('\t'))
+        .map(|(path, _)| path.strip_suffix('/').unwrap_or(path))
+        .filter(|path| !path.contains('/'))
+        .collect();
+    recorded_top.sort_unstable();
+    let mut top = Vec::new();
+    for entry in std::fs::read_dir(dir).ok()? {
+        let name = entry.ok()?.file_name().to_string_lossy().into_owned();
+        if !IGNORED.contains(&name.as_str()) {
+            top.push(name);
+        }
+    }
+    top.sort_unstable();
+    (top == recorded_top).then(|| (stats.to_owned(), ids))
+}
+
+/// Whether each of `copies` (a directory and its index's stat lines) still
+/// stats as recorded, every line's path stated from a few threads shared
+/// by all, as git's `core.preloadIndex` does: one `stat` at a time is most
+/// of a no-op sync. A line that is not a path inside its copy (a damaged
+/// index) proves nothing.
+fn restat_copies(copies: &[(&Path, &str)]) -> Vec<bool> {
+    let lines: Vec<(usize, &str)> = copies
+        .iter()
+        .enumerate()
+        .flat_map(|(copy, (_, stats))| stats.lines().map(move |line| (copy, line)))
+        .collect();
+    let workers = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .min(MAX_STAT_WORKERS)
+        .min(lines.len() / ENTRIES_PER_STAT_WORKER)
+        .max(1);
+    // In chunks of lines, each thread reusing one line buffer.
+    let chunks: Vec<&[(usize, &str)]> = lines.chunks(STAT_CHUNK).collect();
+    let differing = in_parallel(&chunks, workers, |chunk| {
+        let mut line = String::new();
+        chunk
+            .iter()
+            .filter(|(copy, recorded)| {
+                !copies
+                    .get(*copy)
+                    .is_some_and(|(dir, _)| restats(dir, recorded, &mut line))
+            })
+            .map(|(copy, _)| *copy)
+            .collect::<Vec<usize>>()
+    });
+    let mut unchanged = vec![true; copies.len()];
+    for copy in differing.into_iter().flatten() {
+        if let Some(flag) = unchanged.get_mut(copy) {
+            *flag = false;
+        }
+    }
+    unchanged
+}
+
+/// Lines a thread takes at a time.
+const STAT_CHUNK: usize = 128;
+
+/// `f` of each of `items`, in order, from `workers` threads each taking a
+/// contiguous share (a panic in one is resumed here).
+fn in_parallel<T: Sync, R: Send>(
+    items: &[T],
+    workers: usize,
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    if workers <= 1 {
+        return items.iter().map(f).collect();
+    }
+    let share = items.len().div_ceil(workers).max(1);
+    let f = &f;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks(share)
+            .map(|part| scope.spawn(move || part.iter().map(f).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
     })
 }
 
@@ -196,66 +352,6 @@ fn stat_index(dir: &Path) -> anyhow::Result<String> {
         text.push('\n');
     }
     Ok(text)
-}
-
-/// Whether the copy in `dir` is still what the index lines `stats`
-/// recorded: its top level lists the recorded names (bookkeeping aside)
-/// and every recorded path stats the same. Recorded paths are stated
-/// from a few threads, as git's `core.preloadIndex` does: one `stat` at a
-/// time is most of a no-op sync. A line that is not a path inside the
-/// copy (a damaged index) proves nothing.
-fn unchanged(dir: &Path, stats: &str) -> bool {
-    let lines: Vec<&str> = stats.lines().collect();
-    let mut recorded_top: Vec<&str> = lines
-        .iter()
-        .filter_map(|line| line.rsplit_once('\t'))
-        .map(|(path, _)| path.strip_suffix('/').unwrap_or(path))
-        .filter(|path| !path.contains('/'))
-        .collect();
-    recorded_top.sort_unstable();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return false;
-    };
-    let mut top = Vec::new();
-    for entry in entries {
-        let Ok(entry) = entry else { return false };
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if !IGNORED.contains(&name.as_str()) {
-            top.push(name);
-        }
-    }
-    top.sort_unstable();
-    if top != recorded_top {
-        return false;
-    }
-    let workers = std::thread::available_parallelism()
-        .map_or(1, std::num::NonZero::get)
-        .min(MAX_STAT_WORKERS)
-        .min(lines.len() / ENTRIES_PER_STAT_WORKER)
-        .max(1);
-    let differs = std::sync::atomic::AtomicBool::new(false);
-    let check = |part: &[&str]| {
-        let mut line = String::new();
-        for recorded in part {
-            if differs.load(std::sync::atomic::Ordering::Relaxed)
-                || !restats(dir, recorded, &mut line)
-            {
-                differs.store(true, std::sync::atomic::Ordering::Relaxed);
-                return;
-            }
-        }
-    };
-    let chunk = lines.len().div_ceil(workers).max(1);
-    if workers == 1 {
-        check(&lines);
-    } else {
-        std::thread::scope(|scope| {
-            for part in lines.chunks(chunk) {
-                scope.spawn(move || check(part));
-            }
-        });
-    }
-    !differs.into_inner()
 }
 
 /// Whether the entry an index line records, a path inside `dir`, stats as
@@ -520,6 +616,46 @@ mod tests {
             );
             let _ = std::fs::remove_dir_all(dir.with_extension("moved"));
             std::fs::remove_dir_all(&dir).unwrap();
+        }
+    }
+
+    /// Proving many copies at once finds what proving each alone finds:
+    /// untouched copies proven by their indexes (large or small), a
+    /// changed one hashed and found changed, a touched one hashed and
+    /// found intact, a missing one missing; a copy it was not asked about
+    /// is checked on its own.
+    #[test]
+    fn copies_proven_together_are_proven_as_alone() {
+        let copies: Vec<(std::path::PathBuf, Checksum)> = [
+            ("all-big", 1_500),
+            ("all-small", 2),
+            ("all-edited", 30),
+            ("all-touched", 30),
+            ("all-missing", 3),
+        ]
+        .into_iter()
+        .map(|(case, files)| copy(case, files))
+        .collect();
+        let [big, small, edited, touched, missing] = [0, 1, 2, 3, 4].map(|i| &copies[i]);
+        std::fs::write(edited.0.join("src/m2/f2.rs"), "// edited\n").unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(touched.0.join("Cargo.toml"))
+            .unwrap()
+            .set_modified(std::time::SystemTime::UNIX_EPOCH)
+            .unwrap();
+        std::fs::remove_dir_all(&missing.0).unwrap();
+        let (unasked, unasked_sum) = copy("all-unasked", 4);
+        let proven = prove_all(&copies);
+        let state = |(dir, sum): &(std::path::PathBuf, Checksum)| proven.state(dir, sum).unwrap();
+        assert_eq!(state(big), indexed());
+        assert_eq!(state(small), indexed());
+        assert_eq!(state(edited), CopyState::Differs);
+        assert_eq!(state(touched), CopyState::Hashed);
+        assert_eq!(state(missing), CopyState::Differs);
+        assert_eq!(state(&(unasked.clone(), unasked_sum)), indexed());
+        for (dir, _) in copies.iter().chain([&(unasked, digest(&Sums::new()))]) {
+            let _ = std::fs::remove_dir_all(dir);
         }
     }
 

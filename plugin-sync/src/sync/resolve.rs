@@ -83,34 +83,48 @@ pub fn all(config: &Config, mode: &Mode, input: &Input) -> anyhow::Result<Vec<Re
         })
         .max(1)
         .min(declarations.len());
+    // The host's copies of the pins in the lock, proven unchanged by their
+    // indexes all at once: the plugins' stats shared by a few threads.
+    let copies: Vec<(PathBuf, crate::checksum::Checksum)> = declarations
+        .iter()
+        .filter_map(|d| {
+            let pin = input.previous.as_ref()?.get(&d.name)?.git()?;
+            Some((
+                config.root.join(pin.host_dir(&d.name)),
+                pin.checksum.clone(),
+            ))
+        })
+        .collect();
+    let proven = checksum::prove_all(&copies);
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
     let slots: Vec<Mutex<Option<anyhow::Result<Resolved>>>> =
         declarations.iter().map(|_| Mutex::new(None)).collect();
     let panicked = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                scope.spawn(|| {
-                    while !failed.load(Ordering::Relaxed) {
-                        let index = next.fetch_add(1, Ordering::Relaxed);
-                        let (Some(declaration), Some(slot)) =
-                            (declarations.get(index), slots.get(index))
-                        else {
-                            break;
-                        };
-                        let result = resolve(config, mode, input.previous.as_ref(), declaration)
-                            .and_then(|r| match input.overrides.get(&declaration.name) {
-                                Some(dir) => with_override(r, declaration, dir),
-                                None => Ok(r),
-                            });
-                        if result.is_err() {
-                            failed.store(true, Ordering::Relaxed);
+        let handles: Vec<_> =
+            (0..workers)
+                .map(|_| {
+                    scope.spawn(|| {
+                        while !failed.load(Ordering::Relaxed) {
+                            let index = next.fetch_add(1, Ordering::Relaxed);
+                            let (Some(declaration), Some(slot)) =
+                                (declarations.get(index), slots.get(index))
+                            else {
+                                break;
+                            };
+                            let result = resolve(config, mode, input, &proven, declaration)
+                                .and_then(|r| match input.overrides.get(&declaration.name) {
+                                    Some(dir) => with_override(r, declaration, dir),
+                                    None => Ok(r),
+                                });
+                            if result.is_err() {
+                                failed.store(true, Ordering::Relaxed);
+                            }
+                            *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
                         }
-                        *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
-                    }
+                    })
                 })
-            })
-            .collect();
+                .collect();
         handles.into_iter().any(|h| h.join().is_err())
     });
     if panicked {
@@ -351,12 +365,27 @@ fn refuse_identical(root: &Path, declarations: &[&Declaration]) -> anyhow::Resul
     Ok(())
 }
 
+/// What resolving one plugin reads of the whole sync.
+#[derive(Clone, Copy)]
+struct Run<'a> {
+    mode: &'a Mode,
+    previous: Option<&'a Lockfile>,
+    /// The host's copies of the lock's pins, proven ahead.
+    proven: &'a checksum::Proven,
+}
+
 fn resolve(
     config: &Config,
     mode: &Mode,
-    previous: Option<&Lockfile>,
+    input: &Input,
+    proven: &checksum::Proven,
     declaration: &Declaration,
 ) -> anyhow::Result<Resolved> {
+    let run = Run {
+        mode,
+        previous: input.previous.as_ref(),
+        proven,
+    };
     match &declaration.source {
         Source::Registry { .. } => bail!(
             "plugin `{}` in {MANIFEST_FILE}: registry plugins resolve together",
@@ -367,22 +396,15 @@ fn resolve(
             url,
             reference,
             subdir,
-        } => resolve_git(
-            config,
-            mode,
-            previous,
-            declaration,
-            url,
-            reference,
-            subdir.as_deref(),
-        )
-        .with_context(|| {
-            format!(
-                "plugin `{}` in {MANIFEST_FILE} ({}, {reference})",
-                declaration.name,
-                secret::bare(url)
-            )
-        }),
+        } => resolve_git(config, run, declaration, url, reference, subdir.as_deref()).with_context(
+            || {
+                format!(
+                    "plugin `{}` in {MANIFEST_FILE} ({}, {reference})",
+                    declaration.name,
+                    secret::bare(url)
+                )
+            },
+        ),
     }
 }
 
@@ -503,8 +525,7 @@ fn parse_commit(text: &str) -> anyhow::Result<Commit> {
 
 fn resolve_git(
     config: &Config,
-    mode: &Mode,
-    previous: Option<&Lockfile>,
+    run: Run<'_>,
     declaration: &Declaration,
     declared_url: &str,
     reference: &GitReference,
@@ -522,7 +543,9 @@ fn resolve_git(
         url: &repo_url,
         reference,
         name,
+        proven: run.proven,
     };
+    let Run { mode, previous, .. } = run;
     let previous_entry = previous.and_then(|lock| lock.get(name));
     // The lock's pin still answers this declaration.
     let locked = previous_entry
@@ -565,6 +588,7 @@ struct GitSource<'a> {
     url: &'a RepoUrl,
     reference: &'a GitReference,
     name: &'a str,
+    proven: &'a checksum::Proven,
 }
 
 /// A commit chosen for a declaration, and where its files are.
@@ -600,9 +624,10 @@ fn reuse_pin(
         url,
         reference,
         name,
+        ..
     } = *source;
     let host_copy = config.root.join(pin.host_dir(name));
-    let state = checksum::copy_state(&host_copy, &pin.checksum)?;
+    let state = source.proven.state(&host_copy, &pin.checksum)?;
     let intact = state != checksum::CopyState::Differs;
     let reindex = state == checksum::CopyState::Hashed;
     let known_ids = match state {
@@ -669,6 +694,7 @@ fn pin_afresh(
         url: repo_url,
         reference,
         name,
+        ..
     } = *source;
     if config.offline {
         bail!(
