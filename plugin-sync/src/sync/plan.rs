@@ -50,7 +50,8 @@ pub struct Plan {
     pub writes: Vec<(String, String)>,
     /// Cache checkouts to copy into the host.
     pub copies: Vec<HostCopy>,
-    /// Intact copies whose index is stale, missing or damaged.
+    /// Intact copies whose index is stale, missing or damaged (none under
+    /// `--locked`).
     pub reindex: Vec<Reindex>,
     /// The report so far: everything but the changed paths.
     pub report: Report,
@@ -144,8 +145,11 @@ pub fn make(
             })
         })
         .collect();
+    // `--locked` and `--frozen` write nothing that is not needed: their
+    // copies are hashed again next time.
     let reindex = resolved
         .iter()
+        .filter(|_| !config.locked)
         .filter(|r| r.git.as_ref().is_some_and(|git| git.reindex))
         .filter_map(|r| {
             let pin = r.locked.git()?;

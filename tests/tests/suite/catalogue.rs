@@ -635,7 +635,8 @@ fn damaged_caches_and_hosts() {
 
     // A file touched, its bytes the same: hashed once and found intact;
     // the copy's index alone is written afresh (as `git status` refreshes
-    // git's index), so the next sync proves it by stats, writing nothing.
+    // git's index, but not under `--locked`), so the next sync proves it by
+    // stats, writing nothing.
     let host = synced("touched_copy");
     let copy = source_copy(&host);
     let touched = copy.join("src/lib.rs");
@@ -646,6 +647,9 @@ fn damaged_caches_and_hosts() {
         .set_modified(std::time::SystemTime::UNIX_EPOCH)
         .unwrap();
     let before = host.snapshot();
+    // `--locked` writes nothing it does not need: not even the index.
+    e2e::expect_success(&mut host.xtask(&["sync", "--locked"]));
+    assert_unchanged(&before, &host.snapshot());
     repaired("touched_copy", &host);
     let after = host.snapshot();
     let changed: Vec<&PathBuf> = after
