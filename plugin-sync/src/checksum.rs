@@ -198,8 +198,19 @@ const COPIES_PER_WORKER: usize = 64;
 /// names it records (bookkeeping aside).
 fn recorded(dir: &Path, checksum: &Checksum) -> Option<(String, Ids)> {
     // Read bounded: the copy may be damaged or hostile. Too large to be
-    // ours is no proof.
-    let text = build_support::read_bounded(&dir.join(INDEX_FILE), MAX_INDEX_BYTES).ok()?;
+    // ours is no proof. Read into a buffer of the file's size: growing one
+    // by doubling touches twice the memory, and fresh pages are most of
+    // what reading a large index costs.
+    let mut text = String::new();
+    let file = std::fs::File::open(dir.join(INDEX_FILE)).ok()?;
+    let size = file.metadata().ok()?.len();
+    if size > MAX_INDEX_BYTES {
+        return None;
+    }
+    text.try_reserve_exact(usize::try_from(size).ok()?.saturating_add(1))
+        .ok()?;
+    std::io::Read::read_to_string(&mut std::io::Read::take(file, MAX_INDEX_BYTES), &mut text)
+        .ok()?;
     let index = text.strip_prefix(&format!("{checksum}\n{INDEX_FORMAT}\n"))?;
     let (stats, ids) = match index.rsplit_once(IDS_LINE) {
         Some((stats, ids)) => (stats, serde_json::from_str(ids.trim_end()).ok()),
@@ -220,7 +231,15 @@ fn recorded(dir: &Path, checksum: &Checksum) -> Option<(String, Ids)> {
         }
     }
     top.sort_unstable();
-    (top == recorded_top).then(|| (stats.to_owned(), ids))
+    if top != recorded_top {
+        return None;
+    }
+    // The stat lines, kept in the buffer they were read into.
+    let start = text.len() - index.len();
+    let end = start + stats.len();
+    text.truncate(end);
+    text.replace_range(..start, "");
+    Some((text, ids))
 }
 
 /// Whether each of `copies` (a directory and its index's stat lines) still
