@@ -4,6 +4,7 @@
 //! depending on that `plugin-api`. The authoritative version of the checks
 //! `api` makes from the manifests alone.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use crate::dev::Overrides;
@@ -65,7 +66,11 @@ fn check_graph<'m>(
         .resolve
         .as_ref()
         .context("cargo metadata returned no resolved graph")?;
-    let in_graph = |id: &PackageId| resolve.nodes.iter().any(|n| &n.id == id);
+    // Indexed once: a host has thousands of packages, and each plugin is
+    // looked up by node and by manifest.
+    let nodes: HashMap<&PackageId, &cargo_metadata::Node> =
+        resolve.nodes.iter().map(|n| (&n.id, n)).collect();
+    let in_graph = |id: &PackageId| nodes.contains_key(id);
     let apis: Vec<&Package> = metadata
         .packages
         .iter()
@@ -100,9 +105,10 @@ fn check_graph<'m>(
             );
         }
     };
+    let by_manifest = by_manifest(metadata);
     let mut plugins = Vec::with_capacity(lock.plugins.len());
     for plugin in &lock.plugins {
-        let Some(package) = locate(root, overrides, metadata, plugin) else {
+        let Some(package) = locate(root, overrides, metadata, &by_manifest, plugin) else {
             bail!(
                 "plugin `{}` in {MANIFEST_FILE}: cargo did not resolve the crate sync put in \
                  the generated crate ({})",
@@ -110,10 +116,8 @@ fn check_graph<'m>(
                 where_pinned(root, overrides, plugin)
             );
         };
-        let node = resolve
-            .nodes
-            .iter()
-            .find(|n| n.id == package.id)
+        let node = nodes
+            .get(&package.id)
             .with_context(|| format!("plugin `{}` is not in the resolved graph", plugin.name))?;
         if !node.deps.iter().any(|d| d.pkg == api.id) {
             bail!(
@@ -331,18 +335,25 @@ fn locate<'m>(
     root: &Path,
     overrides: &Overrides,
     metadata: &'m Metadata,
+    by_manifest: &HashMap<PathBuf, &'m Package>,
     plugin: &LockedPlugin,
 ) -> Option<&'m Package> {
     match plugin_dir(root, overrides, plugin) {
-        Some(dir) => {
-            let manifest = canonical(&dir.join("Cargo.toml"));
-            metadata
-                .packages
-                .iter()
-                .find(|p| canonical(p.manifest_path.as_std_path()) == manifest)
-        }
+        Some(dir) => by_manifest
+            .get(&canonical(&dir.join("Cargo.toml")))
+            .copied(),
         None => registry_package(metadata, plugin),
     }
+}
+
+/// The packages of `metadata` by canonical manifest path (one package has
+/// each): each path resolved once, not once per plugin looked up.
+fn by_manifest(metadata: &Metadata) -> HashMap<PathBuf, &Package> {
+    metadata
+        .packages
+        .iter()
+        .map(|p| (canonical(p.manifest_path.as_std_path()), p))
+        .collect()
 }
 
 /// Where sync put `plugin`, for an error.
