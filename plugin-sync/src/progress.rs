@@ -47,10 +47,23 @@ impl Timings {
         }
     }
 
-    /// `timing: PHASE MICROSECONDS`, one line per phase.
+    /// `timing: PHASE MICROSECONDS`, one line per phase, then `memory:
+    /// peak KIB`, the process's own peak resident set (where the system
+    /// says: the benchmark's `wait4` counts cargo's too).
     pub fn print(&self) {
+        if self.last.is_none() {
+            return;
+        }
         for (phase, took) in &self.laps {
             errln!("timing: {phase} {}", took.as_micros());
+        }
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        if let Some(peak) = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|kib| kib.trim().strip_suffix(" kB"))
+        {
+            errln!("memory: peak {}", peak.trim());
         }
     }
 }

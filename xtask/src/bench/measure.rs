@@ -128,16 +128,23 @@ pub fn peak_memory(command: &mut Command) -> anyhow::Result<u64> {
     Ok(timed_peak(command)?.1)
 }
 
-/// How long one run of `command` took, and its peak resident memory in
-/// KiB; an error if it failed.
+/// How long one run of `command` took, the peak resident memory of the
+/// process and the children it waited for (cargo, for a sync) in KiB, and
+/// its stderr; an error if it failed.
 #[cfg(unix)]
-pub fn timed_peak(command: &mut Command) -> anyhow::Result<(Duration, u64)> {
+pub fn timed_peak(command: &mut Command) -> anyhow::Result<(Duration, u64, String)> {
+    use std::io::Read as _;
     use std::os::unix::process::ExitStatusExt as _;
     let start = Instant::now();
-    let child = command
+    let mut child = command
+        .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()?;
+    let mut stderr = String::new();
+    if let Some(mut pipe) = child.stderr.take() {
+        pipe.read_to_string(&mut stderr)?;
+    }
     let pid = child.id() as libc::pid_t;
     let mut status = 0;
     // SAFETY: `rusage` is plain data, filled by the kernel for our own child.
@@ -150,17 +157,31 @@ pub fn timed_peak(command: &mut Command) -> anyhow::Result<(Duration, u64)> {
     }
     let status = std::process::ExitStatus::from_raw(status);
     if !status.success() {
-        bail!("{command:?} failed ({status})");
+        bail!("{command:?} failed ({status}):\n{stderr}");
     }
-    Ok((took, u64::try_from(usage.ru_maxrss).unwrap_or(0)))
+    Ok((took, u64::try_from(usage.ru_maxrss).unwrap_or(0), stderr))
 }
 
 /// Where memory cannot be measured: the command is timed, 0 KiB.
 #[cfg(not(unix))]
-pub fn timed_peak(command: &mut Command) -> anyhow::Result<(Duration, u64)> {
+pub fn timed_peak(command: &mut Command) -> anyhow::Result<(Duration, u64, String)> {
     let start = Instant::now();
-    run(command)?;
-    Ok((start.elapsed(), 0))
+    let output = run(command)?;
+    Ok((start.elapsed(), 0, output))
+}
+
+/// One timed sync (`command`, made by [`sync_command`]): its wall time, the
+/// peak resident memory of the sync process itself (as it reports it) and
+/// with cargo, which it runs, in KiB.
+pub fn sync_peaks(command: &mut Command) -> anyhow::Result<(Duration, u64, u64)> {
+    command.env("__PLUGIN_SYNC_TIMINGS", "1");
+    let (took, with_children, stderr) = timed_peak(command)?;
+    let own = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("memory: peak "))
+        .and_then(|kib| kib.trim().parse().ok())
+        .unwrap_or(with_children);
+    Ok((took, own, with_children))
 }
 
 /// How long one run of `command` took; an error if it failed.
