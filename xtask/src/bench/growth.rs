@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 use crate::bench::Sizes;
 use crate::bench::fixtures::{fixtures, host};
 use crate::bench::measure::{spread, sync_command, sync_peaks};
-use crate::bench::report::{Report, ms, verdict};
+use crate::bench::report::{Report, ms_spread, verdict};
 
 /// Peak memory allowed at the largest size, in MiB.
 const MAX_PEAK_MIB: u64 = 150;
@@ -123,14 +123,7 @@ fn measure(
         noop: spread(&noop),
         noop_peak,
     };
-    let cell = |(median, min, max): (Duration, Duration, Duration)| {
-        format!(
-            "{} ({:.0}–{:.0})",
-            ms(median),
-            min.as_secs_f64() * 1e3,
-            max.as_secs_f64() * 1e3
-        )
-    };
+    let cell = |spread| ms_spread(spread, 0);
     report.row(&[
         plugins.to_string(),
         cell(row.cold),

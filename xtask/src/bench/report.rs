@@ -42,6 +42,17 @@ pub fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)
 }
 
+/// A median and its spread: `12.3 ms (11.9–13.0)`, `digits` decimals in
+/// the spread.
+pub fn ms_spread((median, min, max): (Duration, Duration, Duration), digits: usize) -> String {
+    format!(
+        "{} ({:.digits$}–{:.digits$})",
+        ms(median),
+        min.as_secs_f64() * 1e3,
+        max.as_secs_f64() * 1e3
+    )
+}
+
 pub fn ratio(a: Duration, b: Duration) -> String {
     format!("{:.2}×", a.as_secs_f64() / b.as_secs_f64())
 }

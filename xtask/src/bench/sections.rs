@@ -11,7 +11,7 @@ use crate::bench::measure::{
     registry_figures, spread, status_command, status_index, sync_command, sync_parts, timed,
 };
 use crate::bench::real;
-use crate::bench::report::{Report, ms, ratio, verdict};
+use crate::bench::report::{Report, ms, ms_spread, ratio, verdict};
 use crate::process::{cargo, run};
 
 /// Commits in each fixture of the cold-sync sections.
@@ -333,14 +333,7 @@ fn real_warm(
     }
     let written = crate::bench::growth::written(&before, &root)?;
     let [noop, status, metadata] = [noop, status, metadata].map(|t| spread(&t));
-    let cell = |(median, min, max): (Duration, Duration, Duration)| {
-        format!(
-            "{} ({:.1}–{:.1})",
-            ms(median),
-            min.as_secs_f64() * 1e3,
-            max.as_secs_f64() * 1e3
-        )
-    };
+    let cell = |spread| ms_spread(spread, 1);
     report.row(&[
         cell(noop),
         cell(status),
