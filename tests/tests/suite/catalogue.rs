@@ -671,6 +671,26 @@ fn damaged_caches_and_hosts() {
     e2e::expect_success(&mut host.xtask(&["sync"]));
     assert_unchanged(&after, &host.snapshot());
 
+    // The same copy moved elsewhere and a symlink left in its place: its
+    // index is not written through the link (the files it points at are
+    // intact, so the build may use them, as before).
+    let host = synced("symlinked_copy");
+    let copy = source_copy(&host);
+    let elsewhere = victim().with_extension("copy");
+    let _ = std::fs::remove_dir_all(&elsewhere);
+    std::fs::rename(&copy, &elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &copy).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(elsewhere.join("src/lib.rs"))
+        .unwrap()
+        .set_modified(std::time::SystemTime::UNIX_EPOCH)
+        .unwrap();
+    let outside = e2e::snapshot(&elsewhere, &["."]);
+    e2e::expect_success(&mut host.xtask(&["sync"]));
+    assert_unchanged(&outside, &e2e::snapshot(&elsewhere, &["."]));
+    let _ = std::fs::remove_dir_all(&elsewhere);
+
     let host = synced("extra_file_in_copy");
     std::fs::write(source_copy(&host).join("extra.rs"), "// added\n").unwrap();
     repaired("extra_file_in_copy", &host);
