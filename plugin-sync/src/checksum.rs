@@ -211,11 +211,17 @@ fn recorded(dir: &Path, checksum: &Checksum) -> Option<(String, Ids)> {
         .ok()?;
     std::io::Read::read_to_string(&mut std::io::Read::take(file, MAX_INDEX_BYTES), &mut text)
         .ok()?;
-    let index = text.strip_prefix(&format!("{checksum}\n{INDEX_FORMAT}\n"))?;
-    let (stats, ids) = match index.rsplit_once(IDS_LINE) {
-        Some((stats, ids)) => (stats, serde_json::from_str(ids.trim_end()).ok()),
-        None => (index, None),
-    };
+    let (entries, index) = text
+        .strip_prefix(&format!("{checksum}\n{INDEX_FORMAT} "))?
+        .split_once('\n')?;
+    // The proof states only what the index lists: an index that lost lines
+    // (cut short, or damaged) must not prove the rest unchanged. It always
+    // ends with the ids line and says how many stat lines it holds.
+    let (stats, ids) = index.rsplit_once(IDS_LINE)?;
+    if entries.parse::<usize>().ok()? != stats.lines().count() {
+        return None;
+    }
+    let ids = serde_json::from_str(ids.trim_end()).ok();
     let mut recorded_top: Vec<&str> = stats
         .lines()
         .filter_map(|line| line.rsplit_once('\t'))
@@ -315,22 +321,25 @@ fn in_parallel<T: Sync, R: Send>(
 /// of its entries at their most (`git::MAX_ENTRIES`).
 const MAX_INDEX_BYTES: u64 = 256 << 20;
 
-/// The index's second line: its entries include directories, so a copy is
-/// checked by stating the recorded paths, without listing directories.
-/// An index without it (written by an older sync) proves nothing.
+/// Starts the index's second line, followed by the number of stat lines:
+/// its entries include directories, so a copy is checked by stating the
+/// recorded paths, without listing directories. An index without it
+/// (written by an older sync) proves nothing.
 const INDEX_FORMAT: &str = "format 2";
 
 /// Starts the index's last line: the plugin ids of the crate, as JSON.
 const IDS_LINE: &str = "ids\t";
 
 /// The index of a host copy that holds the files with `checksum`: the
-/// checksum, its format, then one line per entry with what `stat` says of
-/// it, then the plugin ids scanned in the copy's crate.
+/// checksum, its format and number of entries, then one line per entry
+/// with what `stat` says of it, then the plugin ids scanned in the copy's
+/// crate.
 pub fn index(dir: &Path, checksum: &Checksum, ids: &[String]) -> anyhow::Result<String> {
     let ids = serde_json::to_string(ids).context("failed to render the ids")?;
+    let stats = stat_index(dir)?;
+    let entries = stats.lines().count();
     Ok(format!(
-        "{checksum}\n{INDEX_FORMAT}\n{}{IDS_LINE}{ids}\n",
-        stat_index(dir)?
+        "{checksum}\n{INDEX_FORMAT} {entries}\n{stats}{IDS_LINE}{ids}\n"
     ))
 }
 
@@ -619,7 +628,8 @@ mod tests {
                 "an index written by an older sync (no format line)",
                 |d| {
                     let text = std::fs::read_to_string(d.join(INDEX_FILE)).unwrap();
-                    let old = text.replacen(&format!("\n{INDEX_FORMAT}\n"), "\n", 1);
+                    let format = text.lines().nth(1).unwrap();
+                    let old = text.replacen(&format!("\n{format}\n"), "\n", 1);
                     std::fs::write(d.join(INDEX_FILE), old).unwrap();
                 },
                 CopyState::Hashed,
@@ -721,7 +731,22 @@ mod tests {
         let text = std::fs::read_to_string(dir.join(INDEX_FILE)).unwrap();
         let outside = dir.parent().unwrap().join("outside-file");
         std::fs::write(&outside, "").unwrap();
+        let ids_line = text.rfind("ids\t").unwrap();
+        let src_line = text.find("\nsrc/m3/f3.rs\t").unwrap() + 1;
+        let next_line = src_line + text.get(src_line..).unwrap().find('\n').unwrap() + 1;
         let damaged = [
+            // Cut short at a line: the ids line is gone.
+            text.get(..ids_line).unwrap().to_owned(),
+            // A stat line lost in the middle (its file could be edited
+            // unseen): the count disagrees.
+            format!(
+                "{}{}",
+                text.get(..src_line).unwrap(),
+                text.get(next_line..).unwrap()
+            ),
+            // The count damaged.
+            text.replacen("format 2 ", "format 2 x", 1),
+            text.replacen(&format!("\n{INDEX_FORMAT} "), "\n", 1),
             text.replacen("Cargo.toml\t", "../outside-file\t", 1),
             text.replacen("Cargo.toml\t", "/etc/hostname\t", 1),
             text.replacen("Cargo.toml\t", "Cargo.toml ", 1),
