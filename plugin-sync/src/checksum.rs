@@ -134,7 +134,8 @@ fn hashed(dir: &Path, checksum: &Checksum) -> anyhow::Result<CopyState> {
 }
 
 /// Host copies proven unchanged by their indexes all at once, before the
-/// plugins are resolved one by one ([`prove_all`]).
+/// plugins are resolved one by one ([`prove_all`]): for each copy asked
+/// about, `Some(ids)` when its index proved it, `None` when it did not.
 #[derive(Debug, Default)]
 pub struct Proven(std::collections::HashMap<(std::path::PathBuf, Checksum), Option<Ids>>);
 
@@ -160,13 +161,6 @@ impl Proven {
 /// with the stats of all the copies shared by a few threads: one large
 /// copy does not wait behind many small ones, nor they behind it.
 pub fn prove_all(copies: &[(std::path::PathBuf, Checksum)]) -> Proven {
-    let workers = |items: usize, per_worker: usize| {
-        std::thread::available_parallelism()
-            .map_or(1, std::num::NonZero::get)
-            .min(MAX_STAT_WORKERS)
-            .min(items / per_worker)
-            .max(1)
-    };
     let indexes = in_parallel(
         copies,
         workers(copies.len(), COPIES_PER_WORKER),
@@ -259,11 +253,7 @@ fn restat_copies(copies: &[(&Path, &str)]) -> Vec<bool> {
         .enumerate()
         .flat_map(|(copy, (_, stats))| stats.lines().map(move |line| (copy, line)))
         .collect();
-    let workers = std::thread::available_parallelism()
-        .map_or(1, std::num::NonZero::get)
-        .min(MAX_STAT_WORKERS)
-        .min(lines.len() / ENTRIES_PER_STAT_WORKER)
-        .max(1);
+    let workers = workers(lines.len(), ENTRIES_PER_STAT_WORKER);
     // In chunks of lines, each thread reusing one line buffer.
     let chunks: Vec<&[(usize, &str)]> = lines.chunks(STAT_CHUNK).collect();
     let differing = in_parallel(&chunks, workers, |chunk| {
@@ -285,6 +275,16 @@ fn restat_copies(copies: &[(&Path, &str)]) -> Vec<bool> {
         }
     }
     unchanged
+}
+
+/// Threads for `items` items when another thread pays for itself only
+/// past `per_worker` of them: one per core at most.
+fn workers(items: usize, per_worker: usize) -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .min(MAX_STAT_WORKERS)
+        .min(items / per_worker)
+        .max(1)
 }
 
 /// Lines a thread takes at a time.
@@ -392,7 +392,7 @@ fn restats(dir: &Path, recorded: &str, line: &mut String) -> bool {
         Some(file) => (file, true),
         None => (path, false),
     };
-    if crate::lockfile::RelativePath::parse(file).is_none() {
+    if !crate::lockfile::RelativePath::is_valid(file) {
         return false;
     }
     let Ok(meta) = std::fs::symlink_metadata(dir.join(file)) else {
@@ -408,8 +408,8 @@ fn restats(dir: &Path, recorded: &str, line: &mut String) -> bool {
     line == recorded
 }
 
-/// Threads stating one copy at most (git's preload uses up to 20; past the
-/// cores they only queue in the kernel).
+/// Threads stating copies at most, whatever the cores (git's preload uses
+/// up to 20).
 const MAX_STAT_WORKERS: usize = 8;
 
 /// Entries below which another thread costs more than it saves.

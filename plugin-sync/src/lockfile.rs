@@ -123,13 +123,17 @@ pub struct RelativePath(String);
 
 impl RelativePath {
     pub fn parse(text: &str) -> Option<RelativePath> {
-        let valid = !text.is_empty()
+        RelativePath::is_valid(text).then(|| RelativePath(text.to_owned()))
+    }
+
+    /// Whether `text` is such a path (checked without keeping it).
+    pub fn is_valid(text: &str) -> bool {
+        !text.is_empty()
             && !text.contains('\\')
             && !text.chars().any(char::is_control)
             && text
                 .split('/')
-                .all(|c| !c.is_empty() && c != "." && c != "..");
-        valid.then(|| RelativePath(text.to_owned()))
+                .all(|c| !c.is_empty() && c != "." && c != "..")
     }
 
     pub fn as_str(&self) -> &str {
