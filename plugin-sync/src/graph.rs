@@ -346,12 +346,15 @@ fn locate<'m>(
     }
 }
 
-/// The packages of `metadata` by canonical manifest path (one package has
-/// each): each path resolved once, not once per plugin looked up.
+/// The path packages of `metadata` (what a plugin directory or working
+/// copy is to cargo: no registry or git source) by canonical manifest path:
+/// each path resolved once, not once per plugin looked up, and none of a
+/// large host's registry crates.
 fn by_manifest(metadata: &Metadata) -> HashMap<PathBuf, &Package> {
     metadata
         .packages
         .iter()
+        .filter(|p| p.source.is_none())
         .map(|p| (canonical(p.manifest_path.as_std_path()), p))
         .collect()
 }

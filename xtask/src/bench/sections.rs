@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::bench::Sizes;
 use crate::bench::fixtures::{declare, fixture, fixtures, host};
+use crate::bench::growth::{mtimes, written};
 use crate::bench::measure::{
     cargo_fetch, cold_sync, count_compiled, git_loop, median, metadata_command, once, peak_memory,
     registry_figures, spread, status_command, status_index, sync_command, sync_parts, timed,
@@ -88,21 +89,16 @@ pub fn pool(report: &mut Report, dir: &Path, sizes: &Sizes) -> anyhow::Result<()
 }
 
 /// A no-op sync of a synced host and `cargo metadata` of it, timed, and
-/// whether the no-op wrote the lock.
+/// what the no-ops wrote.
 fn noop_and_metadata(
     root: &Path,
     cache: &Path,
     runs: usize,
-) -> anyhow::Result<(Duration, Duration, &'static str)> {
+) -> anyhow::Result<(Duration, Duration, String)> {
     run(&mut sync_command(root, cache)?)?;
-    let lock = root.join("plugins.lock");
-    let before = std::fs::metadata(&lock)?.modified()?;
+    let before = mtimes(root)?;
     let noop = timed(runs, || sync_command(root, cache))?;
-    let written = if std::fs::metadata(&lock)?.modified()? == before {
-        "none"
-    } else {
-        "plugins.lock!"
-    };
+    let written = written(&before, root)?;
     let metadata = timed(runs, || Ok(metadata_command(root)))?;
     Ok((noop, metadata, written))
 }
@@ -128,7 +124,7 @@ pub fn warm(report: &mut Report, dir: &Path, sizes: &Sizes) -> anyhow::Result<()
             ms(noop),
             ms(metadata),
             ratio(noop, metadata),
-            written.to_owned(),
+            written,
         ]);
     }
     Ok(())
@@ -322,7 +318,7 @@ fn real_warm(
     let git_dir = dir.join("real-warm-status.git");
     status_index(&git_dir, &root)?;
     let sources = root.join("plugin-sources");
-    let before = crate::bench::growth::mtimes(&root)?;
+    let before = mtimes(&root)?;
     let (mut noop, mut status, mut metadata) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..runs {
         noop.push(once(&mut sync_command(&root, &cache)?)?);
@@ -331,7 +327,7 @@ fn real_warm(
         )?);
         metadata.push(once(&mut metadata_command(&root))?);
     }
-    let written = crate::bench::growth::written(&before, &root)?;
+    let written = written(&before, &root)?;
     let [noop, status, metadata] = [noop, status, metadata].map(|t| spread(&t));
     let cell = |spread| ms_spread(spread, 1);
     report.row(&[
