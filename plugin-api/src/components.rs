@@ -1,7 +1,9 @@
 //! What plugins contribute, stored by extension point: one vector per
-//! contributed type, holding each value inline with its name and plugin, so
-//! contributing allocates no box per component, and a host asking for the
-//! components of one type walks only those.
+//! contributed type, holding each value inline, so contributing allocates no
+//! box per component, and a host asking for the components of one type walks
+//! only those. Every component's name and plugin are kept apart, in the
+//! order contributed: the checks walk them without reaching into the typed
+//! vectors.
 
 use std::any::{Any, TypeId};
 use std::borrow::Cow;
@@ -9,19 +11,27 @@ use std::fmt;
 
 /// One contribution, in the vector of its type.
 struct Entry<T> {
+    /// Its place in `Components::slots`.
+    slot: u32,
+    value: T,
+}
+
+/// One contribution, in the order contributed (registry order).
+struct Slot {
+    name: Cow<'static, str>,
     /// The contributing plugin's index in the registry.
     plugin: u32,
-    name: Cow<'static, str>,
-    value: T,
+    /// Its type's place in `Components::kinds`.
+    kind: u32,
 }
 
 /// A vector of entries of one type, its type erased.
 trait Store: Send + Sync {
     fn as_any(&self) -> &dyn Any;
     fn as_any_mut(&mut self) -> &mut dyn Any;
-    fn truncate(&mut self, len: usize);
-    /// The plugin, name and value of entry `i`.
-    fn get(&self, i: usize) -> Option<(u32, &str, &(dyn Any + Send + Sync))>;
+    fn pop(&mut self);
+    /// The value of entry `i`.
+    fn get(&self, i: usize) -> Option<&(dyn Any + Send + Sync)>;
 }
 
 impl<T: Any + Send + Sync> Store for Vec<Entry<T>> {
@@ -33,13 +43,12 @@ impl<T: Any + Send + Sync> Store for Vec<Entry<T>> {
         self
     }
 
-    fn truncate(&mut self, len: usize) {
-        Vec::truncate(self, len);
+    fn pop(&mut self) {
+        Vec::pop(self);
     }
 
-    fn get(&self, i: usize) -> Option<(u32, &str, &(dyn Any + Send + Sync))> {
-        let entry = <[Entry<T>]>::get(self, i)?;
-        Some((entry.plugin, &entry.name, &entry.value))
+    fn get(&self, i: usize) -> Option<&(dyn Any + Send + Sync)> {
+        Some(&<[Entry<T>]>::get(self, i)?.value)
     }
 }
 
@@ -59,9 +68,8 @@ pub(crate) struct Components {
     plugins: usize,
     /// One per contributed type, in the order first contributed.
     kinds: Vec<Kind>,
-    /// Every component in the order contributed (registry order): its kind
-    /// and its index there.
-    order: Vec<(u32, u32)>,
+    /// Every component in the order contributed (registry order).
+    slots: Vec<Slot>,
 }
 
 /// One component as a host sees it: the plugin that contributed it, its
@@ -119,12 +127,12 @@ impl Components {
         Components {
             plugins,
             kinds: Vec::new(),
-            order: Vec::with_capacity(plugins),
+            slots: Vec::with_capacity(plugins),
         }
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.order.len()
+        self.slots.len()
     }
 
     /// Adds `value`, contributed by plugin `plugin` under `name`.
@@ -152,19 +160,25 @@ impl Components {
             .as_any_mut()
             .downcast_mut::<Vec<Entry<T>>>()
             .expect("a kind stores entries of its own type");
-        self.order.push((index(kind), index(entries.len())));
         entries.push(Entry {
-            plugin: index(plugin),
-            name,
+            slot: index(self.slots.len()),
             value,
+        });
+        self.slots.push(Slot {
+            name,
+            plugin: index(plugin),
+            kind: index(kind),
         });
     }
 
     /// Takes back every component added after the first `len`.
     pub(crate) fn truncate(&mut self, len: usize) {
-        while self.order.len() > len {
-            if let Some((kind, at)) = self.order.pop() {
-                self.kinds[kind as usize].store.truncate(at as usize);
+        while self.slots.len() > len {
+            // The last component of a kind is the last entry of its vector.
+            if let Some(slot) = self.slots.pop()
+                && let Some(kind) = self.kinds.get_mut(slot.kind as usize)
+            {
+                kind.store.pop();
             }
         }
     }
@@ -179,7 +193,10 @@ impl Components {
             .and_then(|k| k.store.as_any().downcast_ref::<Vec<Entry<T>>>())
             .into_iter()
             .flatten()
-            .map(|e| (e.plugin as usize, &*e.name, &e.value))
+            .filter_map(|e| {
+                let slot = self.slots.get(e.slot as usize)?;
+                Some((slot.plugin as usize, &*slot.name, &e.value))
+            })
     }
 
     /// Plugin indexes of the components whose type is named `type_name`
@@ -199,18 +216,12 @@ impl Components {
 
     /// Every component by position, in registry order.
     pub(crate) fn keys(&self) -> impl Iterator<Item = Key<'_>> + '_ {
-        (0..self.order.len()).filter_map(|i| self.key(i))
+        self.slots.iter().map(Slot::key)
     }
 
     /// The `i`th component contributed, by position.
     pub(crate) fn key(&self, i: usize) -> Option<Key<'_>> {
-        let &(kind, at) = self.order.get(i)?;
-        let (plugin, name, _) = self.kinds.get(kind as usize)?.store.get(at as usize)?;
-        Some(Key {
-            plugin: plugin as usize,
-            kind: kind as usize,
-            name,
-        })
+        self.slots.get(i).map(Slot::key)
     }
 
     /// Every component in registry order, with its plugin's index; `id`
@@ -219,15 +230,19 @@ impl Components {
         &'a self,
         id: impl Fn(usize) -> &'static str + 'a,
     ) -> impl Iterator<Item = (usize, Component<'a>)> + 'a {
-        self.order.iter().filter_map(move |&(kind, at)| {
-            let kind = self.kinds.get(kind as usize)?;
-            let (plugin, name, value) = kind.store.get(at as usize)?;
-            let plugin = plugin as usize;
+        // Where each kind's next component is in its vector.
+        let mut next = vec![0usize; self.kinds.len()];
+        self.slots.iter().filter_map(move |slot| {
+            let at = next.get_mut(slot.kind as usize)?;
+            let kind = self.kinds.get(slot.kind as usize)?;
+            let value = kind.store.get(*at)?;
+            *at += 1;
+            let plugin = slot.plugin as usize;
             Some((
                 plugin,
                 Component {
                     plugin: id(plugin),
-                    name,
+                    name: &slot.name,
                     type_name: kind.type_name,
                     value,
                 },
@@ -238,6 +253,16 @@ impl Components {
     /// The name of kind `kind`'s type.
     pub(crate) fn type_name(&self, kind: usize) -> &'static str {
         self.kinds.get(kind).map_or("", |k| k.type_name)
+    }
+}
+
+impl Slot {
+    fn key(&self) -> Key<'_> {
+        Key {
+            plugin: self.plugin as usize,
+            kind: self.kind as usize,
+            name: &self.name,
+        }
     }
 }
 

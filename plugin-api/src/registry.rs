@@ -80,20 +80,35 @@ impl PluginInfo<'_> {
     }
 }
 
+/// A plugin in the registry, in 48 bytes: building a registry writes one
+/// per plugin to fresh memory, and every fresh page costs a fault.
 struct Loaded {
     /// The descriptor's id, here so a lookup by id reads one place.
     id: &'static str,
     descriptor: &'static PluginDescriptor,
-    entry: Option<&'static SetEntry>,
     instance: Option<Box<dyn Plugin>>,
-    status: Status,
+    /// Its crate's entry in the plugin set's `entries`, or [`NO_ENTRY`].
+    entry: u32,
+    /// [`LOADED`], [`DISABLED`], or where its status is in
+    /// `Registry::statuses` (a failure's reason, an init time).
+    status: u32,
 }
+
+const NO_ENTRY: u32 = u32::MAX;
+const LOADED: u32 = u32::MAX;
+const DISABLED: u32 = u32::MAX - 1;
+
+/// The statuses most plugins have after building, not stored per plugin.
+static PLAIN_LOADED: Status = Status::Loaded { init_time: None };
+static PLAIN_DISABLED: Status = Status::Disabled;
 
 /// Every plugin linked into the binary, in a deterministic order:
 /// dependencies first, ties broken by id.
 pub struct Registry {
     set: &'static PluginSet,
     plugins: Vec<Loaded>,
+    /// The statuses `Loaded::status` points at.
+    statuses: Vec<Status>,
     /// Indexes into `plugins`, by id.
     by_id: Table,
     components: Components,
@@ -111,7 +126,7 @@ impl fmt::Debug for Registry {
                 &self
                     .plugins
                     .iter()
-                    .map(|p| (p.descriptor.id, &p.status))
+                    .map(|p| (p.descriptor.id, self.status(p)))
                     .collect::<Vec<_>>(),
             )
             .field("components", &self.components)
@@ -171,30 +186,44 @@ impl Builder {
             .collect();
         keyed.sort_unstable_by_key(|&(key, _)| key);
         // Ids that share their first eight bytes are neighbours now: order
-        // each such run by id, then crate.
+        // each such run by id, then crate. Only there can two ids be equal.
+        let mut duplicate = None;
         let mut start = 0;
         while start < keyed.len() {
             let key = keyed[start].0;
             let end = start + keyed[start..].iter().take_while(|(k, _)| *k == key).count();
             if end - start > 1 {
-                keyed[start..end].sort_unstable_by(|(_, a), (_, b)| {
+                let run = &mut keyed[start..end];
+                run.sort_unstable_by(|(_, a), (_, b)| {
                     (a.id, a.crate_name).cmp(&(b.id, b.crate_name))
                 });
+                if duplicate.is_none() {
+                    duplicate = run
+                        .windows(2)
+                        .find(|pair| pair[0].1.id == pair[1].1.id)
+                        .map(|pair| (pair[0].1, pair[1].1));
+                }
             }
             start = end;
         }
+        // Collected in place, into the memory `keyed` had.
         let descriptors: Vec<&'static PluginDescriptor> =
             keyed.into_iter().map(|(_, d)| d).collect();
 
         check_expected(self.set, &descriptors)?;
-        let by_id = index_unique(self.set, &descriptors)?;
-        let order = dependency_order(&descriptors, &by_id)?;
+        if let Some((first, second)) = duplicate {
+            return Err(duplicate_id(self.set, first, second));
+        }
+        let by_id = Index(&descriptors);
+        let sorted = dependency_order(&descriptors, &by_id)?;
+        let order = sorted.as_deref().unwrap_or(&descriptors);
         check_disabled(&descriptors, &by_id, &self.disabled)?;
         let configs = parse_configs(&descriptors, &by_id, &self.disabled, self.config.as_ref())?;
 
         let mut registry = Registry {
             set: self.set,
             plugins: Vec::with_capacity(order.len()),
+            statuses: Vec::new(),
             by_id: Table::with_capacity(order.len()),
             // Most plugins register one component or a few.
             components: Components::new(order.len()),
@@ -209,47 +238,43 @@ impl Builder {
                 set_entries[j].package == e.package
             });
         }
-        for descriptor in order {
+        for &descriptor in order {
             let index = registry.plugins.len();
-            let plugins = &registry.plugins;
-            registry.by_id.insert(hash_str(descriptor.id), index, |j| {
-                plugins[j].id == descriptor.id
-            });
+            // Ids are unique: no need to compare them.
+            registry.by_id.insert_unique(hash_str(descriptor.id), index);
             let entry = if set_entries.is_empty() {
                 None
             } else {
-                entries
-                    .get(hash_str(descriptor.crate_name), |j| {
-                        set_entries[j].package == descriptor.crate_name
-                    })
-                    .map(|j| &set_entries[j])
+                entries.get(hash_str(descriptor.crate_name), |j| {
+                    set_entries[j].package == descriptor.crate_name
+                })
             };
-            let mut loaded = Loaded {
+            let entry = entry.map_or(NO_ENTRY, |j| u32::try_from(j).unwrap_or(NO_ENTRY));
+            let (instance, status) = if self.disabled.iter().any(|d| d == descriptor.id) {
+                (None, DISABLED)
+            } else if let Some(reason) = registry.failed_dependency(descriptor) {
+                (None, registry.aside(Status::Failed { reason }))
+            } else {
+                let config = match descriptor.config {
+                    Some(_) => registry.configs.get(descriptor.id).map(|c| &**c),
+                    None => None,
+                };
+                match register(descriptor, config, &mut registry.components, index) {
+                    Ok(instance) => (Some(instance), LOADED),
+                    Err(reason) => (None, registry.aside(Status::Failed { reason })),
+                }
+            };
+            registry.plugins.push(Loaded {
                 id: descriptor.id,
                 descriptor,
+                instance,
                 entry,
-                instance: None,
-                status: Status::Disabled,
-            };
-            if !self.disabled.iter().any(|d| d == descriptor.id) {
-                loaded.status = match registry.failed_dependency(descriptor) {
-                    Some(reason) => Status::Failed { reason },
-                    None => match register(
-                        descriptor,
-                        registry.configs.get(descriptor.id).map(|c| &**c),
-                        &mut registry.components,
-                        index,
-                    ) {
-                        Ok(instance) => {
-                            loaded.instance = Some(instance);
-                            Status::Loaded { init_time: None }
-                        }
-                        Err(reason) => Status::Failed { reason },
-                    },
-                };
-            }
-            registry.plugins.push(loaded);
+                status,
+            });
         }
+        // Freed first, so the check's table reuses their memory.
+        drop(sorted);
+        drop(descriptors);
         check_components(&registry)?;
         Ok(registry)
     }
@@ -316,23 +341,63 @@ impl Registry {
         self.set
     }
 
-    fn info(loaded: &Loaded) -> PluginInfo<'_> {
+    fn info<'a>(&'a self, loaded: &Loaded) -> PluginInfo<'a> {
+        let entry = self.set.entries.get(loaded.entry as usize);
         PluginInfo {
             descriptor: loaded.descriptor,
-            source: loaded.entry.map_or(HOST_SOURCE, |e| e.source),
-            entry: loaded.entry,
-            status: &loaded.status,
+            source: entry.map_or(HOST_SOURCE, |e| e.source),
+            entry,
+            status: self.status(loaded),
         }
+    }
+
+    fn status(&self, loaded: &Loaded) -> &Status {
+        match loaded.status {
+            LOADED => &PLAIN_LOADED,
+            DISABLED => &PLAIN_DISABLED,
+            at => self.statuses.get(at as usize).unwrap_or(&PLAIN_DISABLED),
+        }
+    }
+
+    /// Sets plugin `index`'s status, storing it aside unless it is a plain
+    /// one (reusing the place it had there).
+    fn set_status(&mut self, index: usize, status: Status) {
+        let Some(loaded) = self.plugins.get(index) else {
+            return;
+        };
+        let code = match status {
+            Status::Loaded { init_time: None } => LOADED,
+            Status::Disabled => DISABLED,
+            status => match self.statuses.get_mut(loaded.status as usize) {
+                Some(place) => {
+                    *place = status;
+                    loaded.status
+                }
+                None => self.aside(status),
+            },
+        };
+        if let Some(loaded) = self.plugins.get_mut(index) {
+            loaded.status = code;
+        }
+    }
+
+    /// Stores `status` aside; where it is.
+    fn aside(&mut self, status: Status) -> u32 {
+        self.statuses.push(status);
+        u32::try_from(self.statuses.len() - 1)
+            .ok()
+            .filter(|&at| at < DISABLED)
+            .expect("fewer than 2^32 - 2 plugins")
     }
 
     /// Every plugin in registry order, whatever its status.
     pub fn plugins(&self) -> impl ExactSizeIterator<Item = PluginInfo<'_>> + '_ {
-        self.plugins.iter().map(Registry::info)
+        self.plugins.iter().map(|p| self.info(p))
     }
 
     /// The plugin with this id, in O(1).
     pub fn plugin(&self, id: &str) -> Option<PluginInfo<'_>> {
-        self.index_of(id).map(|i| Registry::info(&self.plugins[i]))
+        self.index_of(id).map(|i| self.info(&self.plugins[i]))
     }
 
     /// Where the plugin with this id is in `plugins`.
@@ -353,7 +418,7 @@ impl Registry {
     fn is_loaded(&self, plugin: usize) -> bool {
         self.plugins
             .get(plugin)
-            .is_some_and(|p| p.status.is_loaded())
+            .is_some_and(|p| self.status(p).is_loaded())
     }
 
     /// Every component of extension point `T` from loaded plugins, in
@@ -412,9 +477,9 @@ impl Registry {
             let index = self
                 .index_of(dependency)
                 .expect("dependencies come first in registry order");
-            let loaded = &self.plugins[index];
-            (!loaded.status.is_loaded())
-                .then(|| format!("depends on `{dependency}`, which {}", loaded.status.name()))
+            let status = self.status(&self.plugins[index]);
+            (!status.is_loaded())
+                .then(|| format!("depends on `{dependency}`, which {}", status.name()))
         })
     }
 
@@ -428,7 +493,7 @@ impl Registry {
             let index = self.started;
             self.started += 1;
             let descriptor = self.plugins[index].descriptor;
-            if !self.plugins[index].status.is_loaded() {
+            if !self.is_loaded(index) {
                 continue;
             }
             let outcome = match self.failed_dependency(descriptor) {
@@ -450,7 +515,7 @@ impl Registry {
                     }
                 }
             };
-            self.plugins[index].status = match outcome {
+            let status = match outcome {
                 Ok(time) => Status::Loaded {
                     init_time: Some(time),
                 },
@@ -459,6 +524,7 @@ impl Registry {
                     Status::Failed { reason }
                 }
             };
+            self.set_status(index, status);
         }
         left_out
     }
@@ -469,7 +535,7 @@ impl Registry {
             self.started -= 1;
             let loaded = &self.plugins[self.started];
             if let (Status::Loaded { init_time: Some(_) }, Some(instance)) =
-                (&loaded.status, &loaded.instance)
+                (self.status(loaded), &loaded.instance)
             {
                 let instance = &**instance;
                 // A panicking shutdown must not stop the others.
@@ -620,22 +686,21 @@ fn check_expected(set: &PluginSet, descriptors: &[&PluginDescriptor]) -> Result<
     }
 }
 
-fn index_unique<'d>(
+/// The error for two plugins with the same id, in id order.
+fn duplicate_id(
     set: &PluginSet,
-    descriptors: &'d [&'static PluginDescriptor],
-) -> Result<Index<'d>, Error> {
-    let source = |crate_name: &str| set.entry(crate_name).map_or(HOST_SOURCE, |e| e.source);
-    // Sorted by id: duplicates are neighbours.
-    for pair in descriptors.windows(2) {
-        if pair[0].id == pair[1].id {
-            return Err(Error::DuplicateId {
-                id: pair[0].id,
-                first: (pair[0].crate_name, source(pair[0].crate_name)),
-                second: (pair[1].crate_name, source(pair[1].crate_name)),
-            });
-        }
+    first: &'static PluginDescriptor,
+    second: &'static PluginDescriptor,
+) -> Error {
+    let named = |d: &PluginDescriptor| {
+        let source = set.entry(d.crate_name).map_or(HOST_SOURCE, |e| e.source);
+        (d.crate_name, source)
+    };
+    Error::DuplicateId {
+        id: first.id,
+        first: named(first),
+        second: named(second),
     }
-    Ok(Index(descriptors))
 }
 
 /// Descriptors sorted by unique id, searched by id without hashing.
@@ -649,13 +714,14 @@ impl Index<'_> {
 
 /// Kahn's algorithm over `depends_on`, always taking the smallest ready id,
 /// so the order depends only on ids and dependencies.
+/// `None` when id order is the order.
 fn dependency_order(
     descriptors: &[&'static PluginDescriptor],
     by_id: &Index<'_>,
-) -> Result<Vec<&'static PluginDescriptor>, Error> {
+) -> Result<Option<Vec<&'static PluginDescriptor>>, Error> {
     // Most plugins depend on none: then id order is the order.
     if descriptors.iter().all(|d| d.depends_on.is_empty()) {
-        return Ok(descriptors.to_vec());
+        return Ok(None);
     }
     let mut waiting_on = vec![0usize; descriptors.len()];
     let mut dependants: Vec<Vec<usize>> = vec![Vec::new(); descriptors.len()];
@@ -708,7 +774,7 @@ fn dependency_order(
             plugins: find_cycle(descriptors, by_id, &waiting_on),
         });
     }
-    Ok(order)
+    Ok(Some(order))
 }
 
 /// Walks `depends_on` among the plugins Kahn's algorithm could not place
@@ -745,7 +811,7 @@ fn find_cycle(
 fn check_components(registry: &Registry) -> Result<(), Error> {
     let components = &registry.components;
     let mut seen = Table::with_capacity(components.len());
-    for (i, key) in (0..components.len()).filter_map(|i| Some((i, components.key(i)?))) {
+    for (i, key) in components.keys().enumerate() {
         if !registry.is_loaded(key.plugin) {
             continue;
         }

@@ -47,6 +47,11 @@ impl Table {
         }
     }
 
+    /// Stores `index` under `hash`, its key known to be new.
+    pub(crate) fn insert_unique(&mut self, hash: u64, index: usize) {
+        self.insert(hash, index, |_| false);
+    }
+
     /// Stores `index` under `hash` unless an entry `is` recognises is there
     /// already: then that entry, and nothing is stored.
     pub(crate) fn insert(

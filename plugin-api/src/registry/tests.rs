@@ -91,6 +91,48 @@ fn duplicate_id_names_both_crates() {
 }
 
 #[test]
+fn the_first_duplicate_in_id_order_is_named_among_ids_sharing_eight_bytes() {
+    // Ids sharing their first eight bytes are told apart by the strings;
+    // a duplicate there, and a later one among short ids.
+    let err = build(vec![
+        descriptor("zz", "late", &[]),
+        descriptor("metrics-exporter-b", "b1", &[]),
+        descriptor("metrics-exporter-a", "a", &[]),
+        descriptor("zz", "later", &[]),
+        descriptor("metrics-exporter-b", "b2", &[]),
+        descriptor("metrics", "m", &[]),
+    ])
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::DuplicateId {
+                id: "metrics-exporter-b",
+                first: ("b1", "host"),
+                second: ("b2", "host"),
+            }
+        ),
+        "{err:?}"
+    );
+    // Distinct ids with a shared prefix, in link orders that differ.
+    let ids_of = |order: Vec<&'static PluginDescriptor>| ids(&build(order).unwrap());
+    let long = [
+        descriptor("metrics-exporter-b", "b", &[]),
+        descriptor("metrics-exporter-a", "a", &[]),
+        descriptor("metrics-exp", "e", &[]),
+        descriptor("metrics", "m", &[]),
+    ];
+    let sorted = [
+        "metrics",
+        "metrics-exp",
+        "metrics-exporter-a",
+        "metrics-exporter-b",
+    ];
+    assert_eq!(ids_of(long.to_vec()), sorted);
+    assert_eq!(ids_of(long.iter().rev().copied().collect()), sorted);
+}
+
+#[test]
 fn missing_dependency_is_named() {
     let err = build(vec![descriptor("a", "x", &["nope"])]).unwrap_err();
     assert_eq!(
