@@ -313,15 +313,18 @@ fn every_plugin_stays_registered_under_every_release_profile() {
         "plugins.toml",
         "[plugins]\nbase = { path = \"plugins/base\" }\nuser = { path = \"plugins/user\", features = [\"extra\"] }\n",
     );
+    // Each profile builds every crate of the host again, so the settings
+    // that decide what the optimiser and linker keep share profiles: each
+    // setting is in one, and each LTO mode with another optimisation level.
+    // `spine::release_with_fat_lto_abort_and_strip_keeps_every_plugin` builds
+    // fat LTO with one codegen unit, abort and strip together.
     let profiles = [
-        ("fat", "lto = \"fat\""),
-        ("thin", "lto = \"thin\""),
-        ("cgu1", "codegen-units = 1"),
-        ("abort", "panic = \"abort\""),
-        ("stripped", "strip = true"),
-        ("small", "opt-level = \"s\""),
-        ("tiny", "opt-level = \"z\""),
-        ("debuginfo", "debug = 2"),
+        ("fat-small", "lto = \"fat\"\nopt-level = \"s\"\ndebug = 2"),
+        (
+            "thin-tiny",
+            "lto = \"thin\"\nopt-level = \"z\"\nstrip = true",
+        ),
+        ("cgu1-abort", "codegen-units = 1\npanic = \"abort\""),
     ];
     let mut root = host.read("Cargo.toml");
     for (name, setting) in profiles {
