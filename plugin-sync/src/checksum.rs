@@ -254,6 +254,8 @@ fn restat_copies(copies: &[(&Path, &str)]) -> Vec<bool> {
         .flat_map(|(copy, (_, stats))| stats.lines().map(move |line| (copy, line)))
         .collect();
     let workers = workers(lines.len(), ENTRIES_PER_STAT_WORKER);
+    // Each copy's directory opened once, its entries stated from there.
+    let roots: Vec<Option<Root>> = copies.iter().map(|(dir, _)| Root::open(dir)).collect();
     // In chunks of lines, each thread reusing one line buffer.
     let chunks: Vec<&[(usize, &str)]> = lines.chunks(STAT_CHUNK).collect();
     let differing = in_parallel(&chunks, workers, |chunk| {
@@ -261,9 +263,10 @@ fn restat_copies(copies: &[(&Path, &str)]) -> Vec<bool> {
         chunk
             .iter()
             .filter(|(copy, recorded)| {
-                !copies
+                !roots
                     .get(*copy)
-                    .is_some_and(|(dir, _)| restats(dir, recorded, &mut line))
+                    .and_then(Option::as_ref)
+                    .is_some_and(|root| restats(root, recorded, &mut line))
             })
             .map(|(copy, _)| *copy)
             .collect::<Vec<usize>>()
@@ -363,7 +366,7 @@ fn stat_index(dir: &Path) -> anyhow::Result<String> {
                 .with_context(|| format!("failed to stat {}", entry.path().display()))?;
             let slash = if meta.is_dir() { "/" } else { "" };
             let mut line = format!("{prefix}{name}{slash}\t");
-            stat_line(&mut line, &meta);
+            stat_line(&mut line, &Stat::of(&meta));
             out.push(line);
             if meta.is_dir() {
                 walk(&entry.path(), &format!("{prefix}{name}/"), out)?;
@@ -382,9 +385,9 @@ fn stat_index(dir: &Path) -> anyhow::Result<String> {
     Ok(text)
 }
 
-/// Whether the entry an index line records, a path inside `dir`, stats as
-/// recorded (`line` is scratch space).
-fn restats(dir: &Path, recorded: &str, line: &mut String) -> bool {
+/// Whether the entry an index line records, a path inside the copy at
+/// `root`, stats as recorded (`line` is scratch space).
+fn restats(root: &Root, recorded: &str, line: &mut String) -> bool {
     let Some((path, _)) = recorded.rsplit_once('\t') else {
         return false;
     };
@@ -395,17 +398,113 @@ fn restats(dir: &Path, recorded: &str, line: &mut String) -> bool {
     if !crate::lockfile::RelativePath::is_valid(file) {
         return false;
     }
-    let Ok(meta) = std::fs::symlink_metadata(dir.join(file)) else {
+    let Some(stat) = root.stat(file) else {
         return false;
     };
-    if meta.is_dir() != is_dir {
+    if stat.is_dir != is_dir {
         return false;
     }
     line.clear();
     line.push_str(path);
     line.push('\t');
-    stat_line(line, &meta);
+    stat_line(line, &stat);
     line == recorded
+}
+
+/// What an index line records of an entry.
+struct Stat {
+    size: u64,
+    /// Seconds and nanoseconds.
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+    inode: u64,
+    mode: u32,
+    is_dir: bool,
+}
+
+impl Stat {
+    #[cfg(unix)]
+    fn of(meta: &std::fs::Metadata) -> Stat {
+        use std::os::unix::fs::MetadataExt as _;
+        Stat {
+            size: meta.size(),
+            mtime: (meta.mtime(), meta.mtime_nsec()),
+            ctime: (meta.ctime(), meta.ctime_nsec()),
+            inode: meta.ino(),
+            mode: meta.mode(),
+            is_dir: meta.is_dir(),
+        }
+    }
+
+    #[cfg(not(unix))]
+    fn of(meta: &std::fs::Metadata) -> Stat {
+        Stat {
+            size: meta.len(),
+            mtime: (0, 0),
+            ctime: (0, 0),
+            inode: 0,
+            mode: 0,
+            is_dir: meta.is_dir(),
+        }
+    }
+}
+
+/// A copy's directory, open: on Linux its entries are stated relative to
+/// it (`statx` on the open directory), so the kernel walks only the path
+/// inside the copy, not the host's path to it each time. Half of a no-op
+/// sync's time was the kernel walking paths.
+#[cfg(target_os = "linux")]
+struct Root(std::fs::File);
+
+#[cfg(target_os = "linux")]
+impl Root {
+    fn open(dir: &Path) -> Option<Root> {
+        std::fs::File::open(dir).ok().map(Root)
+    }
+
+    /// The entry at `path` inside the copy, not followed if a symlink.
+    fn stat(&self, path: &str) -> Option<Stat> {
+        use rustix::fs::{AtFlags, FileType, StatxFlags};
+        let stat = rustix::fs::statx(
+            &self.0,
+            path,
+            AtFlags::SYMLINK_NOFOLLOW,
+            StatxFlags::TYPE
+                | StatxFlags::MODE
+                | StatxFlags::INO
+                | StatxFlags::SIZE
+                | StatxFlags::MTIME
+                | StatxFlags::CTIME,
+        )
+        .ok()?;
+        let mode = u32::from(stat.stx_mode);
+        Some(Stat {
+            size: stat.stx_size,
+            mtime: (stat.stx_mtime.tv_sec, i64::from(stat.stx_mtime.tv_nsec)),
+            ctime: (stat.stx_ctime.tv_sec, i64::from(stat.stx_ctime.tv_nsec)),
+            inode: stat.stx_ino,
+            mode,
+            is_dir: FileType::from_raw_mode(mode) == FileType::Directory,
+        })
+    }
+}
+
+/// A copy's directory, by path, elsewhere.
+#[cfg(not(target_os = "linux"))]
+struct Root(std::path::PathBuf);
+
+#[cfg(not(target_os = "linux"))]
+impl Root {
+    fn open(dir: &Path) -> Option<Root> {
+        Some(Root(dir.to_path_buf()))
+    }
+
+    /// The entry at `path` inside the copy, not followed if a symlink.
+    fn stat(&self, path: &str) -> Option<Stat> {
+        std::fs::symlink_metadata(self.0.join(path))
+            .ok()
+            .map(|meta| Stat::of(&meta))
+    }
 }
 
 /// Threads stating copies at most, whatever the cores (git's preload uses
@@ -420,8 +519,7 @@ const ENTRIES_PER_STAT_WORKER: usize = 256;
 /// digit: formatting is a sixth of a no-op sync's stat loop through
 /// `core::fmt`.
 #[cfg(unix)]
-fn stat_line(line: &mut String, meta: &std::fs::Metadata) {
-    use std::os::unix::fs::MetadataExt as _;
+fn stat_line(line: &mut String, stat: &Stat) {
     /// `value` in `radix` (at most 10).
     fn number(line: &mut String, value: u64, radix: u64) {
         // The largest power of the radix not above `value` (multiplying
@@ -446,24 +544,24 @@ fn stat_line(line: &mut String, meta: &std::fs::Metadata) {
         }
         number(line, value.unsigned_abs(), 10);
     }
-    number(line, meta.size(), 10);
+    number(line, stat.size, 10);
     line.push(' ');
-    seconds(line, meta.mtime());
+    seconds(line, stat.mtime.0);
     line.push('.');
-    seconds(line, meta.mtime_nsec());
+    seconds(line, stat.mtime.1);
     line.push(' ');
-    seconds(line, meta.ctime());
+    seconds(line, stat.ctime.0);
     line.push('.');
-    seconds(line, meta.ctime_nsec());
+    seconds(line, stat.ctime.1);
     line.push(' ');
-    number(line, meta.ino(), 10);
+    number(line, stat.inode, 10);
     line.push(' ');
-    number(line, u64::from(meta.mode()), 8);
+    number(line, u64::from(stat.mode), 8);
 }
 
 /// Without inodes and ctimes the index proves too little: always hash.
 #[cfg(not(unix))]
-fn stat_line(line: &mut String, _: &std::fs::Metadata) {
+fn stat_line(line: &mut String, _: &Stat) {
     line.push_str("unknown");
 }
 
@@ -689,12 +787,17 @@ mod tests {
     }
 
     /// The stat line is written digit by digit: it must say what
-    /// formatting the numbers says, before the epoch too.
+    /// formatting the numbers says, before the epoch too; and an entry
+    /// stated relative to its open copy (how a no-op proves it) must give
+    /// the line the index was written with, for a file, a directory, a
+    /// symlink (not followed) and the copy itself.
     #[test]
     fn stat_lines_say_what_formatting_says() {
         use std::os::unix::fs::MetadataExt as _;
         let (dir, _) = copy("stat-line", 1);
         let file = dir.join("Cargo.toml");
+        std::os::unix::fs::symlink("Cargo.toml", dir.join("link")).unwrap();
+        let root = Root::open(&dir).unwrap();
         let handle = std::fs::File::options().write(true).open(&file).unwrap();
         for time in [
             std::time::SystemTime::UNIX_EPOCH,
@@ -703,10 +806,20 @@ mod tests {
                 + std::time::Duration::new(4_102_444_800, 999_999_999),
         ] {
             handle.set_modified(time).unwrap();
-            for path in [&file, &dir.join("src"), &dir] {
+            for (relative, path) in [
+                ("Cargo.toml", &file),
+                ("src", &dir.join("src")),
+                ("link", &dir.join("link")),
+                (".", &dir),
+            ] {
                 let meta = std::fs::symlink_metadata(path).unwrap();
                 let mut line = String::new();
-                stat_line(&mut line, &meta);
+                stat_line(&mut line, &Stat::of(&meta));
+                let mut relatively = String::new();
+                let stat = root.stat(relative).unwrap();
+                assert_eq!(stat.is_dir, meta.is_dir(), "{relative}");
+                stat_line(&mut relatively, &stat);
+                assert_eq!(relatively, line, "{relative}");
                 let formatted = format!(
                     "{} {}.{} {}.{} {} {:o}",
                     meta.size(),
