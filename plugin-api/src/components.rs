@@ -16,13 +16,21 @@ struct Entry<T> {
     value: T,
 }
 
-/// One contribution, in the order contributed (registry order).
+/// One contribution, in the order contributed (registry order): 24 bytes.
 struct Slot {
-    name: Cow<'static, str>,
+    name: Name,
     /// The contributing plugin's index in the registry.
     plugin: u32,
     /// Its type's place in `Components::kinds`.
     kind: u32,
+}
+
+/// A component's name: a literal as it is, or a `String` a plugin computed,
+/// kept in `Components::owned`. 16 bytes where a `Cow` takes 24: a registry
+/// writes one per component to fresh memory.
+enum Name {
+    Static(&'static str),
+    Owned(u32),
 }
 
 /// A vector of entries of one type, its type erased.
@@ -70,6 +78,8 @@ pub(crate) struct Components {
     kinds: Vec<Kind>,
     /// Every component in the order contributed (registry order).
     slots: Vec<Slot>,
+    /// The names plugins computed, in the order contributed.
+    owned: Vec<Box<str>>,
 }
 
 /// One component as a host sees it: the plugin that contributed it, its
@@ -128,6 +138,7 @@ impl Components {
             plugins,
             kinds: Vec::new(),
             slots: Vec::with_capacity(plugins),
+            owned: Vec::new(),
         }
     }
 
@@ -164,6 +175,13 @@ impl Components {
             slot: index(self.slots.len()),
             value,
         });
+        let name = match name {
+            Cow::Borrowed(name) => Name::Static(name),
+            Cow::Owned(name) => {
+                self.owned.push(name.into_boxed_str());
+                Name::Owned(index(self.owned.len() - 1))
+            }
+        };
         self.slots.push(Slot {
             name,
             plugin: index(plugin),
@@ -175,10 +193,13 @@ impl Components {
     pub(crate) fn truncate(&mut self, len: usize) {
         while self.slots.len() > len {
             // The last component of a kind is the last entry of its vector.
-            if let Some(slot) = self.slots.pop()
-                && let Some(kind) = self.kinds.get_mut(slot.kind as usize)
-            {
-                kind.store.pop();
+            if let Some(slot) = self.slots.pop() {
+                if let Some(kind) = self.kinds.get_mut(slot.kind as usize) {
+                    kind.store.pop();
+                }
+                if let Name::Owned(_) = slot.name {
+                    self.owned.pop();
+                }
             }
         }
     }
@@ -195,7 +216,7 @@ impl Components {
             .flatten()
             .filter_map(|e| {
                 let slot = self.slots.get(e.slot as usize)?;
-                Some((slot.plugin as usize, &*slot.name, &e.value))
+                Some((slot.plugin as usize, self.name(slot), &e.value))
             })
     }
 
@@ -216,12 +237,12 @@ impl Components {
 
     /// Every component by position, in registry order.
     pub(crate) fn keys(&self) -> impl Iterator<Item = Key<'_>> + '_ {
-        self.slots.iter().map(Slot::key)
+        self.slots.iter().map(|slot| self.key_of(slot))
     }
 
     /// The `i`th component contributed, by position.
     pub(crate) fn key(&self, i: usize) -> Option<Key<'_>> {
-        self.slots.get(i).map(Slot::key)
+        self.slots.get(i).map(|slot| self.key_of(slot))
     }
 
     /// Every component in registry order, with its plugin's index; `id`
@@ -242,7 +263,7 @@ impl Components {
                 plugin,
                 Component {
                     plugin: id(plugin),
-                    name: &slot.name,
+                    name: self.name(slot),
                     type_name: kind.type_name,
                     value,
                 },
@@ -256,12 +277,19 @@ impl Components {
     }
 }
 
-impl Slot {
-    fn key(&self) -> Key<'_> {
+impl Components {
+    fn name(&self, slot: &Slot) -> &str {
+        match slot.name {
+            Name::Static(name) => name,
+            Name::Owned(at) => self.owned.get(at as usize).map_or("", |name| name),
+        }
+    }
+
+    fn key_of<'a>(&'a self, slot: &'a Slot) -> Key<'a> {
         Key {
-            plugin: self.plugin as usize,
-            kind: self.kind as usize,
-            name: &self.name,
+            plugin: slot.plugin as usize,
+            kind: slot.kind as usize,
+            name: self.name(slot),
         }
     }
 }
