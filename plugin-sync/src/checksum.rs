@@ -454,12 +454,21 @@ impl Stat {
 /// inside the copy, not the host's path to it each time. Half of a no-op
 /// sync's time was the kernel walking paths.
 #[cfg(target_os = "linux")]
-struct Root(std::fs::File);
+struct Root(rustix::fd::OwnedFd);
 
 #[cfg(target_os = "linux")]
 impl Root {
+    /// `dir`, if it is a directory: opening anything else fails at once
+    /// (a FIFO put in a copy's place would block a plain open).
     fn open(dir: &Path) -> Option<Root> {
-        std::fs::File::open(dir).ok().map(Root)
+        use rustix::fs::{Mode, OFlags};
+        rustix::fs::open(
+            dir,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .ok()
+        .map(Root)
     }
 
     /// The entry at `path` inside the copy, not followed if a symlink.
@@ -833,6 +842,36 @@ mod tests {
                 assert_eq!(line, formatted, "{}", path.display());
             }
         }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A copy replaced by something that is not a directory proves nothing,
+    /// and opening it does not wait: a FIFO would block a plain open for
+    /// reading until a writer came.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_copy_that_is_not_a_directory_is_refused_without_blocking() {
+        let (dir, _) = copy("not-a-directory", 1);
+        let fifo = dir.join("fifo");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        let file = dir.join("Cargo.toml");
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let opened = [&fifo, &file].map(|path| Root::open(path).is_some());
+            let _ = sender.send(opened);
+        });
+        let opened = receiver
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("opening a FIFO as a copy blocked");
+        assert_eq!(opened, [false, false]);
+        assert!(Root::open(&dir).is_some());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
