@@ -234,7 +234,14 @@ fn credential_scope(url: &str) -> Option<String> {
 
 /// What kind of failure git's words describe, and what to do.
 fn headline(bare: &str, words: &str) -> Option<String> {
-    let text = words.to_ascii_lowercase();
+    // git's words name the URL, whose host, port or path may hold any of
+    // the phrases below (a port 40411 holds "404"): only the rest is read.
+    let text = words
+        .split_whitespace()
+        .filter(|word| !word.contains("://"))
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_ascii_lowercase();
     if [
         "authentication failed",
         "could not read username",
@@ -251,9 +258,13 @@ fn headline(bare: &str, words: &str) -> Option<String> {
              git credential helper for this host, set GIT_ASKPASS, or check the user name, \
              password or key"
         ))
-    } else if ["not found", "does not appear to be a git repository", "404"]
-        .iter()
-        .any(|w| text.contains(w))
+    } else if [
+        "not found",
+        "does not appear to be a git repository",
+        "returned error: 404",
+    ]
+    .iter()
+    .any(|w| text.contains(w))
     {
         Some(format!(
             "repository not found: {bare}; check the URL, and that your credentials give access \
@@ -313,5 +324,37 @@ mod tests {
         );
         assert_eq!(super::credential_scope("/srv/r"), None);
         assert_eq!(super::credential_scope("https:///r"), None);
+    }
+
+    /// The kind of failure comes from git's words, never from the URL they
+    /// quote: a port or path may hold "404" or "not found".
+    #[test]
+    fn failures_are_told_by_git_s_words_not_by_the_url() {
+        let kind = |url: &str, words: &str| {
+            let headline = super::headline(url, words).unwrap_or_default();
+            headline
+                .split_once(':')
+                .map_or(headline.clone(), |(kind, _)| kind.to_owned())
+        };
+        let slow = "fatal: unable to access 'http://127.0.0.1:40411/r/': Operation too slow. \
+                    Less than 1 bytes/sec transferred the last 2 seconds";
+        assert!(
+            kind("http://127.0.0.1:40411/r", slow).starts_with("cannot reach 127.0.0.1"),
+            "{}",
+            kind("http://127.0.0.1:40411/r", slow)
+        );
+        let refused = "fatal: unable to access 'https://h.example/r404/': Failed to \
+                       connect to h.example port 443: Connection refused";
+        assert!(kind("https://h.example/r404", refused).starts_with("cannot reach"));
+        for missing in [
+            "fatal: unable to access 'https://h.example/r/': The requested URL returned error: 404",
+            "remote: Not Found\nfatal: repository 'https://h.example/r/' not found",
+        ] {
+            assert_eq!(
+                kind("https://h.example/r", missing),
+                "repository not found",
+                "{missing}"
+            );
+        }
     }
 }
