@@ -359,28 +359,6 @@ impl Registry {
         }
     }
 
-    /// Sets plugin `index`'s status, storing it aside unless it is a plain
-    /// one (reusing the place it had there).
-    fn set_status(&mut self, index: usize, status: Status) {
-        let Some(loaded) = self.plugins.get(index) else {
-            return;
-        };
-        let code = match status {
-            Status::Loaded { init_time: None } => LOADED,
-            Status::Disabled => DISABLED,
-            status => match self.statuses.get_mut(loaded.status as usize) {
-                Some(place) => {
-                    *place = status;
-                    loaded.status
-                }
-                None => self.aside(status),
-            },
-        };
-        if let Some(loaded) = self.plugins.get_mut(index) {
-            loaded.status = code;
-        }
-    }
-
     /// Stores `status` aside; where it is.
     fn aside(&mut self, status: Status) -> u32 {
         self.statuses.push(status);
@@ -524,7 +502,12 @@ impl Registry {
                     Status::Failed { reason }
                 }
             };
-            self.set_status(index, status);
+            // `init` starts each plugin once: its status is stored aside
+            // once, here, with its init time or its failure.
+            let code = self.aside(status);
+            if let Some(loaded) = self.plugins.get_mut(index) {
+                loaded.status = code;
+            }
         }
         left_out
     }

@@ -451,8 +451,8 @@ impl Stat {
 
 /// A copy's directory, open: on Linux its entries are stated relative to
 /// it (`statx` on the open directory), so the kernel walks only the path
-/// inside the copy, not the host's path to it each time. Half of a no-op
-/// sync's time was the kernel walking paths.
+/// inside the copy, not the host's path to it each time: that walk was a
+/// third of a no-op sync's stat loop.
 #[cfg(target_os = "linux")]
 struct Root(rustix::fd::OwnedFd);
 
