@@ -9,6 +9,8 @@ use std::any::{Any, TypeId};
 use std::borrow::Cow;
 use std::fmt;
 
+use crate::table::{SEED, Table, hash};
+
 /// One contribution, in the vector of its type.
 struct Entry<T> {
     /// Its place in `Components::slots`.
@@ -131,6 +133,16 @@ pub(crate) struct Key<'a> {
     pub name: &'a str,
 }
 
+/// Two components of one type under one name: the type's place in
+/// `kinds`, the name, and the plugins that contributed them, in registry
+/// order.
+pub(crate) struct Duplicate<'a> {
+    pub kind: usize,
+    pub name: &'a str,
+    pub first: usize,
+    pub second: usize,
+}
+
 impl Components {
     /// Components for `plugins` plugins.
     pub(crate) fn new(plugins: usize) -> Components {
@@ -147,6 +159,7 @@ impl Components {
     }
 
     /// Adds `value`, contributed by plugin `plugin` under `name`.
+    #[inline]
     pub(crate) fn push<T: Any + Send + Sync>(
         &mut self,
         plugin: usize,
@@ -240,9 +253,28 @@ impl Components {
         self.slots.iter().map(|slot| self.key_of(slot))
     }
 
-    /// The `i`th component contributed, by position.
-    pub(crate) fn key(&self, i: usize) -> Option<Key<'_>> {
-        self.slots.get(i).map(|slot| self.key_of(slot))
+    /// The first component, in registry order, whose type and name an
+    /// earlier one has.
+    pub(crate) fn first_duplicate(&self) -> Option<Duplicate<'_>> {
+        let mut seen = Table::with_capacity(self.slots.len());
+        for (i, slot) in self.slots.iter().enumerate() {
+            let name = self.name(slot);
+            let hash = hash(name.as_bytes(), SEED ^ u64::from(slot.kind));
+            let same = |j: usize| {
+                self.slots
+                    .get(j)
+                    .is_some_and(|other| other.kind == slot.kind && self.name(other) == name)
+            };
+            if let Some(first) = seen.insert(hash, i, same) {
+                return Some(Duplicate {
+                    kind: slot.kind as usize,
+                    name,
+                    first: self.slots.get(first).map_or(0, |s| s.plugin as usize),
+                    second: slot.plugin as usize,
+                });
+            }
+        }
+        None
     }
 
     /// Every component in registry order, with its plugin's index; `id`
@@ -307,6 +339,7 @@ impl fmt::Debug for Components {
 
 /// An index stored in 32 bits: a registry of four billion components is
 /// not a thing.
+#[inline]
 fn index(i: usize) -> u32 {
     u32::try_from(i).expect("fewer than 2^32 plugins and components")
 }
