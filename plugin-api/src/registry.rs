@@ -178,9 +178,15 @@ impl Builder {
         // everything below starts from id order. Sorted on the ids' first
         // eight bytes as an integer first, which decides nearly every
         // comparison without comparing strings.
+        // What the later passes would look for, noted in this first one.
+        let (mut depends, mut configured) = (false, false);
         let mut keyed: Vec<(u64, &'static PluginDescriptor)> = descriptors
             .into_iter()
-            .map(|d| (prefix_key(d.id), d))
+            .map(|d| {
+                depends |= !d.depends_on.is_empty();
+                configured |= d.config.is_some();
+                (prefix_key(d.id), d)
+            })
             .collect();
         keyed.sort_unstable_by_key(|&(key, _)| key);
         // Ids that share their first eight bytes are neighbours now: order
@@ -213,10 +219,19 @@ impl Builder {
             return Err(duplicate_id(self.set, first, second));
         }
         let by_id = Index(&descriptors);
-        let sorted = dependency_order(&descriptors, &by_id)?;
+        // When nothing depends on anything, id order is the order.
+        let sorted = if depends {
+            Some(dependency_order(&descriptors, &by_id)?)
+        } else {
+            None
+        };
         let order = sorted.as_deref().unwrap_or(&descriptors);
         check_disabled(&descriptors, &by_id, &self.disabled)?;
-        let configs = parse_configs(&descriptors, &by_id, &self.disabled, self.config.as_ref())?;
+        let configs = if configured || self.config.is_some() {
+            parse_configs(&descriptors, &by_id, &self.disabled, self.config.as_ref())?
+        } else {
+            FastMap::default()
+        };
 
         let mut registry = Registry {
             set: self.set,
@@ -708,15 +723,10 @@ impl Index<'_> {
 
 /// Kahn's algorithm over `depends_on`, always taking the smallest ready id,
 /// so the order depends only on ids and dependencies.
-/// `None` when id order is the order.
 fn dependency_order(
     descriptors: &[&'static PluginDescriptor],
     by_id: &Index<'_>,
-) -> Result<Option<Vec<&'static PluginDescriptor>>, Error> {
-    // Most plugins depend on none: then id order is the order.
-    if descriptors.iter().all(|d| d.depends_on.is_empty()) {
-        return Ok(None);
-    }
+) -> Result<Vec<&'static PluginDescriptor>, Error> {
     let mut waiting_on = vec![0usize; descriptors.len()];
     let mut dependants: Vec<Vec<usize>> = vec![Vec::new(); descriptors.len()];
     for (i, d) in descriptors.iter().enumerate() {
@@ -768,7 +778,7 @@ fn dependency_order(
             plugins: find_cycle(descriptors, by_id, &waiting_on),
         });
     }
-    Ok(Some(order))
+    Ok(order)
 }
 
 /// Walks `depends_on` among the plugins Kahn's algorithm could not place
