@@ -66,9 +66,14 @@ pub fn read_limited(path: &Path, max: u64) -> anyhow::Result<String> {
     use std::io::Read as _;
     let file =
         fs::File::open(path).with_context(|| format!("failed to read {}", path.display()))?;
-    let mut text = String::new();
     // One byte more than allowed tells "too large" from "exactly the limit".
-    file.take(max + 1)
+    let limit = max.saturating_add(1);
+    // Room for what the file says it holds, within the limit: `Take` hides
+    // the size, and without it the read starts with 32 bytes and doubles,
+    // six calls for a 2 KiB manifest.
+    let claimed = file.metadata().map_or(0, |meta| meta.len()).min(limit);
+    let mut text = String::with_capacity(usize::try_from(claimed).unwrap_or(0));
+    file.take(limit)
         .read_to_string(&mut text)
         .with_context(|| format!("failed to read {}", path.display()))?;
     check_size(path, text.len() as u64, max)?;
