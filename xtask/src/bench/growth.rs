@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 use crate::bench::Sizes;
 use crate::bench::fixtures::{fixtures, host};
 use crate::bench::measure::{spread, sync_command, sync_peaks};
-use crate::bench::report::{Report, ms_spread, verdict};
+use crate::bench::report::{Report, against, ms_spread, verdict};
 
 /// Peak memory allowed at the largest size, in MiB.
 const MAX_PEAK_MIB: u64 = 150;
@@ -159,10 +159,11 @@ fn judge(report: &mut Report, rows: &[Row]) {
     ] {
         let growth = each(largest, largest_time) / each(middle, middle_time);
         report.line(format!(
-            "- {what} sync, cost per plugin at {} against {}: {growth:.2}× (target ≤ \
+            "- {what} sync, cost per plugin at {} against {}: {} (target ≤ \
              {MAX_GROWTH:.2}×, linear or better): {}",
             largest.plugins,
             middle.plugins,
+            against(growth, MAX_GROWTH),
             verdict(growth <= MAX_GROWTH)
         ));
     }

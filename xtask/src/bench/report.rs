@@ -57,6 +57,21 @@ pub fn ratio(a: Duration, b: Duration) -> String {
     format!("{:.2}×", a.as_secs_f64() / b.as_secs_f64())
 }
 
+/// `a / b` as [`against`] writes it.
+pub fn ratio_against(a: Duration, b: Duration, target: f64) -> String {
+    against(a.as_secs_f64() / b.as_secs_f64(), target)
+}
+
+/// A ratio judged against `target`: two decimals, or up to four where two
+/// would read as the target itself for a figure on either side of it
+/// (0.254× against 0.25× printed "0.25×" beside "missed").
+pub fn against(value: f64, target: f64) -> String {
+    let digits = (2..=4)
+        .find(|&d| format!("{value:.d$}") != format!("{target:.d$}"))
+        .unwrap_or(2);
+    format!("{value:.digits$}×")
+}
+
 /// Whether a figure meets its target.
 pub fn verdict(met: bool) -> &'static str {
     if met { "met" } else { "missed" }
@@ -81,5 +96,16 @@ mod tests {
             ratio(Duration::from_secs(1), Duration::from_secs(4)),
             "0.25×"
         );
+    }
+
+    #[test]
+    fn a_ratio_next_to_its_target_shows_which_side_it_is_on() {
+        let ms = Duration::from_millis;
+        assert_eq!(ratio_against(ms(254), ms(1000), 0.25), "0.254×");
+        assert_eq!(ratio_against(ms(246), ms(1000), 0.25), "0.246×");
+        assert_eq!(ratio_against(ms(210), ms(1000), 0.25), "0.21×");
+        assert_eq!(ratio_against(ms(250), ms(1000), 0.25), "0.25×");
+        assert_eq!(against(1.2004, 1.2), "1.2004×");
+        assert_eq!(against(1.46, 1.5), "1.46×");
     }
 }

@@ -12,7 +12,7 @@ use crate::bench::measure::{
     registry_figures, spread, status_command, status_index, sync_command, sync_parts, timed,
 };
 use crate::bench::real;
-use crate::bench::report::{Report, ms, ms_spread, ratio, verdict};
+use crate::bench::report::{Report, ms, ms_spread, ratio, ratio_against, verdict};
 use crate::process::{cargo, run};
 
 /// Commits in each fixture of the cold-sync sections.
@@ -279,7 +279,7 @@ fn real_cold(
             (*what).to_owned(),
             ms(sync),
             ms(clone),
-            ratio(sync, clone),
+            ratio_against(sync, clone, 1.0),
             verdict(sync <= clone).to_owned(),
         ]);
     }
@@ -334,9 +334,9 @@ fn real_warm(
         cell(noop),
         cell(status),
         cell(metadata),
-        ratio(noop.0, status.0),
+        ratio_against(noop.0, status.0, 1.5),
         verdict(noop.0.as_secs_f64() <= 1.5 * status.0.as_secs_f64()).to_owned(),
-        ratio(noop.0, metadata.0),
+        ratio_against(noop.0, metadata.0, 0.25),
         verdict(noop.0.as_secs_f64() <= 0.25 * metadata.0.as_secs_f64()).to_owned(),
         written,
     ]);
