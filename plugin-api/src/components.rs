@@ -1,22 +1,16 @@
 //! What plugins contribute, stored by extension point: one vector per
-//! contributed type, holding each value inline, so contributing allocates no
-//! box per component, and a host asking for the components of one type walks
-//! only those. Every component's name and plugin are kept apart, in the
-//! order contributed: the checks walk them without reaching into the typed
-//! vectors.
+//! contributed type, holding the values alone, so contributing allocates no
+//! box per component. Every component's name, plugin and type are kept
+//! apart, in one vector in the order contributed: the checks walk it
+//! without reaching into the typed vectors, and the `n`th slot of a type is
+//! the `n`th value in its vector, so a value needs no index back to its
+//! slot.
 
 use std::any::{Any, TypeId};
 use std::borrow::Cow;
 use std::fmt;
 
 use crate::table::{SEED, Table, hash};
-
-/// One contribution, in the vector of its type.
-struct Entry<T> {
-    /// Its place in `Components::slots`.
-    slot: u32,
-    value: T,
-}
 
 /// One contribution, in the order contributed (registry order): 24 bytes.
 struct Slot {
@@ -35,16 +29,19 @@ enum Name {
     Owned(u32),
 }
 
-/// A vector of entries of one type, its type erased.
+/// The values of one type, in the order contributed.
+struct Values<T>(Vec<T>);
+
+/// A vector of values of one type, its type erased.
 trait Store: Send + Sync {
     fn as_any(&self) -> &dyn Any;
     fn as_any_mut(&mut self) -> &mut dyn Any;
     fn pop(&mut self);
-    /// The value of entry `i`.
-    fn get(&self, i: usize) -> Option<&(dyn Any + Send + Sync)>;
+    /// The `i`th value.
+    fn value(&self, i: usize) -> Option<&(dyn Any + Send + Sync)>;
 }
 
-impl<T: Any + Send + Sync> Store for Vec<Entry<T>> {
+impl<T: Any + Send + Sync> Store for Values<T> {
     fn as_any(&self) -> &dyn Any {
         self
     }
@@ -54,11 +51,11 @@ impl<T: Any + Send + Sync> Store for Vec<Entry<T>> {
     }
 
     fn pop(&mut self) {
-        Vec::pop(self);
+        self.0.pop();
     }
 
-    fn get(&self, i: usize) -> Option<&(dyn Any + Send + Sync)> {
-        Some(&<[Entry<T>]>::get(self, i)?.value)
+    fn value(&self, i: usize) -> Option<&(dyn Any + Send + Sync)> {
+        Some(self.0.get(i)?)
     }
 }
 
@@ -174,20 +171,18 @@ impl Components {
                 self.kinds.push(Kind {
                     type_id,
                     type_name: std::any::type_name::<T>(),
-                    store: Box::new(Vec::<Entry<T>>::with_capacity(self.plugins)),
+                    store: Box::new(Values::<T>(Vec::with_capacity(self.plugins))),
                 });
                 self.kinds.len() - 1
             }
         };
-        let entries = self.kinds[kind]
+        self.kinds[kind]
             .store
             .as_any_mut()
-            .downcast_mut::<Vec<Entry<T>>>()
-            .expect("a kind stores entries of its own type");
-        entries.push(Entry {
-            slot: index(self.slots.len()),
-            value,
-        });
+            .downcast_mut::<Values<T>>()
+            .expect("a kind stores values of its own type")
+            .0
+            .push(value);
         let name = match name {
             Cow::Borrowed(name) => Name::Static(name),
             Cow::Owned(name) => {
@@ -218,19 +213,18 @@ impl Components {
     }
 
     /// The components of type `T`, in registry order, as `(plugin index,
-    /// name, value)`.
+    /// name, value)`: `T`'s slots, in order, beside its values.
     pub(crate) fn of<T: Any>(&self) -> impl Iterator<Item = (usize, &str, &T)> + '_ {
         let type_id = TypeId::of::<T>();
-        self.kinds
+        let kind = self.kinds.iter().position(|k| k.type_id == type_id);
+        let values = kind
+            .and_then(|k| self.kinds.get(k))
+            .and_then(|k| k.store.as_any().downcast_ref::<Values<T>>());
+        self.slots
             .iter()
-            .find(|k| k.type_id == type_id)
-            .and_then(|k| k.store.as_any().downcast_ref::<Vec<Entry<T>>>())
-            .into_iter()
-            .flatten()
-            .filter_map(|e| {
-                let slot = self.slots.get(e.slot as usize)?;
-                Some((slot.plugin as usize, self.name(slot), &e.value))
-            })
+            .filter(move |slot| Some(slot.kind as usize) == kind)
+            .zip(values.into_iter().flat_map(|values| &values.0))
+            .map(|(slot, value)| (slot.plugin as usize, self.name(slot), value))
     }
 
     /// Plugin indexes of the components whose type is named `type_name`
@@ -288,7 +282,7 @@ impl Components {
         self.slots.iter().filter_map(move |slot| {
             let at = next.get_mut(slot.kind as usize)?;
             let kind = self.kinds.get(slot.kind as usize)?;
-            let value = kind.store.get(*at)?;
+            let value = kind.store.value(*at)?;
             *at += 1;
             let plugin = slot.plugin as usize;
             Some((

@@ -561,3 +561,58 @@ fn a_registration_that_panics_contributes_nothing_of_any_type() {
     assert_eq!(registry.component::<u8>("owned"), None);
     assert_eq!(registry.component::<&'static str>("s"), Some(&"full"));
 }
+
+/// Values are stored by type without an index back to their slots: the
+/// `n`th slot of a type must meet the `n`th value of that type, whatever
+/// other types come between, and whichever plugin is left out.
+#[test]
+fn components_of_each_type_keep_their_names_when_types_interleave() {
+    struct Mixed;
+    impl Plugin for Mixed {
+        fn register(&self, registrar: &mut Registrar<'_>) {
+            let id = registrar.plugin();
+            let n = id.len() as u8;
+            registrar.add::<u8>(format!("{id}-first"), n);
+            registrar.add::<&'static str>(id, id);
+            registrar.add::<u8>(format!("{id}-second"), n * 10);
+        }
+    }
+    struct MixedFailing;
+    impl Plugin for MixedFailing {
+        fn register(&self, registrar: &mut Registrar<'_>) {
+            Mixed.register(registrar);
+        }
+        fn init(&self, _: &Context<'_>) -> Result<(), BoxError> {
+            Err("no".into())
+        }
+    }
+    let mut registry = build(vec![
+        with_create("ccc", &[], || Box::new(Mixed)),
+        with_create("a", &[], || Box::new(Mixed)),
+        with_create("bb", &[], || Box::new(MixedFailing)),
+    ])
+    .unwrap();
+    let bytes = |registry: &Registry| -> Vec<(String, u8)> {
+        registry
+            .components::<u8>()
+            .map(|(name, n)| (name.to_owned(), *n))
+            .collect()
+    };
+    let expected = |ids: &[&str]| -> Vec<(String, u8)> {
+        ids.iter()
+            .flat_map(|id| {
+                let n = id.len() as u8;
+                [(format!("{id}-first"), n), (format!("{id}-second"), n * 10)]
+            })
+            .collect()
+    };
+    assert_eq!(bytes(&registry), expected(&["a", "bb", "ccc"]));
+    registry.init();
+    assert_eq!(bytes(&registry), expected(&["a", "ccc"]));
+    let names: Vec<_> = registry
+        .components::<&'static str>()
+        .map(|(name, id)| (name, *id))
+        .collect();
+    assert_eq!(names, [("a", "a"), ("ccc", "ccc")]);
+    assert_eq!(registry.component::<u8>("ccc-second"), Some(&30));
+}
