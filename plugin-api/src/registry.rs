@@ -652,13 +652,12 @@ fn check_disabled(
 fn prefix_key(id: &str) -> u64 {
     match id.as_bytes().first_chunk::<8>() {
         Some(bytes) => u64::from_be_bytes(*bytes),
-        None => {
-            let mut bytes = [0u8; 8];
-            for (to, from) in bytes.iter_mut().zip(id.bytes()) {
-                *to = from;
-            }
-            u64::from_be_bytes(bytes)
-        }
+        // Gathered in a register, not stored byte by byte and loaded as a
+        // word, which stalls until the stores land.
+        None => id
+            .bytes()
+            .zip((0..64).step_by(8).rev())
+            .fold(0, |key, (byte, shift)| key | u64::from(byte) << shift),
     }
 }
 
