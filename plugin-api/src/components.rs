@@ -260,11 +260,13 @@ impl Components {
                     .is_some_and(|other| other.kind == slot.kind && self.name(other) == name)
             };
             if let Some(first) = seen.insert(hash, i, same) {
+                let second = slot.plugin as usize;
                 return Some(Duplicate {
                     kind: slot.kind as usize,
                     name,
-                    first: self.slots.get(first).map_or(0, |s| s.plugin as usize),
-                    second: slot.plugin as usize,
+                    // The table holds only indexes of slots.
+                    first: self.slots.get(first).map_or(second, |s| s.plugin as usize),
+                    second,
                 });
             }
         }

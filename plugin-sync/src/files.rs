@@ -171,6 +171,26 @@ impl Backup {
 mod tests {
     use super::*;
 
+    /// A file of exactly the limit is read whole; one byte more is refused
+    /// with the size named, whatever room the read made from the size the
+    /// file claims.
+    #[test]
+    fn reads_up_to_the_limit_and_refuses_one_byte_more() {
+        let dir = std::env::temp_dir().join(format!("files-limit-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("Cargo.toml");
+        fs::write(&path, "x".repeat(2048)).unwrap();
+        assert_eq!(read_limited(&path, 2048).unwrap().len(), 2048);
+        let error = read_limited(&path, 2047).unwrap_err().to_string();
+        assert!(
+            error.ends_with("is larger than 1 KiB; refusing to read it"),
+            "{error}"
+        );
+        fs::write(&path, "").unwrap();
+        assert_eq!(read_limited(&path, 2048).unwrap(), "");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn writes_only_when_bytes_differ() {
         let dir = std::env::temp_dir().join(format!("xtask-files-{}", std::process::id()));

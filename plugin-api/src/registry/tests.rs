@@ -506,6 +506,29 @@ fn config_sections_are_parsed_and_checked() {
         error(Registry::builder(&EMPTY).config("host.toml", plain)),
         "host.toml: plugin `plain`: the plugin takes no configuration"
     );
+    // Sections are checked even when no linked plugin takes a
+    // configuration (the build skips parsing only when there are none).
+    let unconfigured = || vec![descriptor("plain", "x", &[])];
+    let mut sections = std::collections::BTreeMap::new();
+    sections.insert("plain".to_owned(), ConfigValue::Table(Default::default()));
+    assert_eq!(
+        Registry::builder(&EMPTY)
+            .config("host.toml", sections)
+            .build_from(unconfigured())
+            .unwrap_err()
+            .to_string(),
+        "host.toml: plugin `plain`: the plugin takes no configuration"
+    );
+    let mut sections = std::collections::BTreeMap::new();
+    sections.insert("gone".to_owned(), ConfigValue::Table(Default::default()));
+    assert!(
+        Registry::builder(&EMPTY)
+            .config("host.toml", sections)
+            .build_from(unconfigured())
+            .unwrap_err()
+            .to_string()
+            .starts_with("host.toml: plugin `gone`: there is no plugin `gone` in this binary")
+    );
     // A disabled plugin's configuration is not parsed.
     Registry::builder(&EMPTY)
         .disable("conf")
